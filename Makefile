@@ -1,0 +1,66 @@
+# tokensim build. `make demo` and `make test` install missing Debian packages first
+# (scripts/deps.sh), then build; see README.md.
+PREFIX ?= /usr/local
+VERSION := 0.1.0
+BUILD := build
+
+CC ?= cc
+PKGS := sqlite3 gsl inih
+WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+# Recursive (=) so pkg-config runs when a recipe needs it, after scripts/deps.sh installed it.
+BASE_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O2 -g $(WARN) \
+	-ffp-contract=off -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+	-DTS_VERSION='"$(VERSION)"' -DTS_DATADIR='"$(PREFIX)/share/tokensim/data"'
+CFLAGS ?=
+LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lm
+TEST_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
+
+LIB_SRC := $(wildcard models/*.c) $(filter-out sim/main.c,$(wildcard sim/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+MAIN_OBJ := $(BUILD)/sim/main.o
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all build deps demo test check-tests install clean asan
+
+all: deps
+	@$(MAKE) --no-print-directory build
+
+deps:
+	@sh scripts/deps.sh
+
+build: tokensim $(TEST_BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libtokensim.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+tokensim: $(MAIN_OBJ) $(BUILD)/libtokensim.a
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libtokensim.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS)
+
+# The demo: build, price the shipped demo scenario, say where the answers are.
+demo: deps
+	@$(MAKE) --no-print-directory build
+	./tokensim run scenarios/deepseek-day-margin.ini
+
+test: deps
+	@$(MAKE) --no-print-directory build
+	@sh scripts/run-tests.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tokensim/data
+	install -m 755 tokensim $(DESTDIR)$(PREFIX)/bin/tokensim
+	install -m 644 data/*.csv $(DESTDIR)$(PREFIX)/share/tokensim/data/
+
+clean:
+	rm -rf $(BUILD) tokensim
+
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%.d)

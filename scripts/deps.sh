@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs the Debian packages tokensim needs, only those that are missing.
+# Runs apt-get as root, through `sudo -n` otherwise, and says what to do when neither works.
+set -u
+PKGS="libsqlite3-dev sqlite3 libgsl-dev libcsv-dev libinih-dev libcmocka-dev gnuplot-nox pkg-config"
+missing=""
+for p in $PKGS; do
+    st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)
+    case "$st" in
+        *"install ok installed"*) ;;
+        *) missing="$missing $p" ;;
+    esac
+done
+[ -z "$missing" ] && exit 0
+echo "tokensim: installing missing Debian packages:$missing" >&2
+if [ "$(id -u)" = 0 ]; then
+    run=""
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    run="sudo -n"
+else
+    echo "tokensim: missing packages:$missing" >&2
+    echo "tokensim: not root and no password-less sudo; run as root:" >&2
+    echo "    apt-get update && apt-get install -y$missing" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$run apt-get update -qq >&2 || { echo "tokensim: apt-get update failed" >&2; exit 1; }
+# shellcheck disable=SC2086
+$run apt-get install -y -qq --no-install-recommends $missing >&2 ||
+    { echo "tokensim: apt-get install failed for:$missing" >&2; exit 1; }

@@ -1,0 +1,329 @@
+/* main: the tokensim command line. Parses subcommands and options, calls the library, prints
+ * results and messages (`tokensim: ...` on stderr) and chooses the exit status: 0 success,
+ * 1 runtime failure, 2 usage error or bad input. The only file that prints or exits. */
+#include <getopt.h>
+#include <gsl/gsl_errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "evaluate.h"
+#include "metrics.h"
+#include "report.h"
+#include "runner.h"
+#include "scenario.h"
+
+#ifndef TS_VERSION
+#define TS_VERSION "0.0.0"
+#endif
+#ifndef TS_DATADIR
+#define TS_DATADIR "/usr/local/share/tokensim/data"
+#endif
+
+enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+static const char USAGE[] =
+    "usage: tokensim COMMAND [OPTIONS] [ARGS]\n"
+    "\n"
+    "tokensim prices tokens: what a million input and output tokens cost, in dollars and\n"
+    "joules, for a model on a fleet of chips at an electricity price.\n"
+    "\n"
+    "commands:\n"
+    "  run SCENARIO.ini     price every fleet of a scenario; store the results in SQLite and\n"
+    "                       write a report (report.md, metrics.csv) into a new folder\n"
+    "  check SCENARIO.ini   validate scenario files; write nothing\n"
+    "  help [COMMAND]       show help for tokensim or a command\n"
+    "\n"
+    "options:\n"
+    "  -h, --help           show this help (after a command: that command's help)\n"
+    "  -V, --version        print the version\n"
+    "\n"
+    "Exit status: 0 success, 1 runtime failure, 2 usage error or bad input.\n"
+    "Scenario format: docs/scenario-format.md. Example: tokensim run scenarios/deepseek-day-margin.ini\n";
+
+static const char USAGE_RUN[] =
+    "usage: tokensim run [--db FILE] [--out DIR] [--data DIR] [--quiet] SCENARIO.ini\n"
+    "\n"
+    "Prices every fleet of the scenario: throughput, chips, power, energy, $/M input and output\n"
+    "tokens, revenue and margin. Results go to the database (table metrics, one row per fleet\n"
+    "and metric) and to a report folder DIR/<scenario-stem>-<run-id>/ with report.md and\n"
+    "metrics.csv. Nothing is written when the scenario does not validate.\n"
+    "\n"
+    "options:\n"
+    "  --db FILE     SQLite database (default tokensim.db; created when missing)\n"
+    "  --out DIR     folder for report folders (default out)\n"
+    "  --data DIR    catalog folder (default $TOKENSIM_DATA, then ./data, then the folder\n"
+    "                beside the program, then " TS_DATADIR ")\n"
+    "  -q, --quiet   print only the report path\n"
+    "  -h, --help    show this help\n";
+
+static const char USAGE_CHECK[] =
+    "usage: tokensim check [--data DIR] SCENARIO.ini...\n"
+    "\n"
+    "Validates scenario files against the format and the catalogs, and prints warnings.\n"
+    "Writes nothing. Exit 0 when every file is valid, 2 at the first bad one.\n"
+    "\n"
+    "options:\n"
+    "  --data DIR    catalog folder (as for run)\n"
+    "  -h, --help    show this help\n";
+
+typedef struct {
+    const char *db;
+    const char *out;
+    const char *data;
+    int quiet;
+} Options;
+
+static int exit_for(int code)
+{
+    return code == TS_EINPUT ? EXIT_USAGE : EXIT_RUNTIME;
+}
+
+static int fail(const TsErr *err)
+{
+    fprintf(stderr, "tokensim: %s\n", err->msg);
+    return exit_for(err->code);
+}
+
+static int usage_error(const char *cmd, const char *msg)
+{
+    fprintf(stderr, "tokensim: %s\nTry 'tokensim %s --help'.\n", msg, cmd ? cmd : "");
+    return EXIT_USAGE;
+}
+
+/* Parses the options of run/check; returns the index of the first argument, or -1 (usage
+ * error printed) or -2 (help printed). */
+static int parse_options(const char *cmd, const char *usage, int argc, char **argv, Options *o,
+                         int allow_store)
+{
+    static const struct option longs[] = {
+        {"db", required_argument, NULL, 'd'},  {"out", required_argument, NULL, 'o'},
+        {"data", required_argument, NULL, 'D'}, {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0},
+    };
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":qh", longs, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+        case 'o':
+        case 'q':
+            if (!allow_store) {
+                char msg[128];
+                snprintf(msg, sizeof msg, "'%s' does not take %s", cmd, argv[optind - 1]);
+                usage_error(cmd, msg);
+                return -1;
+            }
+            if (c == 'd')
+                o->db = optarg;
+            else if (c == 'o')
+                o->out = optarg;
+            else
+                o->quiet = 1;
+            break;
+        case 'D':
+            o->data = optarg;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return -2;
+        case ':': {
+            char msg[128];
+            snprintf(msg, sizeof msg, "option %s needs a value", argv[optind - 1]);
+            usage_error(cmd, msg);
+            return -1;
+        }
+        default: {
+            char msg[160];
+            snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
+            usage_error(cmd, msg);
+            return -1;
+        }
+        }
+    }
+    if (o->db && !o->db[0]) {
+        usage_error(cmd, "--db needs a file name");
+        return -1;
+    }
+    if (o->out && !o->out[0]) {
+        usage_error(cmd, "--out needs a folder name");
+        return -1;
+    }
+    return optind;
+}
+
+/* Finds and loads the catalogs: --data, $TOKENSIM_DATA, ./data, beside the program, share. */
+static int load_catalogs(const Options *o, ScnCatalogs *cats, TsErr *err)
+{
+    char beside[PATH_MAX] = "";
+    ssize_t n = readlink("/proc/self/exe", beside, sizeof beside - 6);
+    if (n > 0) {
+        beside[n] = '\0';
+        char *slash = strrchr(beside, '/');
+        if (slash)
+            strcpy(slash + 1, "data");
+        else
+            beside[0] = '\0';
+    }
+    char dir[PATH_MAX];
+    if (o->data) {
+        const char *one[] = {o->data};
+        if (cat_find_dir(one, 1, dir, sizeof dir, err))
+            return err->code;
+    } else {
+        const char *dirs[] = {getenv("TOKENSIM_DATA"), "data", beside, TS_DATADIR};
+        if (cat_find_dir(dirs, 4, dir, sizeof dir, err))
+            return err->code;
+    }
+    return scn_catalogs_load(cats, dir, err);
+}
+
+static void print_warnings(const Scenario *s)
+{
+    for (int i = 0; i < s->n_warnings; i++)
+        fprintf(stderr, "tokensim: warning: %s\n", s->warnings[i]);
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    Options o = {0};
+    int first = parse_options("check", USAGE_CHECK, argc, argv, &o, 0);
+    if (first < 0)
+        return first == -2 ? 0 : EXIT_USAGE;
+    if (first >= argc)
+        return usage_error("check", "check needs at least one scenario file");
+    TsErr err;
+    ts_err_clear(&err);
+    ScnCatalogs cats;
+    if (load_catalogs(&o, &cats, &err))
+        return fail(&err);
+    int status = 0;
+    for (int i = first; i < argc && status == 0; i++) {
+        Scenario s;
+        if (scn_load(&s, argv[i], &cats, &err)) {
+            status = fail(&err);
+            break;
+        }
+        print_warnings(&s);
+        printf("%s: ok (%d fleet%s)\n", argv[i], s.n_fleets, s.n_fleets == 1 ? "" : "s");
+        scn_fini(&s);
+    }
+    scn_catalogs_fini(&cats);
+    return status;
+}
+
+static void print_summary(const Scenario *s, const FleetResult *res)
+{
+    char a[32], b[32], c[32], d[32], e[32];
+    printf("%-16s %-14s %-18s %8s %12s %12s %12s %14s\n", "fleet", "chip", "model", "chips",
+           "USD/M out", "USD/M in", "J/out tok", "USD/window");
+    for (int i = 0; i < s->n_fleets; i++) {
+        const MetricSet *m = &res[i].metrics;
+        const ScnFleet *f = &s->fleets[i];
+#define CELL(buf, id) (m->has[id] ? report_fmt(m->value[id], buf, sizeof buf) : "n/a")
+        printf("%-16s %-14s %-18s %8s %12s %12s %12s %14s\n", f->name, f->chip.name,
+               s->models[f->model].name, CELL(a, MET_CHIPS), CELL(b, MET_USD_PER_M_OUTPUT),
+               CELL(c, MET_USD_PER_M_INPUT), CELL(d, MET_J_PER_OUTPUT_TOKEN),
+               CELL(e, MET_USD_PER_DAY));
+#undef CELL
+    }
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    Options o = {.db = "tokensim.db", .out = "out"};
+    int first = parse_options("run", USAGE_RUN, argc, argv, &o, 1);
+    if (first < 0)
+        return first == -2 ? 0 : EXIT_USAGE;
+    if (first >= argc)
+        return usage_error("run", "run needs a scenario file");
+    if (argc - first > 1)
+        return usage_error("run", "run takes one scenario file");
+    const char *path = argv[first];
+
+    TsErr err;
+    ts_err_clear(&err);
+    ScnCatalogs cats;
+    if (load_catalogs(&o, &cats, &err))
+        return fail(&err);
+    Scenario s;
+    if (scn_load(&s, path, &cats, &err)) {
+        scn_catalogs_fini(&cats);
+        return fail(&err);
+    }
+    print_warnings(&s);
+    FleetResult *res = calloc((size_t)s.n_fleets, sizeof *res);
+    if (!res) {
+        scn_fini(&s);
+        scn_catalogs_fini(&cats);
+        fprintf(stderr, "tokensim: out of memory\n");
+        return EXIT_RUNTIME;
+    }
+    for (int i = 0; i < s.n_fleets; i++) {
+        eval_fleet(&s, &s.fleets[i], &res[i]);
+        if (res[i].over_capacity) {
+            char u[32], sh[32];
+            fprintf(stderr,
+                    "tokensim: warning: %s:%d: fleet '%s' is too small: it needs utilization %s "
+                    "and serves only %s of the tokens\n",
+                    s.path, s.fleets[i].line, s.fleets[i].name,
+                    report_fmt(res[i].metrics.value[MET_UTILIZATION_NEEDED], u, sizeof u),
+                    report_fmt(res[i].metrics.value[MET_SERVED_SHARE], sh, sizeof sh));
+        }
+    }
+    RunnerOptions ro = {o.db, o.out, TS_VERSION};
+    RunnerResult rr;
+    int status = 0;
+    if (runner_record(&s, res, &ro, &rr, &err)) {
+        status = fail(&err);
+    } else if (o.quiet) {
+        printf("%s/report.md\n", rr.out_dir);
+    } else {
+        printf("scenario %s: %d fleet%s, window %g h\n\n", s.sc[SK_NAME].text, s.n_fleets,
+               s.n_fleets == 1 ? "" : "s", s.sc[SK_HOURS].num);
+        print_summary(&s, res);
+        printf("\nreport:   %s/report.md\nmetrics:  %s/metrics.csv\ndatabase: %s (run %lld)\n",
+               rr.out_dir, rr.out_dir, o.db, (long long)rr.run_id);
+    }
+    free(res);
+    scn_fini(&s);
+    scn_catalogs_fini(&cats);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    gsl_set_error_handler_off();
+    if (argc < 2) {
+        fputs(USAGE, stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
+        fputs(USAGE, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("tokensim %s\n", TS_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0) {
+        const char *topic = argc > 2 ? argv[2] : "";
+        fputs(strcmp(topic, "run") == 0     ? USAGE_RUN
+              : strcmp(topic, "check") == 0 ? USAGE_CHECK
+                                            : USAGE,
+              stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "check") == 0)
+        return cmd_check(argc - 1, argv + 1);
+    char msg[160];
+    snprintf(msg, sizeof msg, "unknown command '%s'", cmd);
+    fprintf(stderr, "tokensim: %s\n%s", msg, USAGE);
+    return EXIT_USAGE;
+}

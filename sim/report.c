@@ -1,0 +1,405 @@
+/* report: Markdown and CSV output of a scenario run. Text that comes from the scenario
+ * (description, names) is escaped for Markdown tables; CSV text cells that a spreadsheet would
+ * run as a formula are quoted with a leading apostrophe. Files appear whole or not at all
+ * (temporary name, then rename). */
+#include "report.h"
+
+#include <csv.h>
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "text.h"
+
+const char *report_fmt(double v, char *buf, int size)
+{
+    double a = fabs(v);
+    if (v == 0.0) {
+        snprintf(buf, (size_t)size, "0");
+    } else if (a >= 1e15 || a < 1e-4) {
+        snprintf(buf, (size_t)size, "%.4g", v);
+    } else if (a >= 1000.0) {
+        char digits[32];
+        snprintf(digits, sizeof digits, "%.0f", a);
+        size_t n = strlen(digits), o = 0;
+        char out[48];
+        if (v < 0)
+            out[o++] = '-';
+        for (size_t i = 0; i < n; i++) {
+            if (i > 0 && (n - i) % 3 == 0)
+                out[o++] = ',';
+            out[o++] = digits[i];
+        }
+        out[o] = '\0';
+        snprintf(buf, (size_t)size, "%s", out);
+    } else {
+        snprintf(buf, (size_t)size, "%.4g", v);
+    }
+    return buf;
+}
+
+/* Writes s to f escaped for a Markdown table cell or paragraph. */
+static void md_text(FILE *f, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '|': fputs("\\|", f); break;
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '&': fputs("&amp;", f); break;
+        case '\\': case '`': case '*': case '[': case ']': case '#':
+            fputc('\\', f);
+            fputc(*s, f);
+            break;
+        case '\n': case '\r': fputc(' ', f); break;
+        default: fputc(*s, f);
+        }
+    }
+}
+
+static void stem_of(const char *path, char *out, size_t size)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    snprintf(out, size, "%s", base);
+    char *dot = strrchr(out, '.');
+    if (dot && dot != out)
+        *dot = '\0';
+    for (char *p = out; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.'))
+            *p = '_';
+    if (!out[0])
+        snprintf(out, size, "scenario");
+}
+
+static int mkdir_p(const char *path, TsErr *err)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+            return ts_err_set(err, TS_EIO, "cannot create folder %s: %s", tmp, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+        return ts_err_set(err, TS_EIO, "cannot create folder %s: %s", tmp, strerror(errno));
+    return 0;
+}
+
+int report_make_dir(const char *out_root, const char *scenario_path, int64_t run_id, char *dir,
+                    int size, TsErr *err)
+{
+    if (mkdir_p(out_root, err))
+        return err->code;
+    char stem[256];
+    stem_of(scenario_path, stem, sizeof stem);
+    for (int k = 1; k < 1000; k++) {
+        if (k == 1)
+            snprintf(dir, (size_t)size, "%s/%s-%lld", out_root, stem, (long long)run_id);
+        else
+            snprintf(dir, (size_t)size, "%s/%s-%lld-%d", out_root, stem, (long long)run_id, k);
+        if (mkdir(dir, 0777) == 0)
+            return 0;
+        if (errno != EEXIST)
+            return ts_err_set(err, TS_EIO, "cannot create folder %s: %s", dir, strerror(errno));
+    }
+    return ts_err_set(err, TS_EIO, "cannot find a free folder name for %s-%lld in %s", stem,
+                      (long long)run_id, out_root);
+}
+
+/* Opens dir/name.tmp for writing; commit_file renames it to dir/name. */
+static FILE *open_tmp(const char *dir, const char *name, char *tmp, size_t size, TsErr *err)
+{
+    snprintf(tmp, size, "%s/.%s.tmp", dir, name);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        ts_err_set(err, TS_EIO, "cannot write %s: %s", tmp, strerror(errno));
+    return f;
+}
+
+static int commit_file(FILE *f, const char *tmp, const char *dir, const char *name, TsErr *err)
+{
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad) {
+        unlink(tmp);
+        return ts_err_set(err, TS_EIO, "error writing %s/%s (disk full?)", dir, name);
+    }
+    char final[4096];
+    snprintf(final, sizeof final, "%s/%s", dir, name);
+    if (rename(tmp, final) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return ts_err_set(err, TS_EIO, "cannot rename %s to %s: %s", tmp, final, strerror(e));
+    }
+    return 0;
+}
+
+/* ---- report.md ------------------------------------------------------------------------ */
+
+static void md_value_row(FILE *f, const char *key, const ScnVal *v, const char *unit)
+{
+    char num[64], orig[300];
+    if (v->origin == ORIG_NONE)
+        return;
+    fputs("| ", f);
+    md_text(f, key);
+    fputs(" | ", f);
+    if (v->text)
+        md_text(f, v->text);
+    else
+        fputs(report_fmt(v->num, num, sizeof num), f);
+    fprintf(f, " | %s | ", unit ? unit : "");
+    md_text(f, scn_origin(v, orig, sizeof orig));
+    fputs(" |\n", f);
+}
+
+/* The unit a key's name carries, for the inputs tables. */
+static const char *key_unit(const char *key)
+{
+    static const struct {
+        const char *suffix, *unit;
+    } units[] = {
+        {"_usd_per_kw_month", "USD/kW/month"}, {"_usd_per_chip_hour", "USD/chip-h"},
+        {"usd_per_kwh", "USD/kWh"}, {"_usd", "USD"}, {"_tflops", "TFLOPS"}, {"_tb_s", "TB/s"},
+        {"_gb_s", "GB/s"}, {"_gb", "GB"}, {"_w_per_chip", "W"}, {"_w", "W"}, {"_ms", "ms"},
+        {"tok_s_per_chip", "tok/s/chip"}, {"_tokens_per_day", "tokens/window"},
+        {"_per_day", "per window"}, {"_tokens_per_request", "tokens/request"},
+        {"_tokens", "tokens"}, {"g_co2_per_kwh", "gCO2/kWh"}, {"hours", "h"},
+        {"years", "years"}, {"_bytes", "bytes"}, {"params_", "parameters"},
+    };
+    size_t n = strlen(key);
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        size_t m = strlen(units[i].suffix);
+        if (units[i].suffix[m - 1] == '_') {
+            if (strncmp(key, units[i].suffix, m) == 0)
+                return units[i].unit;
+        } else if (n >= m && strcmp(key + n - m, units[i].suffix) == 0) {
+            return units[i].unit;
+        }
+    }
+    return "";
+}
+
+static void md_catalog_row(FILE *f, const char *what, const CatTable *t, int row)
+{
+    if (row < 0)
+        return;
+    const char *p = strrchr(t->path, '/');
+    fprintf(f, "| %s | ", what);
+    md_text(f, cat_cell(t, row, "name"));
+    fprintf(f, " | %s:%d | ", p ? p + 1 : t->path, t->lines[row]);
+    md_text(f, cat_cell(t, row, "source"));
+    fputs(" | ", f);
+    md_text(f, cat_cell(t, row, "as_of"));
+    fputs(" | ", f);
+    md_text(f, cat_cell(t, row, "confidence"));
+    fputs(" |\n", f);
+}
+
+static const MetricId SUMMARY[] = {
+    MET_CHIPS, MET_UTILIZATION_NEEDED, MET_USD_PER_M_OUTPUT, MET_USD_PER_M_INPUT,
+    MET_USD_PER_DAY, MET_J_PER_OUTPUT_TOKEN, MET_FACILITY_POWER_KW, MET_GROSS_MARGIN,
+};
+
+static void write_md(FILE *f, const Scenario *s, const FleetResult *res, int64_t run_id)
+{
+    char num[64];
+    fputs("# ", f);
+    md_text(f, s->sc[SK_NAME].text);
+    fputs("\n\n", f);
+    if (s->sc[SK_DESCRIPTION].text) {
+        md_text(f, s->sc[SK_DESCRIPTION].text);
+        fputs("\n\n", f);
+    }
+    fputs("Scenario file: `", f);
+    md_text(f, s->path);
+    fputs("`", f);
+    if (run_id > 0)
+        fprintf(f, "; run %lld", (long long)run_id);
+    fprintf(f, "; accounting window %s h. All money in US dollars; \"window\" is that window.\n\n",
+            report_fmt(s->sc[SK_HOURS].num, num, sizeof num));
+
+    fputs("## Summary\n\n| fleet | chip | model | throughput | cost |", f);
+    for (size_t i = 0; i < sizeof SUMMARY / sizeof SUMMARY[0]; i++)
+        fprintf(f, " %s (%s) |", met_info(SUMMARY[i])->name, met_info(SUMMARY[i])->unit);
+    fputs("\n|---|---|---|---|---|", f);
+    for (size_t i = 0; i < sizeof SUMMARY / sizeof SUMMARY[0]; i++)
+        fputs("---:|", f);
+    fputc('\n', f);
+    for (int i = 0; i < s->n_fleets; i++) {
+        const ScnFleet *fl = &s->fleets[i];
+        fputs("| ", f);
+        md_text(f, fl->name);
+        fputs(" | ", f);
+        md_text(f, fl->chip.name);
+        fputs(" | ", f);
+        md_text(f, s->models[fl->model].name);
+        fprintf(f, " | %s | %s |", scn_throughput_name(fl->throughput), fl->rent ? "rent" : "own");
+        for (size_t k = 0; k < sizeof SUMMARY / sizeof SUMMARY[0]; k++) {
+            const MetricSet *m = &res[i].metrics;
+            fprintf(f, " %s |", m->has[SUMMARY[k]]
+                                    ? report_fmt(m->value[SUMMARY[k]], num, sizeof num)
+                                    : "n/a");
+        }
+        fputc('\n', f);
+    }
+    fputs("\nEnergy figures are modeled from power figures (`energy_source` per fleet below), "
+          "never measured here.\n",
+          f);
+
+    int warned = 0;
+    for (int i = 0; i < s->n_fleets; i++)
+        if (res[i].over_capacity)
+            warned = 1;
+    if (s->n_warnings || warned) {
+        fputs("\n## Warnings\n\n", f);
+        for (int i = 0; i < s->n_warnings; i++) {
+            fputs("- ", f);
+            md_text(f, s->warnings[i]);
+            fputc('\n', f);
+        }
+        for (int i = 0; i < s->n_fleets; i++)
+            if (res[i].over_capacity) {
+                fputs("- fleet ", f);
+                md_text(f, s->fleets[i].name);
+                fprintf(f, " is too small: it needs utilization %s and serves only %s of the "
+                           "tokens; per-token figures count served tokens only.\n",
+                        report_fmt(res[i].metrics.value[MET_UTILIZATION_NEEDED], num, sizeof num),
+                        report_fmt(res[i].metrics.value[MET_SERVED_SHARE], num, sizeof num));
+            }
+    }
+
+    fputs("\n## Workload\n\n| key | value | unit | from |\n|---|---:|---|---|\n", f);
+    for (int k = 0; k < WK_COUNT; k++)
+        md_value_row(f, scn_workload_key((WorkloadKey)k), &s->wl[k],
+                     key_unit(scn_workload_key((WorkloadKey)k)));
+
+    for (int i = 0; i < s->n_fleets; i++) {
+        const ScnFleet *fl = &s->fleets[i];
+        const ScnModel *m = &s->models[fl->model];
+        const MetricSet *ms = &res[i].metrics;
+        fputs("\n## Fleet ", f);
+        md_text(f, fl->name);
+        fputs("\n\nChip ", f);
+        md_text(f, fl->chip.name);
+        fputs(", model ", f);
+        md_text(f, m->name);
+        fprintf(f, ", throughput `%s`, cost `%s`, energy source `%s`.\n\n",
+                scn_throughput_name(fl->throughput), fl->rent ? "rent" : "own",
+                fl->energy_source);
+        fputs("| metric | value | unit |\n|---|---:|---|\n", f);
+        for (int k = 0; k < MET_COUNT; k++) {
+            const MetricInfo *mi = met_info((MetricId)k);
+            fprintf(f, "| %s | %s | %s |\n", mi->name,
+                    ms->has[k] ? report_fmt(ms->value[k], num, sizeof num) : "n/a", mi->unit);
+        }
+        fputs("\nInputs used:\n\n| key | value | unit | from |\n|---|---:|---|---|\n", f);
+        for (int k = 0; k < FK_COUNT; k++)
+            md_value_row(f, scn_fleet_key((FleetKey)k), &fl->v[k],
+                         key_unit(scn_fleet_key((FleetKey)k)));
+        for (int k = 0; k < CK_COUNT; k++) {
+            char key[64];
+            snprintf(key, sizeof key, "chip.%s", scn_chip_key((ChipKey)k));
+            md_value_row(f, key, &fl->chip.v[k], key_unit(scn_chip_key((ChipKey)k)));
+        }
+        for (int k = 0; k < MK_COUNT; k++) {
+            char key[64];
+            snprintf(key, sizeof key, "model.%s", scn_model_key((ModelKey)k));
+            md_value_row(f, key, &m->v[k], key_unit(scn_model_key((ModelKey)k)));
+        }
+        if (m->has_shape)
+            fprintf(f, "| model parameters from shape (total / active) | %s / ",
+                    report_fmt(m->params_total, num, sizeof num));
+        if (m->has_shape)
+            fprintf(f, "%s | parameters | derived |\n",
+                    report_fmt(m->params_active, num, sizeof num));
+        if (fl->pricing >= 0) {
+            const ScnPricing *p = &s->pricings[fl->pricing];
+            for (int k = 0; k < PK_COUNT; k++) {
+                char key[64];
+                snprintf(key, sizeof key, "pricing.%s", scn_pricing_key((PricingKey)k));
+                md_value_row(f, key, &p->v[k], "USD/Mtok");
+            }
+        }
+    }
+
+    fputs("\n## Catalog rows used\n\n| catalog | row | where | source | as of | confidence "
+          "|\n|---|---|---|---|---|---|\n",
+          f);
+    const ScnCatalogs *c = s->cats;
+    for (int i = 0; i < s->n_fleets; i++) {
+        const ScnFleet *fl = &s->fleets[i];
+        int dup = 0;
+        for (int j = 0; j < i; j++)
+            dup |= s->fleets[j].chip.cat_row == fl->chip.cat_row;
+        if (!dup)
+            md_catalog_row(f, "chips", &c->chips, fl->chip.cat_row);
+        dup = 0;
+        for (int j = 0; j < i; j++)
+            dup |= s->fleets[j].elec_row == fl->elec_row;
+        if (!dup)
+            md_catalog_row(f, "electricity", &c->electricity, fl->elec_row);
+    }
+    for (int i = 0; i < s->n_models; i++)
+        md_catalog_row(f, "models", &c->models, s->models[i].cat_row);
+    for (int i = 0; i < s->n_pricings; i++)
+        md_catalog_row(f, "api_prices", &c->api_prices, s->pricings[i].cat_row);
+    fputs("\nConfidence: P primary source, S secondary report, E estimate, D derived.\n", f);
+}
+
+/* ---- metrics.csv ----------------------------------------------------------------------- */
+
+static void csv_text(FILE *f, const char *s)
+{
+    /* A cell a spreadsheet would evaluate as a formula gets a leading apostrophe. */
+    if (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@') {
+        char buf[512];
+        snprintf(buf, sizeof buf, "'%s", s);
+        csv_fwrite(f, buf, strlen(buf));
+    } else {
+        csv_fwrite(f, s, strlen(s));
+    }
+}
+
+static void write_csv(FILE *f, const Scenario *s, const FleetResult *res)
+{
+    fputs("fleet,metric,value,unit\n", f);
+    for (int i = 0; i < s->n_fleets; i++)
+        for (int k = 0; k < MET_COUNT; k++) {
+            const MetricInfo *mi = met_info((MetricId)k);
+            csv_text(f, s->fleets[i].name);
+            fputc(',', f);
+            csv_text(f, mi->name);
+            fputc(',', f);
+            if (res[i].metrics.has[k])
+                fprintf(f, "%.10g", res[i].metrics.value[k]);
+            fputc(',', f);
+            csv_text(f, mi->unit);
+            fputc('\n', f);
+        }
+}
+
+int report_write_scenario(const char *dir, const Scenario *s, const FleetResult *results,
+                          int64_t run_id, TsErr *err)
+{
+    char tmp[4096];
+    FILE *f = open_tmp(dir, "report.md", tmp, sizeof tmp, err);
+    if (!f)
+        return err->code;
+    write_md(f, s, results, run_id);
+    if (commit_file(f, tmp, dir, "report.md", err))
+        return err->code;
+    f = open_tmp(dir, "metrics.csv", tmp, sizeof tmp, err);
+    if (!f)
+        return err->code;
+    write_csv(f, s, results);
+    return commit_file(f, tmp, dir, "metrics.csv", err);
+}

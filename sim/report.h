@@ -1,0 +1,28 @@
+/* report: writes a scenario run's report into its output folder: report.md (the scenario,
+ * every input used with where it came from, a table per fleet with units, warnings, catalog
+ * sources) and metrics.csv (written with libcsv). Files are written under a temporary name and
+ * renamed. Plots and HTML come later. It reads results; it computes nothing. */
+#ifndef TS_SIM_REPORT_H
+#define TS_SIM_REPORT_H
+
+#include <stdint.h>
+
+#include "../models/tserr.h"
+#include "evaluate.h"
+#include "scenario.h"
+
+/* Creates a new folder for a run under out_root: out_root/<stem>-<run_id>, or with a "-2",
+ * "-3"... suffix when that exists (a folder is never reused). stem is the scenario file's name
+ * without folder and extension. The path goes into dir (size bytes). */
+int report_make_dir(const char *out_root, const char *scenario_path, int64_t run_id, char *dir,
+                    int size, TsErr *err);
+
+/* Writes report.md and metrics.csv for scenario s and its per-fleet results (s->n_fleets of
+ * them) into dir. run_id may be 0 for a report without a run id. */
+int report_write_scenario(const char *dir, const Scenario *s, const FleetResult *results,
+                          int64_t run_id, TsErr *err);
+
+/* Formats v for people: grouped integers from 1,000 up, else 4 significant figures. */
+const char *report_fmt(double v, char *buf, int size);
+
+#endif

@@ -1,0 +1,94 @@
+/* runner: the run lifecycle of DESIGN.md for a scenario run: runs row first (its id names the
+ * output folder), report files next, then all result rows and `done` in one transaction, so a
+ * run is either done with all its rows, failed with none, or (killed) running with none. */
+#include "runner.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../models/machine.h"
+#include "metrics.h"
+#include "report.h"
+#include "sha256.h"
+#include "store.h"
+
+static int store_results(Store *db, int64_t run_id, const Scenario *s,
+                         const FleetResult *results, TsErr *err)
+{
+    int n_rows = s->n_fleets * MET_COUNT;
+    StoreFleetRow *fleets = calloc((size_t)s->n_fleets, sizeof *fleets);
+    StoreMetricRow *rows = calloc((size_t)n_rows, sizeof *rows);
+    if (!fleets || !rows) {
+        free(fleets);
+        free(rows);
+        return ts_err_set(err, TS_ENOMEM, "out of memory");
+    }
+    int n = 0;
+    for (int i = 0; i < s->n_fleets; i++) {
+        const ScnFleet *f = &s->fleets[i];
+        fleets[i] = (StoreFleetRow){
+            .fleet = f->name,
+            .chip = f->chip.name,
+            .model = s->models[f->model].name,
+            .throughput_mode = scn_throughput_name(f->throughput),
+            .cost_mode = f->rent ? "rent" : "own",
+            .energy_source = f->energy_source,
+            .bound = NULL,
+        };
+        for (int k = 0; k < MET_COUNT; k++) {
+            const MetricInfo *mi = met_info((MetricId)k);
+            rows[n++] = (StoreMetricRow){
+                .fleet = f->name,
+                .metric = mi->name,
+                .unit = mi->unit,
+                .value = results[i].metrics.value[k],
+                .has_value = results[i].metrics.has[k],
+            };
+        }
+    }
+    int rc = store_run_finish(db, run_id, fleets, s->n_fleets, rows, n, err);
+    free(fleets);
+    free(rows);
+    return rc;
+}
+
+int runner_record(const Scenario *s, const FleetResult *results, const RunnerOptions *opt,
+                  RunnerResult *out, TsErr *err)
+{
+    memset(out, 0, sizeof *out);
+    Store *db = NULL;
+    if (store_open(opt->db_path, &db, err))
+        return err->code;
+    char sha[65], machine[1024];
+    sha_hex(s->text, s->text_len, sha);
+    machine_fingerprint_json(machine, sizeof machine);
+    StoreRunInfo info = {
+        .kind = "scenario",
+        .name = s->sc[SK_NAME].text,
+        .seed = (int64_t)s->sc[SK_SEED].num,
+        .scenario_sha256 = sha,
+        .scenario_text = s->text,
+        .version = opt->version,
+        .machine = machine,
+    };
+    int64_t run_id = 0;
+    if (store_run_begin(db, &info, &run_id, err)) {
+        store_close(db);
+        return err->code;
+    }
+    out->run_id = run_id;
+    int rc = report_make_dir(opt->out_root, s->path, run_id, out->out_dir,
+                             (int)sizeof out->out_dir, err);
+    if (!rc)
+        rc = store_run_set_out_dir(db, run_id, out->out_dir, err);
+    if (!rc)
+        rc = report_write_scenario(out->out_dir, s, results, run_id, err);
+    if (!rc)
+        rc = store_results(db, run_id, s, results, err);
+    if (rc) {
+        TsErr ignored;
+        store_run_fail(db, run_id, err->msg, &ignored);
+    }
+    store_close(db);
+    return rc;
+}

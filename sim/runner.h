@@ -1,0 +1,29 @@
+/* runner: records a priced scenario: opens the database, commits a `running` runs row, writes
+ * the report into a new folder named after the run, then stores every fleet and metric row and
+ * `done` in one transaction. A failure after the runs row marks it `failed`. It neither parses
+ * nor prices (scenario.c and evaluate.c do) and prints nothing. */
+#ifndef TS_SIM_RUNNER_H
+#define TS_SIM_RUNNER_H
+
+#include <stdint.h>
+
+#include "evaluate.h"
+#include "scenario.h"
+
+typedef struct {
+    const char *db_path;  /* SQLite file */
+    const char *out_root; /* folder under which the run's folder is made */
+    const char *version;  /* tokensim version for runs.version */
+} RunnerOptions;
+
+typedef struct {
+    int64_t run_id;
+    char out_dir[4096];
+} RunnerResult;
+
+/* Stores scenario s with its per-fleet results and writes its report. TS_EIO on database or
+ * file failures (the run, if created, is then `failed` with no result rows). */
+int runner_record(const Scenario *s, const FleetResult *results, const RunnerOptions *opt,
+                  RunnerResult *out, TsErr *err);
+
+#endif

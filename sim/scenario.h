@@ -1,0 +1,152 @@
+/* scenario: reads a scenario file (scenario-format.md) with libinih through a line reader of
+ * our own (line numbers, over-long and indented lines, `:` separators), checks every section
+ * and key, merges catalog rows with the file's definitions and overrides, and resolves each
+ * fleet into plain numbers for sim/cost.c. It does not compute costs and writes nothing.
+ * Distributions, [sweep] and [compare] are refused as not supported yet. */
+#ifndef TS_SIM_SCENARIO_H
+#define TS_SIM_SCENARIO_H
+
+#include "../models/shape.h"
+#include "../models/tserr.h"
+#include "catalog.h"
+
+/* Where a value came from. */
+typedef enum { ORIG_NONE = 0, ORIG_DEFAULT, ORIG_FILE, ORIG_CATALOG, ORIG_DERIVED } ScnOrigin;
+
+typedef struct {
+    ScnOrigin origin;
+    int line;            /* line in the scenario (ORIG_FILE) or catalog file (ORIG_CATALOG) */
+    const CatTable *cat; /* borrowed: the catalog it came from (ORIG_CATALOG) */
+    int cat_row;
+    double num;
+    char *text;          /* owned; text keys only */
+} ScnVal;
+
+/* Key tables: one enum per section kind; the *_KEYS arrays give names (scenario.c). */
+typedef enum {
+    CK_BF16_TFLOPS, CK_FP8_TFLOPS, CK_HBM_GB, CK_HBM_TB_S, CK_TDP_W, CK_ALL_IN_W, CK_IDLE_W,
+    CK_PRICE_USD, CK_RENT_USD_PER_CHIP_HOUR, CK_INTERCONNECT_GB_S, CK_COUNT
+} ChipKey;
+
+typedef enum {
+    MK_PARAMS_TOTAL, MK_PARAMS_ACTIVE, MK_LAYERS, MK_D_MODEL, MK_HEADS, MK_KV_HEADS,
+    MK_HEAD_DIM, MK_FFN, MK_EXPERTS, MK_EXPERTS_ACTIVE, MK_SHARED_EXPERTS, MK_EXPERT_FFN,
+    MK_DENSE_LAYERS, MK_KV_LORA_RANK, MK_Q_LORA_RANK, MK_ROPE_DIM, MK_QK_NOPE_DIM,
+    MK_V_HEAD_DIM, MK_VOCAB, MK_WEIGHT_BYTES, MK_KV_BYTES, MK_MTP_DEPTH, MK_MTP_ACCEPTANCE,
+    MK_COUNT
+} ModelKey;
+
+typedef enum {
+    WK_MODEL, WK_INPUT_TOKENS_PER_DAY, WK_OUTPUT_TOKENS_PER_DAY, WK_REQUESTS_PER_DAY,
+    WK_INPUT_TOKENS_PER_REQUEST, WK_OUTPUT_TOKENS_PER_REQUEST, WK_CACHE_HIT_RATE,
+    WK_PROMPT_TOKENS, WK_CONTEXT_TOKENS, WK_TPOT_SLO_MS, WK_TTFT_SLO_MS, WK_COUNT
+} WorkloadKey;
+
+typedef enum {
+    FK_CHIP, FK_MODEL, FK_PRICING, FK_CHIPS, FK_CHIPS_PER_INSTANCE, FK_COST,
+    FK_RENT_INCLUDES_POWER, FK_SERVER_OVERHEAD, FK_YEARS, FK_INTEREST_RATE,
+    FK_HOSTING_USD_PER_KW_MONTH, FK_USD_PER_KWH, FK_ELECTRICITY, FK_PUE, FK_UTILIZATION,
+    FK_THROUGHPUT, FK_DECODE_TOK_S_PER_CHIP, FK_PREFILL_TOK_S_PER_CHIP, FK_MFU, FK_MFU_PREFILL,
+    FK_EFF_COMPUTE, FK_EFF_MEMORY, FK_EFF_PREFILL, FK_HBM_USABLE, FK_ACT_BYTES,
+    FK_STEP_OVERHEAD_MS, FK_MAX_BATCH, FK_POWER_W_PER_CHIP, FK_POWER_LOAD, FK_IDLE_W_PER_CHIP,
+    FK_GRID_G_CO2_PER_KWH, FK_MEASUREMENT, FK_MEASURED_MODEL, FK_MEASURED_THREADS, FK_COUNT
+} FleetKey;
+
+typedef enum {
+    PK_USD_PER_M_INPUT_CACHE_HIT, PK_USD_PER_M_INPUT, PK_USD_PER_M_OUTPUT, PK_COUNT
+} PricingKey;
+
+typedef enum { SK_NAME, SK_DESCRIPTION, SK_SEED, SK_SAMPLES, SK_HOURS, SK_COUNT } ScenarioKey;
+
+typedef enum { THR_DECLARED, THR_MFU, THR_ROOFLINE, THR_MEASURED } ThroughputMode;
+
+typedef struct {
+    char *name;
+    int line;            /* its [chip NAME] section line, 0 when only from the catalog */
+    int cat_row;         /* row in chips.csv, -1 when defined in the scenario only */
+    ScnVal v[CK_COUNT];
+} ScnChip;
+
+typedef struct {
+    char *name;
+    int line;            /* its [model NAME] section line, 0 when only from the catalog */
+    int cat_row;         /* row in models.csv, -1 when defined in the scenario only */
+    ScnVal v[MK_COUNT];
+    int has_shape;       /* a full shape was given: parameters come from it */
+    ModelShape shape;
+    ShapeParams params;  /* valid when has_shape */
+    double params_active; /* from the shape when has_shape, else as given (0 when unknown) */
+    double params_total;
+} ScnModel;
+
+typedef struct {
+    char *name;          /* "" for the unnamed [pricing] */
+    int line;
+    int cat_row;         /* row in api_prices.csv, -1 for a [pricing] section */
+    ScnVal v[PK_COUNT];
+} ScnPricing;
+
+typedef struct {
+    char *name;
+    int line;                 /* its [fleet NAME] line */
+    ScnVal v[FK_COUNT];
+    ScnVal chip_over[CK_COUNT]; /* fleet keys named like chip fields */
+    ScnChip chip;             /* the chip after catalog, [chip] and fleet overrides (owned) */
+    int model;                /* index into Scenario.models */
+    int pricing;              /* index into Scenario.pricings, -1 for none */
+    ThroughputMode throughput;
+    int rent;                 /* cost = rent */
+    int elec_row;             /* electricity.csv row, -1 when usd_per_kwh is given or none */
+    const char *energy_source; /* "declared", "catalog:all_in_w" or "catalog:tdp_w" */
+} ScnFleet;
+
+typedef struct {
+    CatTable chips, models, electricity, api_prices;
+    char *dir;
+} ScnCatalogs;
+
+typedef struct {
+    char *path;               /* the file as named by the user */
+    char *text;               /* its whole content */
+    size_t text_len;
+    ScnVal sc[SK_COUNT];
+    ScnVal wl[WK_COUNT];
+    int workload_line;
+    ScnModel *models;
+    int n_models;
+    ScnFleet *fleets;
+    int n_fleets;
+    ScnPricing *pricings;
+    int n_pricings;
+    char **warnings;          /* "FILE:LINE: ..." messages that do not stop the run */
+    int n_warnings;
+    const ScnCatalogs *cats;  /* borrowed */
+} Scenario;
+
+/* Loads the four catalogs from dir. TS_EINPUT/TS_EIO with PATH:LINE on failure. */
+int scn_catalogs_load(ScnCatalogs *c, const char *dir, TsErr *err);
+void scn_catalogs_fini(ScnCatalogs *c);
+
+/* Reads and validates the scenario at path against cats (borrowed; must outlive s).
+ * On success s is filled (release with scn_fini). On failure err starts with "PATH:LINE: ",
+ * the code is TS_EINPUT (bad content) or TS_EIO (unreadable), and s is left empty. */
+int scn_load(Scenario *s, const char *path, const ScnCatalogs *cats, TsErr *err);
+
+/* Same, from text in memory; path is used only in messages. */
+int scn_load_text(Scenario *s, const char *path, const char *text, size_t len,
+                  const ScnCatalogs *cats, TsErr *err);
+
+void scn_fini(Scenario *s);
+
+/* Key names, for reports ("chip", "usd_per_kwh", ...). */
+const char *scn_chip_key(ChipKey k);
+const char *scn_model_key(ModelKey k);
+const char *scn_workload_key(WorkloadKey k);
+const char *scn_fleet_key(FleetKey k);
+const char *scn_pricing_key(PricingKey k);
+const char *scn_throughput_name(ThroughputMode m);
+
+/* Describes where v came from: "line 12", "chips.csv:5", "default" or "derived" (into buf). */
+const char *scn_origin(const ScnVal *v, char *buf, int size);
+
+#endif

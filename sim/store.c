@@ -1,0 +1,564 @@
+/* store: tokensim's SQLite database (the tables of scenario-format.md, "Results in SQLite").
+ * Opens the file with WAL, foreign keys and a busy timeout, migrates it one step at a time by
+ * PRAGMA user_version, and writes the run lifecycle (running -> done | failed) with prepared
+ * statements only. It knows nothing of scenarios or formulas, and never prints: every failure
+ * is a TS_EIO message naming the database path and sqlite3's own words. */
+#include "store.h"
+
+#include <assert.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STORE_BUSY_TIMEOUT_MS 5000
+
+/* ISO 8601 UTC with a Z, e.g. 2025-01-31T12:00:00Z, computed by SQLite in the statement. */
+#define STORE_NOW_UTC "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+
+struct Store {
+    sqlite3 *db;
+    char *path; /* as given to store_open, for messages */
+};
+
+/* STORE_MIGRATIONS[v] takes a database from user_version v to v + 1 and sets user_version
+ * itself as its last statement; store_migrate checks that it did. Steps are never edited once
+ * released: a schema change is a new step and a new STORE_SCHEMA_VERSION. */
+static const char *const STORE_MIGRATIONS[] = {
+    /* 0 -> 1: the contract's tables. */
+    "CREATE TABLE runs ("
+    "  id INTEGER PRIMARY KEY,"
+    "  kind TEXT NOT NULL CHECK (kind IN ('measure', 'scenario', 'sweep')),"
+    "  name TEXT NOT NULL,"
+    "  status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed')),"
+    "  started_at TEXT NOT NULL,"
+    "  finished_at TEXT,"
+    "  seed INTEGER,"
+    "  scenario_sha256 TEXT,"
+    "  scenario_text TEXT,"
+    "  version TEXT,"
+    "  machine TEXT,"
+    "  out_dir TEXT,"
+    "  error TEXT,"
+    "  CHECK ((status = 'running') = (finished_at IS NULL))"
+    ") STRICT;"
+    "CREATE TABLE fleets ("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  fleet TEXT NOT NULL,"
+    "  chip TEXT,"
+    "  model TEXT,"
+    "  throughput_mode TEXT,"
+    "  cost_mode TEXT,"
+    "  energy_source TEXT,"
+    "  bound TEXT,"
+    "  PRIMARY KEY (run_id, fleet)"
+    ") STRICT;"
+    "CREATE TABLE metrics ("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  fleet TEXT NOT NULL,"
+    "  metric TEXT NOT NULL,"
+    "  value REAL,"
+    "  unit TEXT NOT NULL,"
+    "  p5 REAL,"
+    "  p50 REAL,"
+    "  p95 REAL,"
+    "  PRIMARY KEY (run_id, fleet, metric)"
+    ") STRICT;"
+    "CREATE INDEX metrics_by_metric ON metrics (metric, fleet);"
+    "CREATE TABLE tornado ("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  fleet TEXT NOT NULL,"
+    "  input TEXT NOT NULL,"
+    "  low_x REAL,"
+    "  high_x REAL,"
+    "  low_value REAL,"
+    "  high_value REAL"
+    ") STRICT;"
+    "CREATE INDEX tornado_by_run ON tornado (run_id, fleet);"
+    "CREATE TABLE histograms ("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  fleet TEXT NOT NULL,"
+    "  metric TEXT NOT NULL,"
+    "  bin_low REAL NOT NULL,"
+    "  bin_high REAL NOT NULL,"
+    "  count INTEGER NOT NULL CHECK (count >= 0)"
+    ") STRICT;"
+    "CREATE INDEX histograms_by_run ON histograms (run_id, fleet, metric);"
+    "CREATE TABLE comparisons ("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  fleet TEXT NOT NULL,"
+    "  baseline TEXT NOT NULL,"
+    "  metric TEXT NOT NULL,"
+    "  ratio REAL"
+    ") STRICT;"
+    "CREATE INDEX comparisons_by_run ON comparisons (run_id, fleet);"
+    "CREATE TABLE sweep_points ("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  fleet TEXT NOT NULL,"
+    "  param TEXT NOT NULL,"
+    "  x REAL NOT NULL,"
+    "  param2 TEXT,"
+    "  y REAL,"
+    "  metric TEXT NOT NULL,"
+    "  value REAL"
+    ") STRICT;"
+    "CREATE INDEX sweep_points_by_run ON sweep_points (run_id, fleet, param, metric);"
+    "CREATE TABLE measurements ("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  model TEXT NOT NULL,"
+    "  precision TEXT NOT NULL,"
+    "  phase TEXT NOT NULL CHECK (phase IN ('prefill', 'decode')),"
+    "  batch INTEGER NOT NULL CHECK (batch > 0),"
+    "  threads INTEGER NOT NULL CHECK (threads > 0),"
+    "  prompt_tokens INTEGER,"
+    "  tokens INTEGER NOT NULL CHECK (tokens >= 0),"
+    "  seconds REAL NOT NULL CHECK (seconds >= 0),"
+    "  seconds_p10 REAL,"
+    "  seconds_p90 REAL,"
+    "  flops REAL,"
+    "  weight_bytes REAL,"
+    "  kv_bytes REAL,"
+    "  energy_j REAL,"
+    "  energy_net_j REAL,"
+    "  energy_low_j REAL,"
+    "  energy_high_j REAL,"
+    "  energy_source TEXT NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX measurements_by_run ON measurements (run_id, model, phase);"
+    "PRAGMA user_version = 1;",
+};
+
+_Static_assert(sizeof STORE_MIGRATIONS / sizeof STORE_MIGRATIONS[0] == STORE_SCHEMA_VERSION,
+               "one migration step per schema version");
+
+/* Sets err to "PATH: what: sqlite3's message" and returns TS_EIO. */
+static int store_fail(const Store *s, const char *what, TsErr *err)
+{
+    return ts_err_set(err, TS_EIO, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+}
+
+/* Binds parameters 1, 2, ... in order, remembering the first failure, so a row's binds read as
+ * a list and are checked once. */
+typedef struct {
+    sqlite3_stmt *st; /* borrowed */
+    int next;         /* the next parameter index */
+    int rc;           /* SQLITE_OK or the first bind failure */
+} StoreBind;
+
+static void store_bind_start(StoreBind *b, sqlite3_stmt *st)
+{
+    b->st = st;
+    b->next = 1;
+    b->rc = SQLITE_OK;
+}
+
+static void store_bind_text(StoreBind *b, const char *v)
+{
+    int i = b->next++;
+    if (b->rc != SQLITE_OK)
+        return;
+    b->rc = v ? sqlite3_bind_text(b->st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(b->st, i);
+}
+
+static void store_bind_int64(StoreBind *b, int64_t v)
+{
+    int i = b->next++;
+    if (b->rc != SQLITE_OK)
+        return;
+    b->rc = sqlite3_bind_int64(b->st, i, (sqlite3_int64)v);
+}
+
+/* NULL unless present; a NaN or infinity is never stored (it would read back as NULL or as a
+ * huge number depending on the reader), so it becomes NULL too. */
+static void store_bind_real(StoreBind *b, double v, int present)
+{
+    int i = b->next++;
+    if (b->rc != SQLITE_OK)
+        return;
+    b->rc = present && isfinite(v) ? sqlite3_bind_double(b->st, i, v) : sqlite3_bind_null(b->st, i);
+}
+
+/* Finalizes st, which may be NULL. Its return repeats the last step's error, which the caller
+ * has already reported, so it is deliberately not looked at. */
+static void store_finalize(sqlite3_stmt *st)
+{
+    (void)sqlite3_finalize(st);
+}
+
+static int store_prepare(Store *s, const char *sql, sqlite3_stmt **st, const char *what, TsErr *err)
+{
+    *st = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) {
+        store_finalize(*st);
+        *st = NULL;
+        return store_fail(s, what, err);
+    }
+    return 0;
+}
+
+/* Runs constant SQL without parameters, one prepared statement after another (a migration step
+ * is several). Rows that a statement returns (PRAGMA) are stepped over. */
+static int store_exec(Store *s, const char *sql, const char *what, TsErr *err)
+{
+    const char *rest = sql;
+    while (*rest) {
+        sqlite3_stmt *st = NULL;
+        const char *tail = NULL;
+        if (sqlite3_prepare_v2(s->db, rest, -1, &st, &tail) != SQLITE_OK) {
+            store_finalize(st);
+            return store_fail(s, what, err);
+        }
+        rest = tail;
+        if (!st)
+            break; /* only whitespace or comments were left */
+        int rc;
+        do
+            rc = sqlite3_step(st);
+        while (rc == SQLITE_ROW);
+        if (rc != SQLITE_DONE) {
+            int code = store_fail(s, what, err);
+            store_finalize(st);
+            return code;
+        }
+        store_finalize(st);
+    }
+    return 0;
+}
+
+/* Rolls back the open transaction after a failure already in err, and returns code. sqlite3 may
+ * have rolled back by itself (out of disk, I/O error); then there is nothing to do. */
+static int store_rollback(Store *s, int code, TsErr *err)
+{
+    if (sqlite3_get_autocommit(s->db))
+        return code;
+    TsErr rb;
+    ts_err_clear(&rb);
+    if (store_exec(s, "ROLLBACK", "ROLLBACK", &rb) != 0 && err) {
+        char first[TS_ERR_MSG_MAX];
+        memcpy(first, err->msg, sizeof first);
+        ts_err_set(err, code, "%.500s; and then %.500s", first, rb.msg);
+    }
+    return code;
+}
+
+/* Reads PRAGMA user_version. This is the first read of the file, so a file that is not a SQLite
+ * database fails here, before anything is written to it. */
+static int store_user_version(Store *s, int *version, TsErr *err)
+{
+    sqlite3_stmt *st;
+    if (store_prepare(s, "PRAGMA user_version", &st, "reading the schema version", err))
+        return TS_EIO;
+    int code = 0;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *version = sqlite3_column_int(st, 0);
+    else
+        code = store_fail(s, "reading the schema version", err);
+    store_finalize(st);
+    return code;
+}
+
+static int store_refuse_newer(const Store *s, int version, TsErr *err)
+{
+    return ts_err_set(err, TS_EIO,
+                      "%s: schema version %d was written by a newer tokensim (this one knows up to "
+                      "version %d); use a newer tokensim or another --db file",
+                      s->path, version, STORE_SCHEMA_VERSION);
+}
+
+/* Brings a database at `version` to STORE_SCHEMA_VERSION in one IMMEDIATE transaction. */
+static int store_migrate(Store *s, int version, TsErr *err)
+{
+    if (version == STORE_SCHEMA_VERSION)
+        return 0;
+    if (store_exec(s, "BEGIN IMMEDIATE", "starting the schema migration", err))
+        return TS_EIO;
+    /* Another process may have migrated between our first read and our write lock. */
+    int code = store_user_version(s, &version, err);
+    if (code)
+        return store_rollback(s, code, err);
+    if (version > STORE_SCHEMA_VERSION)
+        return store_rollback(s, store_refuse_newer(s, version, err), err);
+    for (int v = version; v < STORE_SCHEMA_VERSION; v++) {
+        char what[80];
+        snprintf(what, sizeof what, "migrating the schema from version %d to %d", v, v + 1);
+        int now = -1;
+        code = store_exec(s, STORE_MIGRATIONS[v], what, err);
+        if (!code)
+            code = store_user_version(s, &now, err);
+        if (!code && now != v + 1)
+            code =
+                ts_err_set(err, TS_EINTERNAL, "%s: %s left user_version at %d", s->path, what, now);
+        if (code)
+            return store_rollback(s, code, err);
+    }
+    if (store_exec(s, "COMMIT", "committing the schema migration", err))
+        return store_rollback(s, TS_EIO, err);
+    return 0;
+}
+
+/* Turns on foreign keys and checks that this sqlite3 honours them (a build without them would
+ * accept the PRAGMA silently). */
+static int store_enable_foreign_keys(Store *s, TsErr *err)
+{
+    if (store_exec(s, "PRAGMA foreign_keys = ON", "turning on foreign keys", err))
+        return TS_EIO;
+    sqlite3_stmt *st;
+    if (store_prepare(s, "PRAGMA foreign_keys", &st, "reading foreign_keys", err))
+        return TS_EIO;
+    int code = 0;
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        code = store_fail(s, "reading foreign_keys", err);
+    else if (rc == SQLITE_DONE || sqlite3_column_int(st, 0) != 1)
+        code = ts_err_set(err, TS_EIO, "%s: this sqlite3 does not enforce foreign keys", s->path);
+    store_finalize(st);
+    return code;
+}
+
+/* Switches to WAL (persistent in the file). An in-memory database reports "memory" and stays. */
+static int store_enable_wal(Store *s, TsErr *err)
+{
+    sqlite3_stmt *st;
+    if (store_prepare(s, "PRAGMA journal_mode = WAL", &st, "turning on WAL", err))
+        return TS_EIO;
+    int code = 0;
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        code = store_fail(s, "turning on WAL", err);
+    } else {
+        const unsigned char *mode = sqlite3_column_text(st, 0);
+        const char *m = mode ? (const char *)mode : "(none)";
+        if (strcmp(m, "wal") != 0 && strcmp(m, "memory") != 0)
+            code =
+                ts_err_set(err, TS_EIO, "%s: cannot use WAL: journal_mode stayed '%s'", s->path, m);
+    }
+    store_finalize(st);
+    return code;
+}
+
+int store_open(const char *path, Store **out, TsErr *err)
+{
+    assert(path && out);
+    *out = NULL;
+    Store *s = calloc(1, sizeof *s);
+    if (!s)
+        return ts_err_set(err, TS_ENOMEM, "%s: out of memory opening the database", path);
+    s->path = strdup(path);
+    if (!s->path) {
+        free(s);
+        return ts_err_set(err, TS_ENOMEM, "%s: out of memory opening the database", path);
+    }
+
+    int code;
+    int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK) {
+        code = s->db ? store_fail(s, "cannot open the database", err)
+                     : ts_err_set(err, TS_ENOMEM, "%s: out of memory opening the database", path);
+        goto fail;
+    }
+    if (sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS) != SQLITE_OK) {
+        code = store_fail(s, "setting the busy timeout", err);
+        goto fail;
+    }
+
+    /* Check the version before changing anything: a newer or foreign file is left untouched. */
+    int version = 0;
+    code = store_user_version(s, &version, err);
+    if (code && sqlite3_errcode(s->db) == SQLITE_NOTADB)
+        code = store_fail(s, "cannot read it as a SQLite database", err);
+    if (code)
+        goto fail;
+    if (version > STORE_SCHEMA_VERSION) {
+        code = store_refuse_newer(s, version, err);
+        goto fail;
+    }
+    if (version < 0) {
+        code = ts_err_set(err, TS_EIO, "%s: schema version %d is not a tokensim database", path,
+                          version);
+        goto fail;
+    }
+
+    code = store_enable_foreign_keys(s, err);
+    if (!code)
+        code = store_enable_wal(s, err);
+    if (!code)
+        code = store_migrate(s, version, err);
+    if (code)
+        goto fail;
+    *out = s;
+    return 0;
+
+fail:
+    store_close(s);
+    return code;
+}
+
+void store_close(Store *s)
+{
+    if (!s)
+        return;
+    /* Every statement is finalized where it was prepared, so close cannot be refused as busy,
+     * and a void function has nowhere to report anything else. */
+    (void)sqlite3_close(s->db);
+    free(s->path);
+    free(s);
+}
+
+struct sqlite3 *store_db(Store *s)
+{
+    return s ? s->db : NULL;
+}
+
+int store_run_begin(Store *s, const StoreRunInfo *info, int64_t *run_id, TsErr *err)
+{
+    assert(s && info && run_id);
+    static const char sql[] =
+        "INSERT INTO runs (kind, name, status, started_at, seed, scenario_sha256, scenario_text,"
+        " version, machine) VALUES (?, ?, 'running', " STORE_NOW_UTC ", ?, ?, ?, ?, ?)";
+    sqlite3_stmt *st;
+    if (store_prepare(s, sql, &st, "preparing the runs row", err))
+        return TS_EIO;
+    StoreBind b;
+    store_bind_start(&b, st);
+    store_bind_text(&b, info->kind);
+    store_bind_text(&b, info->name);
+    store_bind_int64(&b, info->seed);
+    store_bind_text(&b, info->scenario_sha256);
+    store_bind_text(&b, info->scenario_text);
+    store_bind_text(&b, info->version);
+    store_bind_text(&b, info->machine);
+    int code = 0;
+    /* Outside a transaction the INSERT commits by itself. */
+    if (b.rc != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
+        code = store_fail(s, "inserting the runs row", err);
+    else
+        *run_id = (int64_t)sqlite3_last_insert_rowid(s->db);
+    store_finalize(st);
+    return code;
+}
+
+/* Runs an UPDATE of one runs row with ?1 = run_id (and ?2 = text when the SQL has it); fails
+ * with not_found unless exactly one row changed. */
+static int store_update_run(Store *s, const char *sql, int64_t run_id, const char *text,
+                            const char *what, const char *not_found, TsErr *err)
+{
+    sqlite3_stmt *st;
+    if (store_prepare(s, sql, &st, what, err))
+        return TS_EIO;
+    StoreBind b;
+    store_bind_start(&b, st);
+    store_bind_int64(&b, run_id);
+    if (sqlite3_bind_parameter_count(st) > 1)
+        store_bind_text(&b, text);
+    int code = 0;
+    if (b.rc != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
+        code = store_fail(s, what, err);
+    else if (sqlite3_changes(s->db) != 1)
+        code = ts_err_set(err, TS_EIO, "%s: %s: run %lld %s", s->path, what, (long long)run_id,
+                          not_found);
+    store_finalize(st);
+    return code;
+}
+
+int store_run_set_out_dir(Store *s, int64_t run_id, const char *out_dir, TsErr *err)
+{
+    assert(s);
+    return store_update_run(s, "UPDATE runs SET out_dir = ?2 WHERE id = ?1", run_id, out_dir,
+                            "recording the run's output folder", "does not exist", err);
+}
+
+int store_run_fail(Store *s, int64_t run_id, const char *message, TsErr *err)
+{
+    assert(s);
+    return store_update_run(s,
+                            "UPDATE runs SET status = 'failed', finished_at = " STORE_NOW_UTC
+                            ", error = ?2 WHERE id = ?1 AND status = 'running'",
+                            run_id, message, "marking the run failed",
+                            "is not running (missing, done or already failed)", err);
+}
+
+static int store_insert_fleets(Store *s, int64_t run_id, const StoreFleetRow *fleets, int n_fleets,
+                               TsErr *err)
+{
+    static const char sql[] =
+        "INSERT INTO fleets (run_id, fleet, chip, model, throughput_mode, cost_mode,"
+        " energy_source, bound) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+    sqlite3_stmt *st;
+    if (store_prepare(s, sql, &st, "preparing the fleets rows", err))
+        return TS_EIO;
+    int code = 0;
+    for (int i = 0; i < n_fleets && !code; i++) {
+        const StoreFleetRow *f = &fleets[i];
+        StoreBind b;
+        store_bind_start(&b, st);
+        store_bind_int64(&b, run_id);
+        store_bind_text(&b, f->fleet);
+        store_bind_text(&b, f->chip);
+        store_bind_text(&b, f->model);
+        store_bind_text(&b, f->throughput_mode);
+        store_bind_text(&b, f->cost_mode);
+        store_bind_text(&b, f->energy_source);
+        store_bind_text(&b, f->bound);
+        if (b.rc != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE || sqlite3_reset(st) != SQLITE_OK)
+            code = ts_err_set(err, TS_EIO, "%s: run %lld: inserting fleet '%s': %s", s->path,
+                              (long long)run_id, f->fleet ? f->fleet : "(null)",
+                              sqlite3_errmsg(s->db));
+    }
+    store_finalize(st);
+    return code;
+}
+
+static int store_insert_metrics(Store *s, int64_t run_id, const StoreMetricRow *metrics,
+                                int n_metrics, TsErr *err)
+{
+    static const char sql[] = "INSERT INTO metrics (run_id, fleet, metric, value, unit, p5, p50,"
+                              " p95) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+    sqlite3_stmt *st;
+    if (store_prepare(s, sql, &st, "preparing the metrics rows", err))
+        return TS_EIO;
+    int code = 0;
+    for (int i = 0; i < n_metrics && !code; i++) {
+        const StoreMetricRow *m = &metrics[i];
+        StoreBind b;
+        store_bind_start(&b, st);
+        store_bind_int64(&b, run_id);
+        store_bind_text(&b, m->fleet);
+        store_bind_text(&b, m->metric);
+        store_bind_real(&b, m->value, m->has_value);
+        store_bind_text(&b, m->unit);
+        store_bind_real(&b, m->p5, m->has_pct);
+        store_bind_real(&b, m->p50, m->has_pct);
+        store_bind_real(&b, m->p95, m->has_pct);
+        if (b.rc != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE || sqlite3_reset(st) != SQLITE_OK)
+            code = ts_err_set(err, TS_EIO, "%s: run %lld: inserting metric '%s' of fleet '%s': %s",
+                              s->path, (long long)run_id, m->metric ? m->metric : "(null)",
+                              m->fleet ? m->fleet : "(null)", sqlite3_errmsg(s->db));
+    }
+    store_finalize(st);
+    return code;
+}
+
+int store_run_finish(Store *s, int64_t run_id, const StoreFleetRow *fleets, int n_fleets,
+                     const StoreMetricRow *metrics, int n_metrics, TsErr *err)
+{
+    assert(s && n_fleets >= 0 && n_metrics >= 0);
+    assert((fleets || n_fleets == 0) && (metrics || n_metrics == 0));
+    if (store_exec(s, "BEGIN IMMEDIATE", "starting the results transaction", err))
+        return TS_EIO;
+    /* Marking done first gives a clear message for a run that is not running; the rows and the
+     * status commit together or not at all either way. */
+    int code = store_update_run(s,
+                                "UPDATE runs SET status = 'done', finished_at = " STORE_NOW_UTC
+                                " WHERE id = ?1 AND status = 'running'",
+                                run_id, NULL, "writing the run's results",
+                                "is not running (missing, done or failed)", err);
+    if (!code)
+        code = store_insert_fleets(s, run_id, fleets, n_fleets, err);
+    if (!code)
+        code = store_insert_metrics(s, run_id, metrics, n_metrics, err);
+    if (!code && store_exec(s, "COMMIT", "committing the run's results", err))
+        code = TS_EIO;
+    if (code)
+        return store_rollback(s, code, err);
+    return 0;
+}

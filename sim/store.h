@@ -1,0 +1,78 @@
+/* store: tokensim's SQLite database (the contract's tables, scenario-format.md).
+ * Opens or creates the file, migrates it by PRAGMA user_version, and runs the run lifecycle:
+ * a `running` runs row committed first, then all results plus `done` in one transaction.
+ * It knows nothing of scenarios: callers hand it plain rows. */
+#ifndef TS_SIM_STORE_H
+#define TS_SIM_STORE_H
+
+#include <stdint.h>
+
+#include "../models/tserr.h"
+
+typedef struct Store Store; /* opaque */
+
+/* The schema version this build writes (PRAGMA user_version after migration). */
+#define STORE_SCHEMA_VERSION 1
+
+/* Text attributes of one fleet of a run (table `fleets`). Strings are borrowed; NULL is SQL NULL. */
+typedef struct {
+    const char *fleet;
+    const char *chip;
+    const char *model;
+    const char *throughput_mode;
+    const char *cost_mode;
+    const char *energy_source;
+    const char *bound;
+} StoreFleetRow;
+
+/* One metric row (table `metrics`). has_value 0 stores NULL; has_pct 0 stores NULL p5/p50/p95. */
+typedef struct {
+    const char *fleet; /* "-" for results that belong to no fleet */
+    const char *metric;
+    const char *unit;
+    double value;
+    int has_value;
+    double p5, p50, p95;
+    int has_pct;
+} StoreMetricRow;
+
+/* What a new run records about itself (table `runs`). Strings are borrowed. */
+typedef struct {
+    const char *kind;            /* "measure", "scenario" or "sweep" */
+    const char *name;            /* the scenario's name */
+    int64_t seed;
+    const char *scenario_sha256; /* hex digest of scenario_text, or NULL */
+    const char *scenario_text;   /* the whole scenario file, or NULL */
+    const char *version;         /* tokensim's version string */
+    const char *machine;         /* JSON fingerprint of the machine */
+} StoreRunInfo;
+
+/* Opens (creating when absent) the database at path, turns on WAL, foreign keys and a busy
+ * timeout, and migrates it to STORE_SCHEMA_VERSION. A database newer than this build is an
+ * error. On failure *out is NULL and err says why (TS_EIO). */
+int store_open(const char *path, Store **out, TsErr *err);
+
+/* Closes the database. s may be NULL. */
+void store_close(Store *s);
+
+/* Inserts a runs row with status `running` and started_at now (UTC, ISO 8601), commits it, and
+ * returns its id in *run_id. */
+int store_run_begin(Store *s, const StoreRunInfo *info, int64_t *run_id, TsErr *err);
+
+/* Records where the run's report folder is (runs.out_dir). */
+int store_run_set_out_dir(Store *s, int64_t run_id, const char *out_dir, TsErr *err);
+
+/* In one transaction: inserts all fleet and metric rows of run_id and sets it `done` with
+ * finished_at. On any failure the transaction rolls back, no row of it stays, and the run is
+ * still `running` (call store_run_fail). */
+int store_run_finish(Store *s, int64_t run_id, const StoreFleetRow *fleets, int n_fleets,
+                     const StoreMetricRow *metrics, int n_metrics, TsErr *err);
+
+/* Marks run_id `failed` with finished_at and the message (runs.error). Only a `running` run
+ * can fail: a missing, `done` or `failed` run is an error (TS_EIO). */
+int store_run_fail(Store *s, int64_t run_id, const char *message, TsErr *err);
+
+/* The underlying connection, for tests and read-only queries by other modules (borrowed). */
+struct sqlite3 *store_db(Store *s);
+
+#endif

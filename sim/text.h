@@ -1,0 +1,38 @@
+/* text: small string helpers shared by the scenario parser and the catalogs: strict number
+ * parsing, case-insensitive names, and "did you mean" suggestions by edit distance.
+ * No allocation except where a function says it returns an owned string. */
+#ifndef TS_SIM_TEXT_H
+#define TS_SIM_TEXT_H
+
+#include <stddef.h>
+
+/* Parses s as a whole C strtod number (leading/trailing blanks allowed, nothing else).
+ * Returns 0 and sets *out when s is a finite number; -1 for an empty string, trailing
+ * characters, NaN or infinity. */
+int txt_parse_double(const char *s, double *out);
+
+/* Parses s as a whole number that is an integer (e.g. "8", "8e0"); -1 otherwise or when it does
+ * not fit in a long long. */
+int txt_parse_int(const char *s, long long *out);
+
+/* Case-insensitive (ASCII) equality of two strings. */
+int txt_eq_nocase(const char *a, const char *b);
+
+/* Levenshtein distance between a and b, ASCII case-insensitive; strings over 64 bytes are
+ * compared by their first 64 bytes. */
+int txt_edit_distance(const char *a, const char *b);
+
+/* The candidate closest to word by edit distance, or NULL when none is within
+ * max(2, strlen(word) / 3) edits. candidates has n entries (NULL entries are skipped). */
+const char *txt_nearest(const char *word, const char *const *candidates, size_t n);
+
+/* A malloc'ed copy of s (NULL when s is NULL or memory runs out). */
+char *txt_dup(const char *s);
+
+/* Trims leading and trailing ASCII blanks in place; returns s. */
+char *txt_trim(char *s);
+
+/* Non-zero when s is a valid name: 1-40 chars of letters, digits, '-', '_', '.'. */
+int txt_valid_name(const char *s);
+
+#endif
