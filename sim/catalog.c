@@ -4,6 +4,7 @@
 #include "catalog.h"
 
 #include <csv.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@ typedef struct {
     int n_row;
     int row_line;      /* line where the current row started */
     int cur_line;      /* line being fed to the parser */
+    int row_open;      /* a row has started and not yet ended */
     int header_done;
     int failed;
     TsErr *err;
@@ -32,7 +34,14 @@ static void row_reset(LoadState *st)
     for (int i = 0; i < st->n_row; i++)
         free(st->row[i]);
     st->n_row = 0;
-    st->row_line = 0;
+}
+
+static int blank_line(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isspace((unsigned char)s[i]))
+            return 0;
+    return 1;
 }
 
 static void on_field(void *data, size_t len, void *ctx)
@@ -40,8 +49,6 @@ static void on_field(void *data, size_t len, void *ctx)
     LoadState *st = ctx;
     if (st->failed)
         return;
-    if (st->n_row == 0)
-        st->row_line = st->cur_line;
     if (st->n_row >= CAT_MAX_COLS) {
         st->failed = ts_err_set(st->err, TS_EINPUT, "%s:%d: more than %d columns", st->t->path,
                                 st->cur_line, CAT_MAX_COLS);
@@ -162,6 +169,7 @@ static void on_row(int term, void *ctx)
 {
     (void)term;
     LoadState *st = ctx;
+    st->row_open = 0;
     if (st->failed)
         return;
     /* A blank line gives a row of one empty field: skip it. */
@@ -201,6 +209,12 @@ int cat_table_load(CatTable *t, const char *path, const CatSchema *schema, TsErr
                                    path, st.cur_line);
             break;
         }
+        /* A row starts on the first non-blank line after the previous row ended; rows may span
+         * lines inside quoted cells. */
+        if (!st.row_open && !blank_line(line, (size_t)n)) {
+            st.row_line = st.cur_line;
+            st.row_open = 1;
+        }
         if (csv_parse(&p, line, (size_t)n, on_field, on_row, &st) != (size_t)n && !st.failed)
             st.failed = ts_err_set(err, TS_EINPUT, "%s:%d: %s", path, st.cur_line,
                                    csv_strerror(csv_error(&p)));
@@ -211,8 +225,8 @@ int cat_table_load(CatTable *t, const char *path, const CatSchema *schema, TsErr
     if (!st.failed && read_error)
         st.failed = ts_err_set(err, TS_EIO, "error reading %s", path);
     if (!st.failed && csv_fini(&p, on_field, on_row, &st) != 0 && !st.failed)
-        st.failed = ts_err_set(err, TS_EINPUT, "%s:%d: %s (an unclosed quote?)", path,
-                               st.cur_line, csv_strerror(csv_error(&p)));
+        st.failed = ts_err_set(err, TS_EINPUT, "%s:%d: %s (an unclosed quote in the row that "
+                               "starts here?)", path, st.row_line, csv_strerror(csv_error(&p)));
     csv_free(&p);
     row_reset(&st);
     if (!st.failed && !st.header_done)

@@ -1287,18 +1287,17 @@ static int resolve(Ctx *c)
         int idx;
         if (sec->kind == SEC_MODEL && resolve_model(c, sec->name, sec->line, &idx))
             return c->err->code;
-        if (sec->kind == SEC_CHIP) {
-            ScnVal tmp[CK_COUNT];
+        if (sec->kind == SEC_CHIP || sec->kind == SEC_PRICING) {
+            /* Checked here too, so that a section no fleet uses still gets its errors. */
+            ScnVal tmp[(int)CK_COUNT > (int)PK_COUNT ? (int)CK_COUNT : (int)PK_COUNT];
             memset(tmp, 0, sizeof tmp);
-            int rc = apply_section(c, sec, CHIP_KEYS, CK_COUNT, tmp, NULL, 0, NULL);
-            vals_free(tmp, CK_COUNT);
+            int chip = sec->kind == SEC_CHIP;
+            int rc = apply_section(c, sec, chip ? CHIP_KEYS : PRICING_KEYS,
+                                   chip ? CK_COUNT : PK_COUNT, tmp, NULL, 0, NULL);
+            vals_free(tmp, chip ? CK_COUNT : PK_COUNT);
             if (rc)
                 return rc;
         }
-        if (sec->kind == SEC_PRICING)
-            for (int k = 0; k < sec->n_kv; k++)
-                if (key_index(PRICING_KEYS, PK_COUNT, sec->kv[k].key) < 0)
-                    return apply_section(c, sec, PRICING_KEYS, PK_COUNT, NULL, NULL, 0, NULL);
     }
     if (has(&s->wl[WK_MODEL])) {
         int idx;

@@ -6,13 +6,13 @@
 
 #include <stddef.h>
 
-/* Parses s as a whole C strtod number (leading/trailing blanks allowed, nothing else).
- * Returns 0 and sets *out when s is a finite number; -1 for an empty string, trailing
- * characters, NaN or infinity. */
+/* Parses s as a whole decimal C strtod number (leading/trailing blanks allowed, nothing else).
+ * Returns 0 and sets *out when s is a finite number strtod reads without a range error; -1 for
+ * an empty string, trailing characters, hex, NaN, infinity, overflow or underflow (1e-310). */
 int txt_parse_double(const char *s, double *out);
 
-/* Parses s as a whole number that is an integer (e.g. "8", "8e0"); -1 otherwise or when it does
- * not fit in a long long. */
+/* Parses s as a whole number that is an integer (e.g. "8", "8e0") of magnitude at most 9e15
+ * (exact in a double); -1 otherwise. */
 int txt_parse_int(const char *s, long long *out);
 
 /* Case-insensitive (ASCII) equality of two strings. */
