@@ -65,13 +65,22 @@ void eval_cost_inputs(const Scenario *s, const ScnFleet *f, const PerfResult *pe
     }
 }
 
-void eval_fleet(const Scenario *s, const ScnFleet *f, FleetResult *r)
+int eval_fleet(const Scenario *s, const ScnFleet *f, FleetResult *r, TsErr *err)
 {
     perf_fleet(s, f, &r->perf);
     eval_cost_inputs(s, f, &r->perf, &r->inputs);
     cost_compute(&r->inputs, &r->metrics, &r->over_capacity);
+    const MetricSet *m = &r->metrics;
+    if (!m->has[MET_CHIPS] || m->value[MET_CHIPS] > EVAL_MAX_CHIPS ||
+        !m->has[MET_UTILIZATION_NEEDED])
+        return ts_err_set(err, TS_EINPUT,
+                          "%s:%d: fleet '%s' would need more than %.0e chips (or a number too "
+                          "large to compute): check its throughput, utilization and the "
+                          "workload's token counts",
+                          s->path, f->line, f->name, EVAL_MAX_CHIPS);
     if (r->perf.flops_per_output_token > 0)
         met_set(&r->metrics, MET_FLOPS_PER_OUTPUT_TOKEN, r->perf.flops_per_output_token);
     if (r->perf.flops_per_input_token > 0)
         met_set(&r->metrics, MET_FLOPS_PER_INPUT_TOKEN, r->perf.flops_per_input_token);
+    return 0;
 }

@@ -19,7 +19,9 @@ typedef struct {
 void eval_cost_inputs(const Scenario *s, const ScnFleet *f, const PerfResult *perf,
                       CostInputs *in);
 
-/* Evaluates fleet f of s into r. */
-void eval_fleet(const Scenario *s, const ScnFleet *f, FleetResult *r);
+/* Evaluates fleet f of s into r. TS_EINPUT ("FILE:LINE: ...") when the inputs are valid one by
+ * one but absurd together: a fleet that would need more than EVAL_MAX_CHIPS chips. */
+#define EVAL_MAX_CHIPS 1e9
+int eval_fleet(const Scenario *s, const ScnFleet *f, FleetResult *r, TsErr *err);
 
 #endif

@@ -174,8 +174,11 @@ static int load_catalogs(const Options *o, ScnCatalogs *cats, TsErr *err)
         if (cat_find_dir(one, 1, dir, sizeof dir, err))
             return err->code;
     } else {
-        const char *dirs[] = {getenv("TOKENSIM_DATA"), "data", beside, TS_DATADIR};
-        if (cat_find_dir(dirs, 4, dir, sizeof dir, err))
+        /* A set $TOKENSIM_DATA is an explicit choice: no silent fallback when it is wrong. */
+        const char *env = getenv("TOKENSIM_DATA");
+        const char *dirs[] = {"data", beside, TS_DATADIR};
+        if (env && env[0] ? cat_find_dir(&env, 1, dir, sizeof dir, err)
+                          : cat_find_dir(dirs, 3, dir, sizeof dir, err))
             return err->code;
     }
     return scn_catalogs_load(cats, dir, err);
@@ -205,6 +208,14 @@ static int cmd_check(int argc, char **argv)
         Scenario s;
         if (scn_load(&s, argv[i], &cats, &err)) {
             status = fail(&err);
+            break;
+        }
+        FleetResult r;
+        for (int k = 0; k < s.n_fleets && status == 0; k++)
+            if (eval_fleet(&s, &s.fleets[k], &r, &err))
+                status = fail(&err);
+        if (status) {
+            scn_fini(&s);
             break;
         }
         print_warnings(&s);
@@ -263,7 +274,12 @@ static int cmd_run(int argc, char **argv)
         return EXIT_RUNTIME;
     }
     for (int i = 0; i < s.n_fleets; i++) {
-        eval_fleet(&s, &s.fleets[i], &res[i]);
+        if (eval_fleet(&s, &s.fleets[i], &res[i], &err)) {
+            free(res);
+            scn_fini(&s);
+            scn_catalogs_fini(&cats);
+            return fail(&err);
+        }
         if (res[i].over_capacity) {
             char u[32], sh[32];
             fprintf(stderr,

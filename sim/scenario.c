@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "text.h"
 
@@ -270,6 +271,10 @@ static int raw_key_line(RawParse *rp, const char *line)
 {
     const char *eq = strchr(line, '=');
     const char *colon = strchr(line, ':');
+    if (!eq && colon)
+        return raw_fail(rp, TS_EINPUT,
+                        "expected 'key = value': only '=' separates a key from its value", NULL,
+                        NULL);
     if (!eq)
         return raw_fail(rp, TS_EINPUT, "expected 'key = value' or a [section] line, got '%s'",
                         line, NULL);
@@ -456,7 +461,7 @@ static int is_distribution(const char *v)
     if (n == 0 || *p != '(')
         return 0;
     for (unsigned i = 0; i < sizeof dists / sizeof dists[0]; i++)
-        if (strlen(dists[i]) == n && strncmp(v, dists[i], n) == 0)
+        if (strlen(dists[i]) == n && strncasecmp(v, dists[i], n) == 0)
             return 1;
     return 0;
 }

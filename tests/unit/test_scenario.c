@@ -246,7 +246,7 @@ static void test_requests_derive_prompt_and_context(void **state)
     assert_double_equal(s.wl[WK_CONTEXT_TOKENS].num, 1000, 0); /* 800 + 400 / 2 */
     assert_int_equal(s.wl[WK_CONTEXT_TOKENS].origin, ORIG_DERIVED);
     FleetResult r;
-    eval_fleet(&s, &s.fleets[0], &r);
+    assert_int_equal(eval_fleet(&s, &s.fleets[0], &r, &err), 0);
     assert_double_equal(r.inputs.input_tokens, 800000, 0);
     assert_double_equal(r.inputs.output_tokens, 400000, 0);
     assert_true(r.inputs.has_requests);
@@ -271,7 +271,7 @@ static void test_pricing_from_section_and_catalog(void **state)
     assert_double_equal(pb->v[PK_USD_PER_M_OUTPUT].num, 10, 0);
     assert_int_equal(pb->v[PK_USD_PER_M_OUTPUT].origin, ORIG_CATALOG);
     FleetResult r;
-    eval_fleet(&s, &s.fleets[0], &r);
+    assert_int_equal(eval_fleet(&s, &s.fleets[0], &r, &err), 0);
     /* no cache-hit price: hits are billed as input */
     assert_double_equal(r.inputs.price_usd_per_m_input_cache_hit, 1, 0);
     scn_fini(&s);
