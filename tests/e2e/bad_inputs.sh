@@ -8,25 +8,11 @@
 # Prints TAP lines (`ok - ...` / `not ok - ...`, diagnostics as `# ...`).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-unset TOKENSIM_DATA
-TS=./tokensim
+. tests/e2e/tap.inc
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tokensim-e2e-bad.XXXXXX") || exit 1
 trap 'rm -rf "$TMP"' EXIT
 trap 'exit 1' INT TERM
 
-failed=0
-# report DESCRIPTION: `ok` when $why is empty, else `not ok` with $why as diagnostics.
-report() {
-    if [ -z "$why" ]; then
-        echo "ok - $1"
-    else
-        echo "not ok - $1"
-        printf '%s\n' "$why" | sed 's/^/# /'
-        failed=$((failed + 1))
-    fi
-}
-addwhy() { why="${why:+$why
-}$1"; }
 # Appends the first lines of stderr file $1 to $why.
 showerr() {
     addwhy "stderr was: $(head -c 400 "$1" | tr '\n' '|')"

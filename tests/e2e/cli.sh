@@ -5,26 +5,13 @@
 # Prints TAP lines (`ok - ...` / `not ok - ...`, diagnostics as `# ...`).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-unset TOKENSIM_DATA
+. tests/e2e/tap.inc
 ROOT=$(pwd)
-TS=./tokensim
 SCN=scenarios/deepseek-day-margin.ini
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tokensim-e2e-cli.XXXXXX") || exit 1
 trap 'rm -rf "$TMP"' EXIT
 trap 'exit 1' INT TERM
 
-failed=0
-report() {
-    if [ -z "$why" ]; then
-        echo "ok - $1"
-    else
-        echo "not ok - $1"
-        printf '%s\n' "$why" | sed 's/^/# /'
-        failed=$((failed + 1))
-    fi
-}
-addwhy() { why="${why:+$why
-}$1"; }
 
 if [ ! -x "$TS" ]; then
     echo "not ok - ./tokensim is built (run make build)"

@@ -7,26 +7,13 @@
 # Prints TAP lines (`ok - ...` / `not ok - ...`, diagnostics as `# ...`).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-unset TOKENSIM_DATA
-TS=./tokensim
+. tests/e2e/tap.inc
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tokensim-e2e-scn.XXXXXX") || exit 1
 trap 'rm -rf "$TMP"' EXIT
 trap 'exit 1' INT TERM
 DB=$TMP/s.db
 OUT=$TMP/out
 
-failed=0
-report() {
-    if [ -z "$why" ]; then
-        echo "ok - $1"
-    else
-        echo "not ok - $1"
-        printf '%s\n' "$why" | sed 's/^/# /'
-        failed=$((failed + 1))
-    fi
-}
-addwhy() { why="${why:+$why
-}$1"; }
 q() { sqlite3 "$DB" "$1" 2>&1; }
 
 if [ ! -x "$TS" ]; then

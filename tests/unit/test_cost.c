@@ -12,24 +12,17 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <math.h>
 #include <stdio.h>
 
 #include "../../sim/cost.h"
 
-static void assert_close(double got, double want, const char *what)
-{
-    double tol = 1e-9 * fabs(want) + 1e-12;
-    if (fabs(got - want) > tol) {
-        print_error("%s: got %.17g, want %.17g\n", what, got, want);
-        fail();
-    }
-}
-
 #define CHECK(set, id, want) \
     do { \
         assert_true((set)->has[id]); \
-        assert_close((set)->value[id], (want), #id); \
+        assert_close_at((set)->value[id], (want), 1e-9, 1e-12, #id, __FILE__, __LINE__); \
     } while (0)
 
 static CostInputs base(void)
@@ -63,14 +56,14 @@ static void test_crf_with_interest_matches_closed_form(void **state)
 {
     (void)state;
     /* 0.08 x 1.08^4 / (1.08^4 - 1) = 0.08 x 1.36048896 / 0.36048896 */
-    assert_close(cost_crf(0.08, 4), 0.3019208044540391, "crf(0.08, 4)");
+    assert_close(cost_crf(0.08, 4), 0.3019208044540391, 1e-12, 1e-15);
 }
 
 static void test_crf_without_interest_is_one_over_years(void **state)
 {
     (void)state;
-    assert_close(cost_crf(0.0, 4), 0.25, "crf(0, 4)");
-    assert_close(cost_crf(0.0, 5), 0.2, "crf(0, 5)");
+    assert_close(cost_crf(0.0, 4), 0.25, 1e-12, 1e-15);
+    assert_close(cost_crf(0.0, 5), 0.2, 1e-12, 1e-15);
 }
 
 static void test_owned_fleet_sized_with_interest(void **state)

@@ -7,6 +7,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,15 +18,10 @@
 
 static ScnCatalogs CATS;
 
-/* cmocka 1.1.5 has no assert_double_equal: compare with an absolute tolerance. */
-static void near(double got, double want, double tol, const char *what)
-{
-    if (!(fabs(got - want) <= tol)) {
-        print_error("%s: got %.17g, want %.17g\n", what, got, want);
-        fail();
-    }
-}
-#define assert_double_equal(got, want, tol) near((got), (want), (tol), #got)
+/* Absolute tolerance only (cmocka 1.1.5 has no assert_double_equal). */
+#define assert_near(got, want, tol) assert_close((got), (want), 0.0, (tol))
+
+
 
 static int setup(void **state)
 {
@@ -83,15 +80,15 @@ static void test_minimal_declared_fleet_resolves_with_defaults(void **state)
     assert_string_equal(f->chip.name, "h100-sxm");
     assert_int_equal(f->throughput, THR_DECLARED);
     assert_int_equal(f->rent, 0);
-    assert_double_equal(s.sc[SK_HOURS].num, 24, 0);
-    assert_double_equal(s.sc[SK_SEED].num, 1, 0);
-    assert_double_equal(s.sc[SK_SAMPLES].num, 10000, 0);
+    assert_near(s.sc[SK_HOURS].num, 24, 0);
+    assert_near(s.sc[SK_SEED].num, 1, 0);
+    assert_near(s.sc[SK_SAMPLES].num, 10000, 0);
     assert_int_equal(s.sc[SK_HOURS].origin, ORIG_DEFAULT);
-    assert_double_equal(f->v[FK_YEARS].num, 4, 0);
-    assert_double_equal(f->v[FK_INTEREST_RATE].num, 0.08, 0);
-    assert_double_equal(f->v[FK_PUE].num, 1, 0);
-    assert_double_equal(f->v[FK_UTILIZATION].num, 1, 0);
-    assert_double_equal(f->v[FK_CHIPS_PER_INSTANCE].num, 1, 0);
+    assert_near(f->v[FK_YEARS].num, 4, 0);
+    assert_near(f->v[FK_INTEREST_RATE].num, 0.08, 0);
+    assert_near(f->v[FK_PUE].num, 1, 0);
+    assert_near(f->v[FK_UTILIZATION].num, 1, 0);
+    assert_near(f->v[FK_CHIPS_PER_INSTANCE].num, 1, 0);
     /* power from the catalog's all-in figure */
     assert_string_equal(f->energy_source, "catalog:all_in_w");
     assert_int_equal(f->v[FK_POWER_W_PER_CHIP].origin, ORIG_CATALOG);
@@ -127,7 +124,7 @@ static void test_crlf_and_bom_are_accepted(void **state)
     Scenario s;
     TsErr err;
     assert_int_equal(load(&s, text, &err), 0);
-    assert_double_equal(s.fleets[0].v[FK_DECODE_TOK_S_PER_CHIP].num, 1000, 0);
+    assert_near(s.fleets[0].v[FK_DECODE_TOK_S_PER_CHIP].num, 1000, 0);
     scn_fini(&s);
 }
 
@@ -144,14 +141,14 @@ static void test_chip_section_and_fleet_keys_override_the_catalog(void **state)
     TsErr err;
     assert_int_equal(load(&s, text, &err), 0);
     const ScnFleet *a = &s.fleets[0], *b = &s.fleets[1];
-    assert_double_equal(a->chip.v[CK_PRICE_USD].num, 20000, 0);
+    assert_near(a->chip.v[CK_PRICE_USD].num, 20000, 0);
     assert_int_equal(a->chip.v[CK_PRICE_USD].line, 8);
-    assert_double_equal(a->chip.v[CK_IDLE_W].num, 50, 0);   /* fleet beats [chip] */
-    assert_double_equal(a->v[FK_IDLE_W_PER_CHIP].num, 50, 0);
-    assert_double_equal(b->chip.v[CK_IDLE_W].num, 100, 0);  /* [chip] beats catalog */
+    assert_near(a->chip.v[CK_IDLE_W].num, 50, 0);   /* fleet beats [chip] */
+    assert_near(a->v[FK_IDLE_W_PER_CHIP].num, 50, 0);
+    assert_near(b->chip.v[CK_IDLE_W].num, 100, 0);  /* [chip] beats catalog */
     assert_int_equal(a->chip.v[CK_BF16_TFLOPS].origin, ORIG_CATALOG);
     assert_string_equal(b->energy_source, "declared");
-    assert_double_equal(b->v[FK_POWER_W_PER_CHIP].num, 900, 0);
+    assert_near(b->v[FK_POWER_W_PER_CHIP].num, 900, 0);
     scn_fini(&s);
 }
 
@@ -167,8 +164,8 @@ static void test_chip_with_only_tdp_uses_tdp_and_idle_default(void **state)
     assert_int_equal(load(&s, text, &err), 0);
     const ScnFleet *f = &s.fleets[0];
     assert_string_equal(f->energy_source, "catalog:tdp_w");
-    assert_double_equal(f->v[FK_POWER_W_PER_CHIP].num, 500, 0);
-    assert_double_equal(f->v[FK_IDLE_W_PER_CHIP].num, 150, 1e-12); /* 0.3 x 500 */
+    assert_near(f->v[FK_POWER_W_PER_CHIP].num, 500, 0);
+    assert_near(f->v[FK_IDLE_W_PER_CHIP].num, 150, 1e-12); /* 0.3 x 500 */
     assert_int_equal(f->chip.cat_row, -1);
     scn_fini(&s);
 }
@@ -193,11 +190,11 @@ static void test_mfu_throughput_follows_peak_over_flops(void **state)
      * decode: 2*1152 + 2*10*8 + 4*2*2*4*200 = 2304 + 160 + 12800 = 15264 */
     PerfResult p;
     perf_fleet(&s, f, &p);
-    assert_double_equal(p.flops_per_output_token, 15264, 1e-9);
+    assert_near(p.flops_per_output_token, 15264, 1e-9);
     /* prompt of 100: 2304 + 160/100 + 4*2*2*4*50.5 = 2304 + 1.6 + 3232 */
-    assert_double_equal(p.flops_per_input_token, 5537.6, 1e-9);
-    assert_double_equal(p.decode_tok_s_per_chip, 989e12 * 0.5 / 15264, 1e-3);
-    assert_double_equal(p.prefill_tok_s_per_chip, 989e12 * 0.25 / 5537.6, 1e-3);
+    assert_near(p.flops_per_input_token, 5537.6, 1e-9);
+    assert_near(p.decode_tok_s_per_chip, 989e12 * 0.5 / 15264, 1e-3);
+    assert_near(p.prefill_tok_s_per_chip, 989e12 * 0.25 / 5537.6, 1e-3);
     scn_fini(&s);
 }
 
@@ -212,8 +209,8 @@ static void test_mfu_uses_fp8_peak_for_one_byte_weights(void **state)
     assert_int_equal(load(&s, text, &err), 0);
     PerfResult p;
     perf_fleet(&s, &s.fleets[0], &p);
-    assert_double_equal(p.peak_tflops, 1979, 0);
-    assert_double_equal(p.decode_tok_s_per_chip, 1979e12 * 0.5 / 2e9, 1e-6);
+    assert_near(p.peak_tflops, 1979, 0);
+    assert_near(p.decode_tok_s_per_chip, 1979e12 * 0.5 / 2e9, 1e-6);
     scn_fini(&s);
 }
 
@@ -242,13 +239,13 @@ static void test_requests_derive_prompt_and_context(void **state)
     Scenario s;
     TsErr err;
     assert_int_equal(load(&s, text, &err), 0);
-    assert_double_equal(s.wl[WK_PROMPT_TOKENS].num, 800, 0);
-    assert_double_equal(s.wl[WK_CONTEXT_TOKENS].num, 1000, 0); /* 800 + 400 / 2 */
+    assert_near(s.wl[WK_PROMPT_TOKENS].num, 800, 0);
+    assert_near(s.wl[WK_CONTEXT_TOKENS].num, 1000, 0); /* 800 + 400 / 2 */
     assert_int_equal(s.wl[WK_CONTEXT_TOKENS].origin, ORIG_DERIVED);
     FleetResult r;
     assert_int_equal(eval_fleet(&s, &s.fleets[0], &r, &err), 0);
-    assert_double_equal(r.inputs.input_tokens, 800000, 0);
-    assert_double_equal(r.inputs.output_tokens, 400000, 0);
+    assert_near(r.inputs.input_tokens, 800000, 0);
+    assert_near(r.inputs.output_tokens, 400000, 0);
     assert_true(r.inputs.has_requests);
     scn_fini(&s);
 }
@@ -267,13 +264,13 @@ static void test_pricing_from_section_and_catalog(void **state)
     assert_int_equal(load(&s, text, &err), 0);
     const ScnPricing *pa = &s.pricings[s.fleets[0].pricing];
     const ScnPricing *pb = &s.pricings[s.fleets[1].pricing];
-    assert_double_equal(pa->v[PK_USD_PER_M_OUTPUT].num, 4, 0);
-    assert_double_equal(pb->v[PK_USD_PER_M_OUTPUT].num, 10, 0);
+    assert_near(pa->v[PK_USD_PER_M_OUTPUT].num, 4, 0);
+    assert_near(pb->v[PK_USD_PER_M_OUTPUT].num, 10, 0);
     assert_int_equal(pb->v[PK_USD_PER_M_OUTPUT].origin, ORIG_CATALOG);
     FleetResult r;
     assert_int_equal(eval_fleet(&s, &s.fleets[0], &r, &err), 0);
     /* no cache-hit price: hits are billed as input */
-    assert_double_equal(r.inputs.price_usd_per_m_input_cache_hit, 1, 0);
+    assert_near(r.inputs.price_usd_per_m_input_cache_hit, 1, 0);
     scn_fini(&s);
 }
 
@@ -285,7 +282,7 @@ static void test_electricity_by_name_comes_from_catalog(void **state)
     Scenario s;
     TsErr err;
     assert_int_equal(load(&s, text, &err), 0);
-    assert_double_equal(s.fleets[0].v[FK_USD_PER_KWH].num, 0.0806, 1e-12);
+    assert_near(s.fleets[0].v[FK_USD_PER_KWH].num, 0.0806, 1e-12);
     assert_true(s.fleets[0].elec_row >= 0);
     scn_fini(&s);
 }

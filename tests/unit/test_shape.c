@@ -8,24 +8,14 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <math.h>
 #include <string.h>
 
 #include "../../models/shape.h"
 
-/* Relative + absolute tolerance; prints both values in full on failure. */
-static void assert_close_at(double got, double want, double rel, double abs_tol, const char *what,
-                            const char *file, int line)
-{
-    double diff = fabs(got - want);
-    if (!(diff <= abs_tol || diff <= rel * fabs(want))) {
-        print_error("%s:%d: %s: got %.17g, want %.17g (rel %g, abs %g)\n", file, line, what, got,
-                    want, rel, abs_tol);
-        _fail(file, line); /* report the caller's line, not this one */
-    }
-}
-#define assert_close(got, want, rel, abs_tol)                                                      \
-    assert_close_at((got), (want), (rel), (abs_tol), #got, __FILE__, __LINE__)
+
 /* Exact small integers: a tolerance only for form's sake. */
 #define assert_count(got, want) assert_close((got), (want), 1e-12, 1e-9)
 
