@@ -1,0 +1,36 @@
+/* kernels: the engine's numeric building blocks on float32: matrix multiply against row-major
+ * weights, dot product, RMSNorm, softmax, RoPE, SwiGLU. Every output element is reduced in one
+ * fixed order (16 interleaved partial sums over k, then a fixed tree), whatever the number of
+ * rows processed together, the tile shape or the thread, so batched and single-row results are
+ * bit-identical. AVX-512 where the compiler targets it, portable C elsewhere (same order). */
+#ifndef TS_MODELS_KERNELS_H
+#define TS_MODELS_KERNELS_H
+
+/* y[r][o] = sum_k x[r][k] * w[o][k] for r < rows and o in [o_begin, o_end).
+ * x: (rows, in) with row stride ldx; w: (out, in) row-major; y: (rows, out) with row stride ldy. */
+void kern_matmul(float *y, int ldy, const float *x, int ldx, const float *w, int rows, int in,
+                 int o_begin, int o_end);
+
+/* sum_k a[k] * b[k], in the same order as one element of kern_matmul. */
+float kern_dot(const float *a, const float *b, int n);
+
+/* out[i] = weight[i] * x[i] / sqrt(mean(x^2) + eps) (llama2.c's RMSNorm). out may equal x. */
+void kern_rmsnorm(float *out, const float *x, const float *weight, int n, float eps);
+
+/* In-place softmax of x[0..n). */
+void kern_softmax(float *x, int n);
+
+/* Rotates adjacent pairs (v[2i], v[2i+1]) of every head of v (n_heads × head_dim) by the angles
+ * of one position: cos_t, sin_t are (head_dim / 2) for that position. */
+void kern_rope(float *v, int n_heads, int head_dim, const float *cos_t, const float *sin_t);
+
+/* a[i] = silu(a[i]) * b[i], silu(x) = x / (1 + exp(-x)). */
+void kern_swiglu(float *a, const float *b, int n);
+
+/* y[i] += alpha * x[i]. */
+void kern_axpy(float *y, float alpha, const float *x, int n);
+
+/* Name of the code path compiled in ("avx512" or "portable"). */
+const char *kern_path(void);
+
+#endif
