@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "memory.h"
 
 struct Engine {
     const EngineConfig *c; /* borrowed */
@@ -30,7 +31,7 @@ struct Engine {
     float *k;              /* (max_rows, KV) */
     float *v;              /* (max_rows, KV) */
     float *att;            /* (max_rows, Q) attention output */
-    float *scores;         /* (max_rows, max_seq) */
+    float *scores;         /* (threads, max_seq) attention scratch per thread */
     float *hb;             /* (max_rows, F) */
     float *hb2;            /* (max_rows, F) */
     float *router_logits;  /* (max_rows, E) */
@@ -96,13 +97,9 @@ static void *zalloc(size_t n, int *fail)
 {
     if (*fail)
         return NULL;
-    size_t bytes = (n ? n : 1);
-    bytes = (bytes + 63) / 64 * 64;
-    void *p = aligned_alloc(64, bytes);
+    void *p = mem_zalloc(n);
     if (!p)
         *fail = 1;
-    else
-        memset(p, 0, bytes);
     return p;
 }
 
@@ -175,7 +172,7 @@ int eng_new(const EngineConfig *c, const Weights *w, int max_slots, int max_seq,
     e->k = zalloc(sizeof(float) * R * (size_t)e->KV, &fail);
     e->v = zalloc(sizeof(float) * R * (size_t)e->KV, &fail);
     e->att = zalloc(sizeof(float) * R * (size_t)e->Q, &fail);
-    e->scores = zalloc(sizeof(float) * R * (size_t)max_seq, &fail);
+    e->scores = zalloc(sizeof(float) * (size_t)pool_threads(pool) * (size_t)max_seq, &fail);
     e->logit_in = zalloc(sizeof(float) * R * D, &fail);
     if (e->Ld > 0) {
         e->hb = zalloc(sizeof(float) * R * (size_t)e->F, &fail);
@@ -248,8 +245,9 @@ typedef struct {
     int n_jobs;
 } MatBatch;
 
-static void mat_task(void *ctx, int t)
+static void mat_task(void *ctx, int t, int thread)
 {
+    (void)thread;
     MatBatch *b = ctx;
     int j = 0;
     while (t >= b->jobs[j].tasks) {
@@ -292,27 +290,28 @@ static float *cache_at(const Engine *e, float *cache, int slot, int layer, int p
     return cache + idx;
 }
 
-static void attention_task(void *ctx, int r)
+/* One (row, head) pair: scores over the row's positions, softmax, weighted sum of values.
+ * Scratch scores are per thread; the result does not depend on which thread runs it. */
+static void attention_task(void *ctx, int task, int thread)
 {
     Engine *e = ctx;
+    int r = task / e->H, h = task % e->H;
     const FwdRow *row = &e->rows[r];
     int ctx_len = row->pos + 1, group = e->H / e->KVH, hd = e->hd;
     float scale = 1.0f / sqrtf((float)hd);
-    float *sc = e->scores + (size_t)r * (size_t)e->max_seq;
-    for (int h = 0; h < e->H; h++) {
-        const float *qh = e->q + (size_t)r * (size_t)e->Q + (size_t)h * (size_t)hd;
-        int kvh = h / group;
-        for (int t = 0; t < ctx_len; t++) {
-            const float *kt = cache_at(e, e->kcache, row->slot, e->layer, t) + (size_t)kvh * hd;
-            sc[t] = kern_dot(qh, kt, hd) * scale;
-        }
-        kern_softmax(sc, ctx_len);
-        float *out = e->att + (size_t)r * (size_t)e->Q + (size_t)h * (size_t)hd;
-        memset(out, 0, sizeof(float) * (size_t)hd);
-        for (int t = 0; t < ctx_len; t++) {
-            const float *vt = cache_at(e, e->vcache, row->slot, e->layer, t) + (size_t)kvh * hd;
-            kern_axpy(out, sc[t], vt, hd);
-        }
+    float *sc = e->scores + (size_t)thread * (size_t)e->max_seq;
+    const float *qh = e->q + (size_t)r * (size_t)e->Q + (size_t)h * (size_t)hd;
+    int kvh = h / group;
+    for (int t = 0; t < ctx_len; t++) {
+        const float *kt = cache_at(e, e->kcache, row->slot, e->layer, t) + (size_t)kvh * hd;
+        sc[t] = kern_dot(qh, kt, hd) * scale;
+    }
+    kern_softmax(sc, ctx_len);
+    float *out = e->att + (size_t)r * (size_t)e->Q + (size_t)h * (size_t)hd;
+    memset(out, 0, sizeof(float) * (size_t)hd);
+    for (int t = 0; t < ctx_len; t++) {
+        const float *vt = cache_at(e, e->vcache, row->slot, e->layer, t) + (size_t)kvh * hd;
+        kern_axpy(out, sc[t], vt, hd);
     }
 }
 
@@ -320,8 +319,9 @@ static void attention_task(void *ctx, int r)
 
 /* One expert (routed or shared) over the rows routed to it, single-threaded: the pool runs
  * experts side by side. */
-static void expert_task(void *ctx, int t)
+static void expert_task(void *ctx, int t, int thread)
 {
+    (void)thread;
     Engine *e = ctx;
     int ex = t; /* index among E + S */
     int m = e->exp_count[ex];
@@ -524,7 +524,7 @@ int eng_step(Engine *e, const FwdRow *rows, int n, float *logits, Phase phase, T
             cnt->kv_write_bytes += 2.0 * KV * fsz;
             cnt->kv_read_bytes += 2.0 * KV * fsz * ctx;
         }
-        pool_run(e->pool, attention_task, e, n);
+        pool_run(e->pool, attention_task, e, n * e->H);
 
         MatJob o = {e->xo, D, e->att, Q, w->wo + lz * (size_t)D * (size_t)Q, n, Q, D, 0, 0};
         par_matmuls(e, &o, 1, cnt);

@@ -50,6 +50,11 @@ static inline __attribute__((always_inline)) void tile(const int R, const int N,
         __m512 wv[NR];
         for (int n = 0; n < N; n++)
             wv[n] = _mm512_loadu_ps(w + (long)n * in + k);
+        /* Single-row tiles stream weights from memory: fetch the next tile's rows while this
+         * one computes (a prefetch past the matrix end is harmless). */
+        if (R == 1)
+            for (int n = 0; n < N; n++)
+                _mm_prefetch((const char *)(w + (long)(N + n) * in + k), _MM_HINT_T0);
         for (int r = 0; r < R; r++) {
             __m512 xv = _mm512_loadu_ps(x + (long)r * ldx + k);
             for (int n = 0; n < N; n++)

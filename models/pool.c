@@ -10,9 +10,17 @@
 
 #define POOL_SPIN 20000
 
+typedef struct Pool Pool;
+
+typedef struct {
+    Pool *pool;
+    int thread;
+} WorkerArg;
+
 struct Pool {
     int n_threads;
     pthread_t *workers;
+    WorkerArg *args;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     atomic_uint generation;
@@ -31,19 +39,22 @@ static void cpu_relax(void)
 #endif
 }
 
-static void take_tasks(Pool *p)
+static void take_tasks(Pool *p, int thread)
 {
     for (;;) {
         int t = atomic_fetch_add_explicit(&p->next_task, 1, memory_order_relaxed);
         if (t >= p->n_tasks)
             return;
-        p->fn(p->ctx, t);
+        p->fn(p->ctx, t, thread);
     }
 }
 
+
 static void *worker_main(void *arg)
 {
-    Pool *p = arg;
+    WorkerArg *wa = arg;
+    Pool *p = wa->pool;
+    int thread = wa->thread;
     unsigned seen = 0;
     for (;;) {
         unsigned g;
@@ -63,7 +74,7 @@ static void *worker_main(void *arg)
         if (atomic_load_explicit(&p->stop, memory_order_relaxed))
             return NULL;
         seen = g;
-        take_tasks(p);
+        take_tasks(p, thread);
         atomic_fetch_add_explicit(&p->done_workers, 1, memory_order_acq_rel);
     }
 }
@@ -85,13 +96,15 @@ int pool_new(int threads, Pool **out, TsErr *err)
     atomic_init(&p->stop, 0);
     if (threads > 1) {
         p->workers = calloc((size_t)threads - 1, sizeof *p->workers);
-        if (!p->workers) {
+        p->args = calloc((size_t)threads - 1, sizeof *p->args);
+        if (!p->workers || !p->args) {
             pool_free(p);
             return ts_err_set(err, TS_ENOMEM, "out of memory");
         }
     }
     for (int i = 0; i < threads - 1; i++) {
-        if (pthread_create(&p->workers[i], NULL, worker_main, p) != 0) {
+        p->args[i] = (WorkerArg){p, i + 1};
+        if (pthread_create(&p->workers[i], NULL, worker_main, &p->args[i]) != 0) {
             p->n_threads = i + 1; /* join only those started */
             pool_free(p);
             return ts_err_set(err, TS_EIO, "cannot start thread %d of %d", i + 2, threads);
@@ -114,6 +127,7 @@ void pool_free(Pool *p)
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     free(p->workers);
+    free(p->args);
     free(p);
 }
 
@@ -128,7 +142,7 @@ void pool_run(Pool *p, PoolFn fn, void *ctx, int n_tasks)
         return;
     if (p->n_threads == 1 || n_tasks == 1) {
         for (int t = 0; t < n_tasks; t++)
-            fn(ctx, t);
+            fn(ctx, t, 0);
         return;
     }
     p->fn = fn;
@@ -140,7 +154,7 @@ void pool_run(Pool *p, PoolFn fn, void *ctx, int n_tasks)
     atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
-    take_tasks(p);
+    take_tasks(p, 0);
     int workers = p->n_threads - 1;
     while (atomic_load_explicit(&p->done_workers, memory_order_acquire) < workers)
         cpu_relax();

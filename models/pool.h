@@ -9,8 +9,9 @@
 
 typedef struct Pool Pool; /* opaque */
 
-/* fn(ctx, task) runs one task; it must not call pool_run on the same pool. */
-typedef void (*PoolFn)(void *ctx, int task);
+/* fn(ctx, task, thread) runs one task on thread `thread` in [0, pool_threads) (0 is the
+ * caller), so tasks can use per-thread scratch; it must not call pool_run on the same pool. */
+typedef void (*PoolFn)(void *ctx, int task, int thread);
 
 /* Starts a pool of `threads` threads in all (the caller counts as one: threads - 1 workers).
  * threads must be in [1, 256]. */

@@ -3,6 +3,8 @@
  * can be split across threads or done in any order with the same result. */
 #include "weights.h"
 
+#include "memory.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,8 +89,8 @@ int wt_alloc(Weights *w, const EngineConfig *c, TsErr *err)
 {
     memset(w, 0, sizeof *w);
     size_t n = wt_total_floats(c);
-    size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
-    float *data = aligned_alloc(64, bytes ? bytes : 64);
+    size_t bytes = n * sizeof(float);
+    float *data = mem_alloc(bytes);
     if (!data)
         return ts_err_set(err, TS_ENOMEM, "cannot allocate %.1f MB of weights",
                           (double)bytes / 1e6);

@@ -9,6 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../models/config.h"
+#include "../models/forward.h"
+#include "../models/machine.h"
+#include "bench.h"
 #include "evaluate.h"
 #include "metrics.h"
 #include "report.h"
@@ -34,6 +38,8 @@ static const char USAGE[] =
     "  run SCENARIO.ini     price every fleet of a scenario; store the results in SQLite and\n"
     "                       write a report (report.md, metrics.csv) into a new folder\n"
     "  check SCENARIO.ini   validate scenario files; write nothing\n"
+    "  models               list the engine's model presets with parameters, FLOPs and bytes\n"
+    "  bench                benchmark the engine against this machine's measured ceilings\n"
     "  help [COMMAND]       show help for tokensim or a command\n"
     "\n"
     "options:\n"
@@ -58,6 +64,28 @@ static const char USAGE_RUN[] =
     "                beside the program, then " TS_DATADIR ")\n"
     "  -q, --quiet   print only the report path\n"
     "  -h, --help    show this help\n";
+
+static const char USAGE_MODELS[] =
+    "usage: tokensim models\n"
+    "\n"
+    "Lists the engine's presets: total and active parameters, FLOPs per decode token (at half\n"
+    "the context length, textbook count plus element-wise ops), fp32 weight bytes read per\n"
+    "decode token at batch 1, and KV-cache bytes per token of context.\n";
+
+static const char USAGE_BENCH[] =
+    "usage: tokensim bench [--model NAME]... [--threads 1|2] [--repeats N] [--out FILE]\n"
+    "\n"
+    "Measures this machine's ceilings (STREAM triad bandwidth, peak FMA rate), then prefill\n"
+    "(128-token prompt) and decode (batch 1, 4, 16) tokens/s of each preset with achieved\n"
+    "GFLOP/s and GB/s as shares of them, and writes the Markdown table to FILE (default\n"
+    "BENCHMARKS.md). Progress goes to stderr. Takes a few minutes for every preset.\n"
+    "\n"
+    "options:\n"
+    "  --model NAME   benchmark only this preset (repeatable)\n"
+    "  --threads N    up to N threads (1 or 2; default 2)\n"
+    "  --repeats N    timed repeats per measurement (default 3)\n"
+    "  --commit TEXT  commit id to print in the table (default: unknown)\n"
+    "  --out FILE     where to write the table (default BENCHMARKS.md)\n";
 
 static const char USAGE_CHECK[] =
     "usage: tokensim check [--data DIR] SCENARIO.ini...\n"
@@ -226,6 +254,135 @@ static int cmd_check(int argc, char **argv)
     return status;
 }
 
+static int cmd_models(int argc, char **argv)
+{
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(USAGE_MODELS, stdout);
+        return 0;
+    }
+    if (argc > 1)
+        return usage_error("models", "models takes no arguments");
+    printf("%-16s %12s %12s %14s %14s %12s  %s\n", "model", "params", "active", "FLOP/token",
+           "bytes/token", "KV B/token", "what it is");
+    for (int i = 0; i < cfg_preset_count(); i++) {
+        EngineConfig c;
+        TsErr err;
+        if (cfg_preset(cfg_preset_name(i), &c, &err))
+            return fail(&err);
+        ShapeParams p;
+        shape_params(&c.shape, &p);
+        /* a shared classifier is the embedding: count that tensor once */
+        double active = p.active - (c.shared_classifier ? p.head : 0.0);
+        /* bytes a batch-1 decode step reads: every active weight once, the head included */
+        double bytes = 4.0 * (p.nonembed_active + p.head + p.norms + c.shape.d_model);
+        char a[32], b[32], f[32], by[32], kv[32];
+        printf("%-16s %12s %12s %14s %14s %12s  %s\n", c.name,
+               report_fmt(cfg_param_count(&c), a, sizeof a),
+               report_fmt(active, b, sizeof b),
+               report_fmt(eng_flops_row(&c, c.max_seq / 2 - 1, 1), f, sizeof f),
+               report_fmt(bytes, by, sizeof by),
+               report_fmt(shape_kv_bytes_per_token(&c.shape, 4.0), kv, sizeof kv),
+               cfg_preset_note(i));
+    }
+    printf("\nFLOP/token at context max_seq/2; bytes/token: fp32 weights read by one decode "
+           "step at batch 1.\n");
+    return 0;
+}
+
+static void bench_progress(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "tokensim: %s\n", msg);
+}
+
+static int cmd_bench(int argc, char **argv)
+{
+    static const struct option longs[] = {
+        {"model", required_argument, NULL, 'm'}, {"threads", required_argument, NULL, 't'},
+        {"repeats", required_argument, NULL, 'r'}, {"out", required_argument, NULL, 'o'},
+        {"commit", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *models[16];
+    int n_models = 0, threads = 2, repeats = 3;
+    const char *out = "BENCHMARKS.md", *commit = "unknown";
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
+        char msg[160];
+        switch (c) {
+        case 'm':
+            if (n_models == 16)
+                return usage_error("bench", "at most 16 --model options");
+            models[n_models++] = optarg;
+            break;
+        case 't':
+        case 'r': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || (c == 't' && v > 2) || v > 1000) {
+                snprintf(msg, sizeof msg, "--%s: expected %s, got '%s'",
+                         c == 't' ? "threads" : "repeats", c == 't' ? "1 or 2" : "1 to 1000",
+                         optarg);
+                return usage_error("bench", msg);
+            }
+            if (c == 't')
+                threads = (int)v;
+            else
+                repeats = (int)v;
+            break;
+        }
+        case 'o':
+            out = optarg;
+            break;
+        case 'c':
+            commit = optarg;
+            break;
+        case 'h':
+            fputs(USAGE_BENCH, stdout);
+            return 0;
+        case ':':
+            snprintf(msg, sizeof msg, "option %s needs a value", argv[optind - 1]);
+            return usage_error("bench", msg);
+        default:
+            snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
+            return usage_error("bench", msg);
+        }
+    }
+    if (optind < argc)
+        return usage_error("bench", "bench takes no arguments besides options");
+    TsErr err;
+    ts_err_clear(&err);
+    for (int i = 0; i < n_models; i++) {
+        EngineConfig cfg;
+        if (cfg_preset(models[i], &cfg, &err))
+            return fail(&err);
+    }
+    static BenchTable table;
+    BenchOptions o = {0};
+    o.models = n_models ? models : NULL;
+    o.n_models = n_models;
+    o.max_threads = threads;
+    o.repeats = repeats;
+    o.progress = bench_progress;
+    if (bench_run(&o, &table, &err))
+        return fail(&err);
+    char machine[1024];
+    machine_fingerprint_json(machine, sizeof machine);
+    if (bench_write_md(&table, out, commit, machine, &err))
+        return fail(&err);
+    FILE *f = fopen(out, "r");
+    if (f) {
+        char line[1024];
+        while (fgets(line, sizeof line, f))
+            fputs(line, stdout);
+        fclose(f);
+    }
+    fprintf(stderr, "tokensim: wrote %s\n", out);
+    return 0;
+}
+
 static void print_summary(const Scenario *s, const FleetResult *res)
 {
     char a[32], b[32], c[32], d[32], e[32];
@@ -328,9 +485,11 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "help") == 0) {
         const char *topic = argc > 2 ? argv[2] : "";
-        fputs(strcmp(topic, "run") == 0     ? USAGE_RUN
-              : strcmp(topic, "check") == 0 ? USAGE_CHECK
-                                            : USAGE,
+        fputs(strcmp(topic, "run") == 0      ? USAGE_RUN
+              : strcmp(topic, "check") == 0  ? USAGE_CHECK
+              : strcmp(topic, "models") == 0 ? USAGE_MODELS
+              : strcmp(topic, "bench") == 0  ? USAGE_BENCH
+                                             : USAGE,
               stdout);
         return 0;
     }
@@ -338,6 +497,10 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0)
         return cmd_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "models") == 0)
+        return cmd_models(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench") == 0)
+        return cmd_bench(argc - 1, argv + 1);
     char msg[160];
     snprintf(msg, sizeof msg, "unknown command '%s'", cmd);
     fprintf(stderr, "tokensim: %s\n%s", msg, USAGE);

@@ -1,0 +1,48 @@
+/* harness: times the engine on one plan (prompt length, tokens to generate, decode batch,
+ * threads): a warm-up, then repeats of "prefill every sequence, then decode them together",
+ * with median and p10/p90 seconds per phase, the counters of one repeat and the process CPU
+ * time (for modeled energy). It measures what it runs; it knows nothing of joules or prices. */
+#ifndef TS_MODELS_HARNESS_H
+#define TS_MODELS_HARNESS_H
+
+#include "config.h"
+#include "forward.h"
+#include "tserr.h"
+#include "weights.h"
+
+typedef struct {
+    int prompt_tokens; /* prefill length of each sequence (>= 1) */
+    int gen_tokens;    /* decode steps after the prompt (>= 1) */
+    int batch;         /* sequences decoded together */
+    int threads;
+    int repeats;       /* timed repeats (>= 1) */
+    int warmup;        /* untimed repeats before them */
+} HxPlan;
+
+typedef struct {
+    double median, p10, p90; /* seconds */
+} HxTimes;
+
+typedef struct {
+    HxPlan plan;
+    HxTimes prefill;          /* prefilling all `batch` prompts, one sequence per step */
+    HxTimes decode;           /* gen_tokens steps of `batch` rows */
+    PhaseCounters prefill_cnt; /* of one repeat */
+    PhaseCounters decode_cnt;  /* of one repeat */
+    double cpu_seconds;       /* process CPU time over the timed repeats */
+    double wall_seconds;      /* wall time over the timed repeats */
+    double distinct_experts_per_layer; /* decode: mean distinct routed experts per MoE layer-step */
+    const char *kernel_path;  /* "avx512" or "portable" */
+} HxResult;
+
+/* Runs plan on model (c, w). TS_EINPUT for a plan the model cannot hold (prompt + gen above
+ * its max_seq, batch or threads out of range). */
+int hx_run(const EngineConfig *c, const Weights *w, const HxPlan *plan, HxResult *out,
+           TsErr *err);
+
+/* Tokens per second of a phase from a result: prefill counts batch × prompt_tokens, decode
+ * batch × gen_tokens, over the median seconds. */
+double hx_prefill_tok_s(const HxResult *r);
+double hx_decode_tok_s(const HxResult *r);
+
+#endif
