@@ -14,8 +14,11 @@
 #define KERN_AVX512 0
 #endif
 
-#define MR 4 /* rows per tile */
-#define NR 6 /* outputs per tile */
+/* Tile shapes: 4 rows × 6 outputs while 6 weight rows fit in L1 (in <= 1024 floats), else
+ * 8 rows × 3 outputs. The shape never changes an element's reduction order. */
+#define MR_MAX 8
+#define NR_MAX 6
+#define SMALL_IN 256
 
 const char *kern_path(void)
 {
@@ -35,21 +38,31 @@ static inline float hsum16(__m512 v)
     return _mm_cvtss_f32(s1);
 }
 
-/* One R × N tile; R and N are compile-time constants at every call site, so the loops unroll
- * and the accumulators stay in registers. */
+/* One R × N tile over k in [k0, k1); R and N are compile-time constants at every call site, so
+ * the loops unroll and the accumulators stay in registers. With first, the lanes start at zero,
+ * else from part; with last, they fold into y, else they are saved to part (16 floats per
+ * element, element (r, n) at part + (r * ldp + n) * 16). Splitting k this way keeps every
+ * lane's sequence of FMAs, so the result is the same bits as one pass. */
 static inline __attribute__((always_inline)) void tile(const int R, const int N, float *y,
                                                        int ldy, const float *x, int ldx,
-                                                       const float *w, int in)
+                                                       const float *w, int in, int k0, int k1,
+                                                       float *part, int ldp, int first,
+                                                       int last)
 {
-    __m512 acc[MR][NR];
+    __m512 acc[MR_MAX][NR_MAX];
     for (int r = 0; r < R; r++)
         for (int n = 0; n < N; n++)
-            acc[r][n] = _mm512_setzero_ps();
-    int k = 0;
-    for (; k + 16 <= in; k += 16) {
-        __m512 wv[NR];
-        for (int n = 0; n < N; n++)
+            acc[r][n] = first ? _mm512_setzero_ps()
+                              : _mm512_loadu_ps(part + ((long)r * ldp + n) * 16);
+    int k = k0;
+    for (; k + 16 <= k1; k += 16) {
+        __m512 wv[NR_MAX];
+        for (int n = 0; n < N; n++) {
             wv[n] = _mm512_loadu_ps(w + (long)n * in + k);
+            /* Keep the weights in registers: folded into each FMA as a memory operand they
+             * would be loaded once per row, and the loads, not the FMAs, would set the pace. */
+            __asm__("" : "+v"(wv[n]));
+        }
         /* Single-row tiles stream weights from memory: fetch the next tile's rows while this
          * one computes (a prefetch past the matrix end is harmless). */
         if (R == 1)
@@ -57,13 +70,14 @@ static inline __attribute__((always_inline)) void tile(const int R, const int N,
                 _mm_prefetch((const char *)(w + (long)(N + n) * in + k), _MM_HINT_T0);
         for (int r = 0; r < R; r++) {
             __m512 xv = _mm512_loadu_ps(x + (long)r * ldx + k);
+            __asm__("" : "+v"(xv));
             for (int n = 0; n < N; n++)
                 acc[r][n] = _mm512_fmadd_ps(xv, wv[n], acc[r][n]);
         }
     }
-    if (k < in) {
-        __mmask16 m = (__mmask16)((1u << (in - k)) - 1u);
-        __m512 wv[NR];
+    if (k < k1) { /* only at the end of k: blocks are multiples of 16 */
+        __mmask16 m = (__mmask16)((1u << (k1 - k)) - 1u);
+        __m512 wv[NR_MAX];
         for (int n = 0; n < N; n++)
             wv[n] = _mm512_maskz_loadu_ps(m, w + (long)n * in + k);
         for (int r = 0; r < R; r++) {
@@ -73,14 +87,18 @@ static inline __attribute__((always_inline)) void tile(const int R, const int N,
         }
     }
     for (int r = 0; r < R; r++)
-        for (int n = 0; n < N; n++)
-            y[(long)r * ldy + n] = hsum16(acc[r][n]);
+        for (int n = 0; n < N; n++) {
+            if (last)
+                y[(long)r * ldy + n] = hsum16(acc[r][n]);
+            else
+                _mm512_storeu_ps(part + ((long)r * ldp + n) * 16, acc[r][n]);
+        }
 }
 
 float kern_dot(const float *a, const float *b, int n)
 {
     float out;
-    tile(1, 1, &out, 1, a, n, b, n);
+    tile(1, 1, &out, 1, a, n, b, n, 0, n, NULL, 0, 1, 1);
     return out;
 }
 
@@ -106,45 +124,106 @@ float kern_dot(const float *a, const float *b, int n)
     return fold16(lane);
 }
 
+/* The same contract as the AVX-512 tile: lanes of element (r, n) live in part between k
+ * blocks. */
 static void tile(const int R, const int N, float *y, int ldy, const float *x, int ldx,
-                 const float *w, int in)
+                 const float *w, int in, int k0, int k1, float *part, int ldp, int first,
+                 int last)
 {
     for (int r = 0; r < R; r++)
-        for (int n = 0; n < N; n++)
-            y[(long)r * ldy + n] = kern_dot(x + (long)r * ldx, w + (long)n * in, in);
+        for (int n = 0; n < N; n++) {
+            float lane[16] = {0};
+            float *saved = part ? part + ((long)r * ldp + n) * 16 : NULL;
+            if (!first)
+                memcpy(lane, saved, sizeof lane);
+            const float *a = x + (long)r * ldx, *b = w + (long)n * in;
+            for (int k = k0; k < k1; k++)
+                lane[k % 16] = fmaf(a[k], b[k], lane[k % 16]);
+            if (last)
+                y[(long)r * ldy + n] = fold16(lane);
+            else
+                memcpy(saved, lane, sizeof lane);
+        }
 }
 
 #endif
 
-/* Runs the rows of one block of N outputs in tiles of up to MR rows. */
-static inline __attribute__((always_inline)) void column(const int N, float *y, int ldy,
-                                                         const float *x, int ldx, const float *w,
-                                                         int rows, int in)
+/* Runs rows [0, rows) of one block of N outputs over k in [k0, k1) in tiles of up to MR rows;
+ * part/ldp/first/last as for tile, with part indexed from row 0 and this block's output 0. */
+static inline __attribute__((always_inline)) void column(const int MR, const int N, float *y,
+                                                         int ldy, const float *x, int ldx,
+                                                         const float *w, int rows, int in,
+                                                         int k0, int k1, float *part, int ldp,
+                                                         int first, int last)
 {
     int r = 0;
     for (; r + MR <= rows; r += MR)
-        tile(MR, N, y + (long)r * ldy, ldy, x + (long)r * ldx, ldx, w, in);
+        tile(MR, N, y + (long)r * ldy, ldy, x + (long)r * ldx, ldx, w, in, k0, k1,
+             part ? part + (long)r * ldp * 16 : NULL, ldp, first, last);
+    float *yr = y + (long)r * ldy;
+    const float *xr = x + (long)r * ldx;
+    float *pr = part ? part + (long)r * ldp * 16 : NULL;
+#define TAIL(R) tile(R, N, yr, ldy, xr, ldx, w, in, k0, k1, pr, ldp, first, last)
     switch (rows - r) {
-    case 3: tile(3, N, y + (long)r * ldy, ldy, x + (long)r * ldx, ldx, w, in); break;
-    case 2: tile(2, N, y + (long)r * ldy, ldy, x + (long)r * ldx, ldx, w, in); break;
-    case 1: tile(1, N, y + (long)r * ldy, ldy, x + (long)r * ldx, ldx, w, in); break;
+    case 3: TAIL(3); break;
+    case 2: TAIL(2); break;
+    case 1: TAIL(1); break;
     default: break;
     }
+#undef TAIL
 }
+
+static inline __attribute__((always_inline)) void matmul_shape(const int MR, const int NR,
+                                                               float *y, int ldy, const float *x,
+                                                               int ldx, const float *w, int rows,
+                                                               int in, int o_begin, int o_end,
+                                                               int k0, int k1, float *part,
+                                                               int ldp, int first, int last)
+{
+    int o = o_begin;
+    for (; o + NR <= o_end; o += NR)
+        column(MR, NR, y + o, ldy, x, ldx, w + (long)o * in, rows, in, k0, k1,
+               part ? part + (long)(o - o_begin) * 16 : NULL, ldp, first, last);
+    float *yo = y + o;
+    const float *wo = w + (long)o * in;
+    float *po = part ? part + (long)(o - o_begin) * 16 : NULL;
+#define TAIL(N) column(MR, N, yo, ldy, x, ldx, wo, rows, in, k0, k1, po, ldp, first, last)
+    switch (o_end - o) {
+    case 5: TAIL(5 < NR ? 5 : 1); break;
+    case 4: TAIL(4 < NR ? 4 : 1); break;
+    case 3: TAIL(3 < NR ? 3 : 1); break;
+    case 2: TAIL(2); break;
+    case 1: TAIL(1); break;
+    default: break;
+    }
+#undef TAIL
+}
+
+/* With several rows and long inputs (in > SMALL_IN), a whole tile's rows do not stay in L1:
+ * walk k in blocks of KB over blocks of RB rows × OB outputs, keeping the lanes in a stack
+ * scratch between k blocks. A single row (decode) streams weights once either way. */
+#define KB 512
+#define RB 32
+#define OB 48
 
 void kern_matmul(float *y, int ldy, const float *x, int ldx, const float *w, int rows, int in,
                  int o_begin, int o_end)
 {
-    int o = o_begin;
-    for (; o + NR <= o_end; o += NR)
-        column(NR, y + o, ldy, x, ldx, w + (long)o * in, rows, in);
-    switch (o_end - o) {
-    case 5: column(5, y + o, ldy, x, ldx, w + (long)o * in, rows, in); break;
-    case 4: column(4, y + o, ldy, x, ldx, w + (long)o * in, rows, in); break;
-    case 3: column(3, y + o, ldy, x, ldx, w + (long)o * in, rows, in); break;
-    case 2: column(2, y + o, ldy, x, ldx, w + (long)o * in, rows, in); break;
-    case 1: column(1, y + o, ldy, x, ldx, w + (long)o * in, rows, in); break;
-    default: break;
+    if (in <= SMALL_IN || rows < 4) {
+        matmul_shape(4, 6, y, ldy, x, ldx, w, rows, in, o_begin, o_end, 0, in, NULL, 0, 1, 1);
+        return;
+    }
+    float part[RB * OB * 16];
+    for (int r0 = 0; r0 < rows; r0 += RB) {
+        int nr = rows - r0 < RB ? rows - r0 : RB;
+        for (int o0 = o_begin; o0 < o_end; o0 += OB) {
+            int o1 = o_end - o0 < OB ? o_end : o0 + OB;
+            for (int k0 = 0; k0 < in; k0 += KB) {
+                int k1 = in - k0 < KB ? in : k0 + KB;
+                matmul_shape(4, 6, y + (long)r0 * ldy, ldy, x + (long)r0 * ldx, ldx, w, nr, in,
+                             o0, o1, k0, k1, part, OB, k0 == 0, k1 == in);
+            }
+        }
     }
 }
 
