@@ -46,6 +46,7 @@ struct Engine {
     float *exp_out;        /* (max_rows, K + S, D) each expert's output per row */
     float *logit_in;       /* (max_rows, D) rows that want logits, normalised */
     const FwdRow *rows;    /* the current step's rows (borrowed during eng_step) */
+    int swiglu_rows;       /* rows of the current dense FFN */
     int layer;
     PhaseCounters cnt[PHASE_COUNT];
     double *expert_tokens[PHASE_COUNT]; /* (L, E) */
@@ -257,7 +258,7 @@ static void mat_task(void *ctx, int t, int thread)
     MatJob *m = &b->jobs[j];
     int o0 = t * m->chunk;
     int o1 = o0 + m->chunk < m->out ? o0 + m->chunk : m->out;
-    kern_matmul(m->y, m->ldy, m->x, m->ldx, m->w, m->rows, m->in, o0, o1);
+    kern_matmul(m->y, m->ldy, m->x, m->ldx, m->w, m->in, m->rows, m->in, o0, o1);
 }
 
 /* Runs several independent matmuls in one dispatch; counts their FLOPs and weight bytes. */
@@ -302,17 +303,15 @@ static void attention_task(void *ctx, int task, int thread)
     float *sc = e->scores + (size_t)thread * (size_t)e->max_seq;
     const float *qh = e->q + (size_t)r * (size_t)e->Q + (size_t)h * (size_t)hd;
     int kvh = h / group;
-    for (int t = 0; t < ctx_len; t++) {
-        const float *kt = cache_at(e, e->kcache, row->slot, e->layer, t) + (size_t)kvh * hd;
-        sc[t] = kern_dot(qh, kt, hd) * scale;
-    }
+    /* scores: one row of q against the slot's keys (rows of the cache, stride KV) */
+    const float *k0 = cache_at(e, e->kcache, row->slot, e->layer, 0) + (size_t)kvh * hd;
+    kern_matmul(sc, ctx_len, qh, hd, k0, e->KV, 1, hd, 0, ctx_len);
+    for (int t = 0; t < ctx_len; t++)
+        sc[t] *= scale;
     kern_softmax(sc, ctx_len);
     float *out = e->att + (size_t)r * (size_t)e->Q + (size_t)h * (size_t)hd;
-    memset(out, 0, sizeof(float) * (size_t)hd);
-    for (int t = 0; t < ctx_len; t++) {
-        const float *vt = cache_at(e, e->vcache, row->slot, e->layer, t) + (size_t)kvh * hd;
-        kern_axpy(out, sc[t], vt, hd);
-    }
+    const float *v0 = cache_at(e, e->vcache, row->slot, e->layer, 0) + (size_t)kvh * hd;
+    kern_weighted_sum(out, sc, v0, e->KV, ctx_len, hd);
 }
 
 /* ---- experts ------------------------------------------------------------------------------- */
@@ -340,13 +339,13 @@ static void expert_task(void *ctx, int t, int thread)
     for (int i = 0; i < m; i++)
         memcpy(in + (size_t)i * D, e->xb + (size_t)e->exp_rows[(size_t)ex * R + (size_t)i] * D,
                sizeof(float) * D);
-    kern_matmul(h1, (int)G, in, (int)D, w1, m, (int)D, 0, (int)G);
-    kern_matmul(h3, (int)G, in, (int)D, w3, m, (int)D, 0, (int)G);
+    kern_matmul(h1, (int)G, in, (int)D, w1, (int)D, m, (int)D, 0, (int)G);
+    kern_matmul(h3, (int)G, in, (int)D, w3, (int)D, m, (int)D, 0, (int)G);
     for (int i = 0; i < m; i++)
         kern_swiglu(h1 + (size_t)i * G, h3 + (size_t)i * G, (int)G);
     /* The gathered inputs are spent: reuse their buffer for the outputs, then scatter each
      * row's result into its output slot. */
-    kern_matmul(in, (int)D, h1, (int)G, w2, m, (int)G, 0, (int)D);
+    kern_matmul(in, (int)D, h1, (int)G, w2, (int)G, m, (int)G, 0, (int)D);
     int KS = e->K + e->S;
     for (int i = 0; i < m; i++) {
         int r = e->exp_rows[(size_t)ex * R + (size_t)i];
@@ -427,6 +426,17 @@ static void moe_block(Engine *e, int n, PhaseCounters *cnt, double *expert_token
     cnt->distinct_experts_sum += distinct;
 }
 
+/* SwiGLU over a share of the rows (the exponentials are a visible cost in prefill). */
+static void swiglu_task(void *ctx, int task, int thread)
+{
+    (void)thread;
+    Engine *e = ctx;
+    int n = e->swiglu_rows, tasks = n < 4 * pool_threads(e->pool) ? n : 4 * pool_threads(e->pool);
+    int r0 = (int)((long)n * task / tasks), r1 = (int)((long)n * (task + 1) / tasks);
+    for (int r = r0; r < r1; r++)
+        kern_swiglu(e->hb + (size_t)r * (size_t)e->F, e->hb2 + (size_t)r * (size_t)e->F, e->F);
+}
+
 static void dense_ffn(Engine *e, int n, PhaseCounters *cnt)
 {
     int D = e->D, F = e->F;
@@ -436,8 +446,8 @@ static void dense_ffn(Engine *e, int n, PhaseCounters *cnt)
     const float *w3 = e->w->w3 + l * (size_t)F * (size_t)D;
     MatJob up[2] = {{e->hb, F, e->xb, D, w1, n, D, F, 0, 0}, {e->hb2, F, e->xb, D, w3, n, D, F, 0, 0}};
     par_matmuls(e, up, 2, cnt);
-    for (int r = 0; r < n; r++)
-        kern_swiglu(e->hb + (size_t)r * (size_t)F, e->hb2 + (size_t)r * (size_t)F, F);
+    e->swiglu_rows = n;
+    pool_run(e->pool, swiglu_task, e, n < 4 * pool_threads(e->pool) ? n : 4 * pool_threads(e->pool));
     cnt->flops += 5.0 * n * F;
     MatJob down = {e->xo, D, e->hb, F, w2, n, F, D, 0, 0};
     par_matmuls(e, &down, 1, cnt);

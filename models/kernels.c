@@ -45,7 +45,7 @@ static inline float hsum16(__m512 v)
  * lane's sequence of FMAs, so the result is the same bits as one pass. */
 static inline __attribute__((always_inline)) void tile(const int R, const int N, float *y,
                                                        int ldy, const float *x, int ldx,
-                                                       const float *w, int in, int k0, int k1,
+                                                       const float *w, int ldw, int k0, int k1,
                                                        float *part, int ldp, int first,
                                                        int last)
 {
@@ -58,7 +58,7 @@ static inline __attribute__((always_inline)) void tile(const int R, const int N,
     for (; k + 16 <= k1; k += 16) {
         __m512 wv[NR_MAX];
         for (int n = 0; n < N; n++) {
-            wv[n] = _mm512_loadu_ps(w + (long)n * in + k);
+            wv[n] = _mm512_loadu_ps(w + (long)n * ldw + k);
             /* Keep the weights in registers: folded into each FMA as a memory operand they
              * would be loaded once per row, and the loads, not the FMAs, would set the pace. */
             __asm__("" : "+v"(wv[n]));
@@ -67,7 +67,7 @@ static inline __attribute__((always_inline)) void tile(const int R, const int N,
          * one computes (a prefetch past the matrix end is harmless). */
         if (R == 1)
             for (int n = 0; n < N; n++)
-                _mm_prefetch((const char *)(w + (long)(N + n) * in + k), _MM_HINT_T0);
+                _mm_prefetch((const char *)(w + (long)(N + n) * ldw + k), _MM_HINT_T0);
         for (int r = 0; r < R; r++) {
             __m512 xv = _mm512_loadu_ps(x + (long)r * ldx + k);
             __asm__("" : "+v"(xv));
@@ -79,7 +79,7 @@ static inline __attribute__((always_inline)) void tile(const int R, const int N,
         __mmask16 m = (__mmask16)((1u << (k1 - k)) - 1u);
         __m512 wv[NR_MAX];
         for (int n = 0; n < N; n++)
-            wv[n] = _mm512_maskz_loadu_ps(m, w + (long)n * in + k);
+            wv[n] = _mm512_maskz_loadu_ps(m, w + (long)n * ldw + k);
         for (int r = 0; r < R; r++) {
             __m512 xv = _mm512_maskz_loadu_ps(m, x + (long)r * ldx + k);
             for (int n = 0; n < N; n++)
@@ -127,7 +127,7 @@ float kern_dot(const float *a, const float *b, int n)
 /* The same contract as the AVX-512 tile: lanes of element (r, n) live in part between k
  * blocks. */
 static void tile(const int R, const int N, float *y, int ldy, const float *x, int ldx,
-                 const float *w, int in, int k0, int k1, float *part, int ldp, int first,
+                 const float *w, int ldw, int k0, int k1, float *part, int ldp, int first,
                  int last)
 {
     for (int r = 0; r < R; r++)
@@ -136,7 +136,7 @@ static void tile(const int R, const int N, float *y, int ldy, const float *x, in
             float *saved = part ? part + ((long)r * ldp + n) * 16 : NULL;
             if (!first)
                 memcpy(lane, saved, sizeof lane);
-            const float *a = x + (long)r * ldx, *b = w + (long)n * in;
+            const float *a = x + (long)r * ldx, *b = w + (long)n * ldw;
             for (int k = k0; k < k1; k++)
                 lane[k % 16] = fmaf(a[k], b[k], lane[k % 16]);
             if (last)
@@ -152,18 +152,18 @@ static void tile(const int R, const int N, float *y, int ldy, const float *x, in
  * part/ldp/first/last as for tile, with part indexed from row 0 and this block's output 0. */
 static inline __attribute__((always_inline)) void column(const int MR, const int N, float *y,
                                                          int ldy, const float *x, int ldx,
-                                                         const float *w, int rows, int in,
+                                                         const float *w, int ldw, int rows,
                                                          int k0, int k1, float *part, int ldp,
                                                          int first, int last)
 {
     int r = 0;
     for (; r + MR <= rows; r += MR)
-        tile(MR, N, y + (long)r * ldy, ldy, x + (long)r * ldx, ldx, w, in, k0, k1,
+        tile(MR, N, y + (long)r * ldy, ldy, x + (long)r * ldx, ldx, w, ldw, k0, k1,
              part ? part + (long)r * ldp * 16 : NULL, ldp, first, last);
     float *yr = y + (long)r * ldy;
     const float *xr = x + (long)r * ldx;
     float *pr = part ? part + (long)r * ldp * 16 : NULL;
-#define TAIL(R) tile(R, N, yr, ldy, xr, ldx, w, in, k0, k1, pr, ldp, first, last)
+#define TAIL(R) tile(R, N, yr, ldy, xr, ldx, w, ldw, k0, k1, pr, ldp, first, last)
     switch (rows - r) {
     case 3: TAIL(3); break;
     case 2: TAIL(2); break;
@@ -175,19 +175,19 @@ static inline __attribute__((always_inline)) void column(const int MR, const int
 
 static inline __attribute__((always_inline)) void matmul_shape(const int MR, const int NR,
                                                                float *y, int ldy, const float *x,
-                                                               int ldx, const float *w, int rows,
-                                                               int in, int o_begin, int o_end,
+                                                               int ldx, const float *w, int ldw,
+                                                               int rows, int o_begin, int o_end,
                                                                int k0, int k1, float *part,
                                                                int ldp, int first, int last)
 {
     int o = o_begin;
     for (; o + NR <= o_end; o += NR)
-        column(MR, NR, y + o, ldy, x, ldx, w + (long)o * in, rows, in, k0, k1,
+        column(MR, NR, y + o, ldy, x, ldx, w + (long)o * ldw, ldw, rows, k0, k1,
                part ? part + (long)(o - o_begin) * 16 : NULL, ldp, first, last);
     float *yo = y + o;
-    const float *wo = w + (long)o * in;
+    const float *wo = w + (long)o * ldw;
     float *po = part ? part + (long)(o - o_begin) * 16 : NULL;
-#define TAIL(N) column(MR, N, yo, ldy, x, ldx, wo, rows, in, k0, k1, po, ldp, first, last)
+#define TAIL(N) column(MR, N, yo, ldy, x, ldx, wo, ldw, rows, k0, k1, po, ldp, first, last)
     switch (o_end - o) {
     case 5: TAIL(5 < NR ? 5 : 1); break;
     case 4: TAIL(4 < NR ? 4 : 1); break;
@@ -206,11 +206,11 @@ static inline __attribute__((always_inline)) void matmul_shape(const int MR, con
 #define RB 32
 #define OB 48
 
-void kern_matmul(float *y, int ldy, const float *x, int ldx, const float *w, int rows, int in,
-                 int o_begin, int o_end)
+void kern_matmul(float *y, int ldy, const float *x, int ldx, const float *w, int ldw, int rows,
+                 int in, int o_begin, int o_end)
 {
     if (in <= SMALL_IN || rows < 4) {
-        matmul_shape(4, 6, y, ldy, x, ldx, w, rows, in, o_begin, o_end, 0, in, NULL, 0, 1, 1);
+        matmul_shape(4, 6, y, ldy, x, ldx, w, ldw, rows, o_begin, o_end, 0, in, NULL, 0, 1, 1);
         return;
     }
     float part[RB * OB * 16];
@@ -220,7 +220,7 @@ void kern_matmul(float *y, int ldy, const float *x, int ldx, const float *w, int
             int o1 = o_end - o0 < OB ? o_end : o0 + OB;
             for (int k0 = 0; k0 < in; k0 += KB) {
                 int k1 = in - k0 < KB ? in : k0 + KB;
-                matmul_shape(4, 6, y + (long)r0 * ldy, ldy, x + (long)r0 * ldx, ldx, w, nr, in,
+                matmul_shape(4, 6, y + (long)r0 * ldy, ldy, x + (long)r0 * ldx, ldx, w, ldw, nr,
                              o0, o1, k0, k1, part, OB, k0 == 0, k1 == in);
             }
         }
@@ -269,6 +269,34 @@ void kern_swiglu(float *a, const float *b, int n)
         float g = a[i];
         g = g * (1.0f / (1.0f + expf(-g)));
         a[i] = g * b[i];
+    }
+}
+
+void kern_weighted_sum(float *out, const float *p, const float *v, int ldv, int n_rows, int n)
+{
+    for (int i0 = 0; i0 < n; i0 += 64) {
+        int width = n - i0 < 64 ? n - i0 : 64;
+#if KERN_AVX512
+        if (width == 64) {
+            __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                             _mm512_setzero_ps()};
+            for (int t = 0; t < n_rows; t++) {
+                __m512 pt = _mm512_set1_ps(p[t]);
+                const float *vt = v + (long)t * ldv + i0;
+                for (int j = 0; j < 4; j++)
+                    acc[j] = _mm512_fmadd_ps(pt, _mm512_loadu_ps(vt + 16 * j), acc[j]);
+            }
+            for (int j = 0; j < 4; j++)
+                _mm512_storeu_ps(out + i0 + 16 * j, acc[j]);
+            continue;
+        }
+#endif
+        for (int i = i0; i < i0 + width; i++) {
+            float acc = 0.0f;
+            for (int t = 0; t < n_rows; t++)
+                acc = fmaf(p[t], v[(long)t * ldv + i], acc);
+            out[i] = acc;
+        }
     }
 }
 

@@ -7,9 +7,10 @@
 #define TS_MODELS_KERNELS_H
 
 /* y[r][o] = sum_k x[r][k] * w[o][k] for r < rows and o in [o_begin, o_end).
- * x: (rows, in) with row stride ldx; w: (out, in) row-major; y: (rows, out) with row stride ldy. */
-void kern_matmul(float *y, int ldy, const float *x, int ldx, const float *w, int rows, int in,
-                 int o_begin, int o_end);
+ * x: (rows, in) with row stride ldx; w: (out, in) with row stride ldw (= in for a plain
+ * row-major matrix); y: (rows, out) with row stride ldy. */
+void kern_matmul(float *y, int ldy, const float *x, int ldx, const float *w, int ldw, int rows,
+                 int in, int o_begin, int o_end);
 
 /* sum_k a[k] * b[k], in the same order as one element of kern_matmul. */
 float kern_dot(const float *a, const float *b, int n);
@@ -26,6 +27,10 @@ void kern_rope(float *v, int n_heads, int head_dim, const float *cos_t, const fl
 
 /* a[i] = silu(a[i]) * b[i], silu(x) = x / (1 + exp(-x)). */
 void kern_swiglu(float *a, const float *b, int n);
+
+/* out[i] = sum_t p[t] * v[t][i] for i < n, summed over t = 0, 1, ... in order with fused
+ * multiply-adds (attention's weighted sum of values). v rows have stride ldv. */
+void kern_weighted_sum(float *out, const float *p, const float *v, int ldv, int n_rows, int n);
 
 /* y[i] += alpha * x[i]. */
 void kern_axpy(float *y, float alpha, const float *x, int n);

@@ -40,7 +40,7 @@ static void test_matmul_matches_naive_for_odd_sizes(void **state)
             x[i] = frand(&seed);
         for (int i = 0; i < out * in; i++)
             w[i] = frand(&seed);
-        kern_matmul(y, out, x, in, w, rows, in, 0, out);
+        kern_matmul(y, out, x, in, w, in, rows, in, 0, out);
         double maxdiff = 0;
         for (int r = 0; r < rows; r++)
             for (int o = 0; o < out; o++) {
@@ -57,7 +57,7 @@ static void test_matmul_matches_naive_for_odd_sizes(void **state)
         }
         /* a sub-range of outputs and a single row give the same bits as the full call */
         float one;
-        kern_matmul(&one, 1, x + (rows - 1) * in, in, w + (out - 1) * in, 1, in, 0, 1);
+        kern_matmul(&one, 1, x + (rows - 1) * in, in, w + (out - 1) * in, in, 1, in, 0, 1);
         assert_memory_equal(&one, &y[(rows - 1) * out + out - 1], sizeof one);
         free(x);
         free(w);
