@@ -21,7 +21,7 @@ MAIN_OBJ := $(BUILD)/sim/main.o
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all build deps demo test check-tests install clean asan
+.PHONY: all build deps demo test bench install clean
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -62,6 +62,11 @@ demo: deps
 test: deps
 	@$(MAKE) --no-print-directory build
 	@sh scripts/run-tests.sh
+
+# The engine benchmark: measures this machine's ceilings and every preset, writes BENCHMARKS.md.
+bench: deps
+	@$(MAKE) --no-print-directory build
+	./tokensim bench --commit "$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" --out BENCHMARKS.md
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tokensim/data

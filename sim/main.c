@@ -1,6 +1,7 @@
 /* main: the tokensim command line. Parses subcommands and options, calls the library, prints
  * results and messages (`tokensim: ...` on stderr) and chooses the exit status: 0 success,
  * 1 runtime failure, 2 usage error or bad input. The only file that prints or exits. */
+#include <errno.h>
 #include <getopt.h>
 #include <gsl/gsl_errno.h>
 #include <limits.h>
@@ -11,6 +12,9 @@
 
 #include "../models/config.h"
 #include "../models/forward.h"
+#include "../models/generate.h"
+#include "../models/llama2c.h"
+#include "../models/modelfile.h"
 #include "../models/machine.h"
 #include "bench.h"
 #include "evaluate.h"
@@ -18,6 +22,7 @@
 #include "report.h"
 #include "runner.h"
 #include "scenario.h"
+#include "text.h"
 
 #ifndef TS_VERSION
 #define TS_VERSION "0.0.0"
@@ -40,6 +45,8 @@ static const char USAGE[] =
     "  check SCENARIO.ini   validate scenario files; write nothing\n"
     "  models               list the engine's model presets with parameters, FLOPs and bytes\n"
     "  bench                benchmark the engine against this machine's measured ceilings\n"
+    "  generate             generate text with a model (llama2.c checkpoint, model file or preset)\n"
+    "  export               write a preset's seeded weights to a model file\n"
     "  help [COMMAND]       show help for tokensim or a command\n"
     "\n"
     "options:\n"
@@ -86,6 +93,34 @@ static const char USAGE_BENCH[] =
     "  --repeats N    timed repeats per measurement (default 3)\n"
     "  --commit TEXT  commit id to print in the table (default: unknown)\n"
     "  --out FILE     where to write the table (default BENCHMARKS.md)\n";
+
+static const char USAGE_GENERATE[] =
+    "usage: tokensim generate (--checkpoint FILE | --model-file FILE | --model PRESET [--seed N])\n"
+    "                         --tokenizer FILE [--prompt TEXT] [--steps N] [--temperature T]\n"
+    "                         [--top-p P] [--seed N] [--threads N]\n"
+    "\n"
+    "Generates text as llama2.c's run does: the prompt (with BOS) is forced, then tokens are\n"
+    "sampled until --steps positions (prompt included; default and maximum: the model's\n"
+    "context) or a BOS. Temperature 0 is greedy decoding. Prints the text to stdout and the\n"
+    "achieved tokens/s to stderr.\n"
+    "\n"
+    "options:\n"
+    "  --checkpoint FILE  a llama2.c float32 checkpoint (.bin)\n"
+    "  --model-file FILE  a tokensim model file (see tokensim export)\n"
+    "  --model PRESET     a preset with seeded random weights (tokensim models lists them)\n"
+    "  --tokenizer FILE   llama2.c's tokenizer.bin matching the model's vocabulary (required)\n"
+    "  --prompt TEXT      prompt text (default empty)\n"
+    "  --steps N          positions in all (default: the model's context length)\n"
+    "  --temperature T    0 = greedy (default 1.0)\n"
+    "  --top-p P          nucleus sampling threshold in (0, 1] (default 0.9)\n"
+    "  --seed N           seed for sampling and for preset weights (default 1)\n"
+    "  --threads N        threads (default: the number of CPUs)\n";
+
+static const char USAGE_EXPORT[] =
+    "usage: tokensim export --model PRESET [--seed N] [--format tokensim|llama2c] --out FILE\n"
+    "\n"
+    "Writes a preset's seeded random weights to FILE: a tokensim model file (versioned,\n"
+    "checksummed, memory-mapped on load) or, for dense presets, a llama2.c checkpoint.\n";
 
 static const char USAGE_CHECK[] =
     "usage: tokensim check [--data DIR] SCENARIO.ini...\n"
@@ -383,6 +418,207 @@ static int cmd_bench(int argc, char **argv)
     return 0;
 }
 
+/* Parses a whole decimal number in [lo, hi] for option opt; prints the usage error. */
+static int int_option(const char *cmd, const char *opt, const char *text, long lo, long hi,
+                      long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || *end || end == text || v < lo || v > hi) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "%s: expected a whole number in [%ld, %ld], got '%s'", opt, lo,
+                 hi, text);
+        usage_error(cmd, msg);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int float_option(const char *cmd, const char *opt, const char *text, double lo,
+                        double hi, double *out)
+{
+    double v;
+    if (txt_parse_double(text, &v) != 0 || v < lo || v > hi) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "%s: expected a number in [%g, %g], got '%s'", opt, lo, hi,
+                 text);
+        usage_error(cmd, msg);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static void emit_stdout(void *ctx, const char *piece)
+{
+    (void)ctx;
+    fputs(piece, stdout);
+    fflush(stdout);
+}
+
+/* The model to run: a llama2.c checkpoint, a model file (mapped) or a seeded preset. */
+typedef struct {
+    EngineConfig cfg;
+    Weights w;
+    MfMapping map;
+} LoadedModel;
+
+static int load_model(const char *checkpoint, const char *model_file, const char *preset,
+                      uint64_t seed, LoadedModel *m, TsErr *err)
+{
+    memset(m, 0, sizeof *m);
+    if (checkpoint)
+        return l2c_load(checkpoint, &m->cfg, &m->w, err);
+    if (model_file)
+        return mf_load(model_file, &m->cfg, &m->w, &m->map, err);
+    if (cfg_preset(preset, &m->cfg, err) || wt_alloc(&m->w, &m->cfg, err))
+        return err->code;
+    wt_init_seeded(&m->w, &m->cfg, seed);
+    return 0;
+}
+
+static void unload_model(LoadedModel *m)
+{
+    wt_fini(&m->w);
+    mf_unmap(&m->map);
+}
+
+static int cmd_generate(int argc, char **argv)
+{
+    static const struct option longs[] = {
+        {"checkpoint", required_argument, NULL, 'c'}, {"model-file", required_argument, NULL, 'f'},
+        {"model", required_argument, NULL, 'm'},      {"tokenizer", required_argument, NULL, 'k'},
+        {"prompt", required_argument, NULL, 'p'},     {"steps", required_argument, NULL, 's'},
+        {"temperature", required_argument, NULL, 't'}, {"top-p", required_argument, NULL, 'P'},
+        {"seed", required_argument, NULL, 'S'},       {"threads", required_argument, NULL, 'T'},
+        {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
+    };
+    const char *checkpoint = NULL, *model_file = NULL, *preset = NULL, *tokenizer = NULL;
+    GenOptions go = {"", 0, 1.0f, 0.9f, 1, probe_cpu_count()};
+    optind = 1;
+    opterr = 0;
+    int c;
+    long lv;
+    double dv;
+    while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
+        char msg[200];
+        switch (c) {
+        case 'c': checkpoint = optarg; break;
+        case 'f': model_file = optarg; break;
+        case 'm': preset = optarg; break;
+        case 'k': tokenizer = optarg; break;
+        case 'p': go.prompt = optarg; break;
+        case 's':
+            if (int_option("generate", "--steps", optarg, 0, CFG_MAX_SEQ, &lv))
+                return EXIT_USAGE;
+            go.steps = (int)lv;
+            break;
+        case 't':
+            if (float_option("generate", "--temperature", optarg, 0, 100, &dv))
+                return EXIT_USAGE;
+            go.temperature = (float)dv;
+            break;
+        case 'P':
+            if (float_option("generate", "--top-p", optarg, 1e-6, 1, &dv))
+                return EXIT_USAGE;
+            go.top_p = (float)dv;
+            break;
+        case 'S':
+            if (int_option("generate", "--seed", optarg, 0, LONG_MAX, &lv))
+                return EXIT_USAGE;
+            go.seed = (uint64_t)lv;
+            break;
+        case 'T':
+            if (int_option("generate", "--threads", optarg, 1, 256, &lv))
+                return EXIT_USAGE;
+            go.threads = (int)lv;
+            break;
+        case 'h': fputs(USAGE_GENERATE, stdout); return 0;
+        case ':':
+            snprintf(msg, sizeof msg, "option %s needs a value", argv[optind - 1]);
+            return usage_error("generate", msg);
+        default:
+            snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
+            return usage_error("generate", msg);
+        }
+    }
+    if (optind < argc)
+        return usage_error("generate", "unexpected argument; put the prompt after --prompt");
+    if ((checkpoint != NULL) + (model_file != NULL) + (preset != NULL) != 1)
+        return usage_error("generate", "give one of --checkpoint, --model-file or --model");
+    if (!tokenizer)
+        return usage_error("generate", "--tokenizer FILE is required");
+    TsErr err;
+    ts_err_clear(&err);
+    LoadedModel m;
+    if (load_model(checkpoint, model_file, preset, go.seed, &m, &err))
+        return fail(&err);
+    Tokenizer tok;
+    if (tok_load(&tok, tokenizer, (int)m.cfg.shape.vocab, &err)) {
+        unload_model(&m);
+        return fail(&err);
+    }
+    GenStats st;
+    int rc = gen_run(&m.cfg, &m.w, &tok, &go, emit_stdout, NULL, &st, &err);
+    printf("\n");
+    if (!rc && st.generated > 1 && st.seconds > 0)
+        fprintf(stderr, "achieved tok/s: %f\n", (st.generated - 1) / st.seconds);
+    tok_fini(&tok);
+    unload_model(&m);
+    return rc ? fail(&err) : 0;
+}
+
+static int cmd_export(int argc, char **argv)
+{
+    static const struct option longs[] = {
+        {"model", required_argument, NULL, 'm'}, {"seed", required_argument, NULL, 'S'},
+        {"format", required_argument, NULL, 'F'}, {"out", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    const char *preset = NULL, *out = NULL, *format = "tokensim";
+    long seed = 1;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
+        char msg[200];
+        switch (c) {
+        case 'm': preset = optarg; break;
+        case 'o': out = optarg; break;
+        case 'F': format = optarg; break;
+        case 'S':
+            if (int_option("export", "--seed", optarg, 0, LONG_MAX, &seed))
+                return EXIT_USAGE;
+            break;
+        case 'h': fputs(USAGE_EXPORT, stdout); return 0;
+        case ':':
+            snprintf(msg, sizeof msg, "option %s needs a value", argv[optind - 1]);
+            return usage_error("export", msg);
+        default:
+            snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
+            return usage_error("export", msg);
+        }
+    }
+    if (optind < argc || !preset || !out)
+        return usage_error("export", "export needs --model PRESET and --out FILE");
+    if (strcmp(format, "tokensim") != 0 && strcmp(format, "llama2c") != 0)
+        return usage_error("export", "--format must be tokensim or llama2c");
+    TsErr err;
+    ts_err_clear(&err);
+    LoadedModel m;
+    if (load_model(NULL, NULL, preset, (uint64_t)seed, &m, &err))
+        return fail(&err);
+    int rc = strcmp(format, "llama2c") == 0 ? l2c_save(out, &m.cfg, &m.w, &err)
+                                            : mf_save(out, &m.cfg, &m.w, (uint64_t)seed, &err);
+    unload_model(&m);
+    if (rc)
+        return fail(&err);
+    printf("%s: %s, seed %ld, %s format\n", out, m.cfg.name, seed, format);
+    return 0;
+}
+
 static void print_summary(const Scenario *s, const FleetResult *res)
 {
     char a[32], b[32], c[32], d[32], e[32];
@@ -489,6 +725,8 @@ int main(int argc, char **argv)
               : strcmp(topic, "check") == 0  ? USAGE_CHECK
               : strcmp(topic, "models") == 0 ? USAGE_MODELS
               : strcmp(topic, "bench") == 0  ? USAGE_BENCH
+              : strcmp(topic, "generate") == 0 ? USAGE_GENERATE
+              : strcmp(topic, "export") == 0 ? USAGE_EXPORT
                                              : USAGE,
               stdout);
         return 0;
@@ -501,6 +739,10 @@ int main(int argc, char **argv)
         return cmd_models(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)
         return cmd_bench(argc - 1, argv + 1);
+    if (strcmp(cmd, "generate") == 0)
+        return cmd_generate(argc - 1, argv + 1);
+    if (strcmp(cmd, "export") == 0)
+        return cmd_export(argc - 1, argv + 1);
     char msg[160];
     snprintf(msg, sizeof msg, "unknown command '%s'", cmd);
     fprintf(stderr, "tokensim: %s\n%s", msg, USAGE);

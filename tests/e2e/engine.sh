@@ -1,0 +1,67 @@
+#!/bin/sh
+# End-to-end: the engine's commands. `models` lists the presets with their sizes; `export`
+# writes model files (a dense-15m llama2.c checkpoint has stories15M's exact size); `generate`
+# refuses missing or broken inputs with the right exit status; a short `bench` writes its table.
+# Prints TAP lines (`ok - ...` / `not ok - ...`, diagnostics as `# ...`).
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+. tests/e2e/tap.inc
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/tokensim-e2e-engine.XXXXXX") || exit 1
+trap 'rm -rf "$TMP"' EXIT
+trap 'exit 1' INT TERM
+
+# expect STATUS CMD...: runs CMD, adds to $why unless it exits with STATUS
+expect() {
+    want=$1
+    shift
+    "$@" >"$TMP/o" 2>"$TMP/e"
+    st=$?
+    [ "$st" -eq "$want" ] || addwhy "exit status $st, expected $want: $(head -c 300 "$TMP/e")"
+}
+
+why=
+expect 0 "$TS" models
+for p in dense-15m moe-15m-active moe-15m-total dense-110m moe-110m-active moe-110m-total; do
+    grep -q "^$p " "$TMP/o" || addwhy "preset $p not listed"
+done
+grep -q "60,768,000" "$TMP/o" || addwhy "dense-15m should read 60,768,000 bytes per decode token"
+report "models lists the six presets with bytes per token"
+
+why=
+expect 0 "$TS" export --model dense-15m --format llama2c --out "$TMP/d15.bin"
+size=$(wc -c <"$TMP/d15.bin" 2>/dev/null || echo 0)
+[ "$size" -eq 60816028 ] || addwhy "checkpoint is $size bytes, stories15M.bin is 60816028"
+report "export writes a dense-15m llama2.c checkpoint of stories15M's size"
+
+why=
+expect 0 "$TS" export --model moe-15m-total --out "$TMP/moe.tsm"
+head -c 8 "$TMP/moe.tsm" | grep -q TSMODEL || addwhy "no TSMODEL magic"
+expect 2 "$TS" export --model moe-15m-total --format llama2c --out "$TMP/moe.bin"
+[ ! -e "$TMP/moe.bin" ] || addwhy "a refused export left a file"
+report "export writes model files and refuses MoE in the llama2.c format"
+
+why=
+expect 2 "$TS" generate --checkpoint "$TMP/d15.bin" --prompt hi
+grep -q "tokenizer FILE is required" "$TMP/e" || addwhy "no message about --tokenizer"
+expect 1 "$TS" generate --checkpoint "$TMP/missing.bin" --tokenizer "$TMP/t.bin"
+expect 2 "$TS" generate --checkpoint "$TMP/d15.bin" --model dense-15m --tokenizer "$TMP/t.bin"
+report "generate needs one model source and a tokenizer"
+
+why=
+head -c 60816000 "$TMP/d15.bin" >"$TMP/short.bin"
+expect 2 "$TS" generate --checkpoint "$TMP/short.bin" --tokenizer "$TMP/t.bin"
+grep -q "short.bin" "$TMP/e" || addwhy "message does not name the file: $(cat "$TMP/e")"
+printf 'not a model' >"$TMP/junk.tsm"
+expect 2 "$TS" generate --model-file "$TMP/junk.tsm" --tokenizer "$TMP/t.bin"
+expect 1 "$TS" generate --checkpoint "$TMP/d15.bin" --tokenizer "$TMP/missing-tokenizer.bin"
+report "generate refuses a truncated checkpoint, a junk model file and a missing tokenizer"
+
+why=
+expect 0 "$TS" bench --model dense-15m --threads 1 --repeats 1 --commit test --out "$TMP/b.md"
+grep -q "| dense-15m | 1 | prefill 128 |" "$TMP/b.md" || addwhy "no prefill row"
+n=$(grep -c "| dense-15m | 1 | decode |" "$TMP/b.md")
+[ "$n" -eq 3 ] || addwhy "$n decode rows, expected batch 1, 4 and 16"
+grep -q "STREAM triad" "$TMP/b.md" || addwhy "no measured ceilings"
+report "bench writes a table with prefill and decode rows and the ceilings"
+
+[ "$failed" -eq 0 ]
