@@ -277,26 +277,30 @@ void kern_weighted_sum(float *out, const float *p, const float *v, int ldv, int 
     for (int i0 = 0; i0 < n; i0 += 64) {
         int width = n - i0 < 64 ? n - i0 : 64;
 #if KERN_AVX512
-        if (width == 64) {
-            __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-                             _mm512_setzero_ps()};
-            for (int t = 0; t < n_rows; t++) {
-                __m512 pt = _mm512_set1_ps(p[t]);
-                const float *vt = v + (long)t * ldv + i0;
-                for (int j = 0; j < 4; j++)
-                    acc[j] = _mm512_fmadd_ps(pt, _mm512_loadu_ps(vt + 16 * j), acc[j]);
+        /* up to four 16-lane accumulators; the last one masked when width is not a multiple */
+        int nvec = (width + 15) / 16;
+        __mmask16 last = (__mmask16)(width % 16 ? (1u << (width % 16)) - 1u : 0xFFFFu);
+        __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                         _mm512_setzero_ps()};
+        for (int t = 0; t < n_rows; t++) {
+            __m512 pt = _mm512_set1_ps(p[t]);
+            const float *vt = v + (long)t * ldv + i0;
+            for (int j = 0; j < nvec; j++) {
+                __mmask16 m = j == nvec - 1 ? last : (__mmask16)0xFFFFu;
+                acc[j] = _mm512_fmadd_ps(pt, _mm512_maskz_loadu_ps(m, vt + 16 * j), acc[j]);
             }
-            for (int j = 0; j < 4; j++)
-                _mm512_storeu_ps(out + i0 + 16 * j, acc[j]);
-            continue;
         }
-#endif
+        for (int j = 0; j < nvec; j++)
+            _mm512_mask_storeu_ps(out + i0 + 16 * j, j == nvec - 1 ? last : (__mmask16)0xFFFFu,
+                                  acc[j]);
+#else
         for (int i = i0; i < i0 + width; i++) {
             float acc = 0.0f;
             for (int t = 0; t < n_rows; t++)
                 acc = fmaf(p[t], v[(long)t * ldv + i], acc);
             out[i] = acc;
         }
+#endif
     }
 }
 

@@ -25,7 +25,7 @@ typedef struct {
 } BenchTable;
 
 typedef struct {
-    const char *const *models; /* preset names; NULL = every preset */
+    const EngineConfig *models; /* the models to run; NULL = every preset */
     int n_models;
     int max_threads;           /* 1 or 2 */
     int prompt_tokens;         /* prefill rows: prompt length (default 128) */

@@ -73,14 +73,16 @@ static const char USAGE_RUN[] =
     "  -h, --help    show this help\n";
 
 static const char USAGE_MODELS[] =
-    "usage: tokensim models\n"
+    "usage: tokensim models [--config FILE] [--data DIR]\n"
     "\n"
     "Lists the engine's presets: total and active parameters, FLOPs per decode token (at half\n"
     "the context length, textbook count plus element-wise ops), fp32 weight bytes read per\n"
-    "decode token at batch 1, and KV-cache bytes per token of context.\n";
+    "decode token at batch 1, and KV-cache bytes per token of context. --config FILE adds the\n"
+    "[model NAME] sections of a model file (docs/scenario-format.md, \"Model files\").\n";
 
 static const char USAGE_BENCH[] =
-    "usage: tokensim bench [--model NAME]... [--threads 1|2] [--repeats N] [--out FILE]\n"
+    "usage: tokensim bench [--model NAME]... [--config FILE] [--threads 1|2] [--repeats N]\n"
+    "                      [--out FILE]\n"
     "\n"
     "Measures this machine's ceilings (STREAM triad bandwidth, peak FMA rate), then prefill\n"
     "(128-token prompt) and decode (batch 1, 4, 16) tokens/s of each preset with achieved\n"
@@ -88,7 +90,9 @@ static const char USAGE_BENCH[] =
     "BENCHMARKS.md). Progress goes to stderr. Takes a few minutes for every preset.\n"
     "\n"
     "options:\n"
-    "  --model NAME   benchmark only this preset (repeatable)\n"
+    "  --model NAME   benchmark only this model (repeatable): a preset, or a [model NAME]\n"
+    "                 of the --config file\n"
+    "  --config FILE  a model file with [model NAME] sections\n"
     "  --threads N    up to N threads (1 or 2; default 2)\n"
     "  --repeats N    timed repeats per measurement (default 3)\n"
     "  --commit TEXT  commit id to print in the table (default: unknown)\n"
@@ -107,7 +111,9 @@ static const char USAGE_GENERATE[] =
     "options:\n"
     "  --checkpoint FILE  a llama2.c float32 checkpoint (.bin)\n"
     "  --model-file FILE  a tokensim model file (see tokensim export)\n"
-    "  --model PRESET     a preset with seeded random weights (tokensim models lists them)\n"
+    "  --model NAME       a preset (tokensim models lists them), or a [model NAME] of the\n"
+    "                     --config model file, with seeded random weights\n"
+    "  --config FILE      a model file with [model NAME] sections\n"
     "  --tokenizer FILE   llama2.c's tokenizer.bin matching the model's vocabulary (required)\n"
     "  --prompt TEXT      prompt text (default empty)\n"
     "  --steps N          positions in all (default: the model's context length)\n"
@@ -117,10 +123,12 @@ static const char USAGE_GENERATE[] =
     "  --threads N        threads (default: the number of CPUs)\n";
 
 static const char USAGE_EXPORT[] =
-    "usage: tokensim export --model PRESET [--seed N] [--format tokensim|llama2c] --out FILE\n"
+    "usage: tokensim export --model NAME [--config FILE] [--seed N] [--format tokensim|llama2c]\n"
+    "                       --out FILE\n"
     "\n"
-    "Writes a preset's seeded random weights to FILE: a tokensim model file (versioned,\n"
-    "checksummed, memory-mapped on load) or, for dense presets, a llama2.c checkpoint.\n";
+    "Writes a model's seeded random weights to FILE: a tokensim model file (versioned,\n"
+    "checksummed, memory-mapped on load) or, for dense models, a llama2.c checkpoint. NAME is a\n"
+    "preset, or a [model NAME] section of the --config model file.\n";
 
 static const char USAGE_CHECK[] =
     "usage: tokensim check [--data DIR] SCENARIO.ini...\n"
@@ -247,6 +255,34 @@ static int load_catalogs(const Options *o, ScnCatalogs *cats, TsErr *err)
     return scn_catalogs_load(cats, dir, err);
 }
 
+/* The engine model called name: a [model NAME] of the model file `config` when one is given
+ * (resolved against the catalogs in data_dir or the usual places), else a preset. */
+static int engine_model(const char *name, const char *config, const char *data, EngineConfig *out,
+                        TsErr *err)
+{
+    if (!config)
+        return cfg_preset(name, out, err);
+    Options o = {.data = data};
+    ScnCatalogs cats;
+    if (load_catalogs(&o, &cats, err))
+        return err->code;
+    Scenario s;
+    int rc = scn_load_models(&s, config, &cats, err);
+    if (!rc) {
+        int found = -1;
+        for (int i = 0; i < s.n_models; i++)
+            if (txt_eq_nocase(s.models[i].name, name))
+                found = i;
+        if (found < 0)
+            rc = ts_err_set(err, TS_EINPUT, "%s has no [model %s]", config, name);
+        else
+            rc = scn_engine_config(&s, &s.models[found], out, err);
+        scn_fini(&s);
+    }
+    scn_catalogs_fini(&cats);
+    return rc;
+}
+
 static void print_warnings(const Scenario *s)
 {
     for (int i = 0; i < s->n_warnings; i++)
@@ -289,36 +325,85 @@ static int cmd_check(int argc, char **argv)
     return status;
 }
 
+static void print_model_row(const EngineConfig *c, const char *note)
+{
+    ShapeParams p;
+    shape_params(&c->shape, &p);
+    /* a shared classifier is the embedding: count that tensor once */
+    double active = p.active - (c->shared_classifier ? p.head : 0.0);
+    /* bytes a batch-1 decode step reads: every active weight once, the head included */
+    double bytes = 4.0 * (p.nonembed_active + p.head + p.norms + (double)c->shape.d_model);
+    char a[32], b[32], f[32], by[32], kv[32];
+    printf("%-16s %12s %12s %14s %14s %12s  %s\n", c->name,
+           report_fmt(cfg_param_count(c), a, sizeof a), report_fmt(active, b, sizeof b),
+           report_fmt(eng_flops_row(c, c->max_seq / 2 - 1, 1), f, sizeof f),
+           report_fmt(bytes, by, sizeof by),
+           report_fmt(shape_kv_bytes_per_token(&c->shape, 4.0), kv, sizeof kv), note);
+}
+
 static int cmd_models(int argc, char **argv)
 {
-    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        fputs(USAGE_MODELS, stdout);
-        return 0;
+    static const struct option longs[] = {
+        {"config", required_argument, NULL, 'c'}, {"data", required_argument, NULL, 'D'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL, *data = NULL;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
+        char msg[200];
+        switch (c) {
+        case 'c': config = optarg; break;
+        case 'D': data = optarg; break;
+        case 'h': fputs(USAGE_MODELS, stdout); return 0;
+        case ':':
+            snprintf(msg, sizeof msg, "option %s needs a value", argv[optind - 1]);
+            return usage_error("models", msg);
+        default:
+            snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
+            return usage_error("models", msg);
+        }
     }
-    if (argc > 1)
-        return usage_error("models", "models takes no arguments");
+    if (optind < argc)
+        return usage_error("models", "models takes no arguments besides options");
+    TsErr err;
+    ts_err_clear(&err);
+    /* the model file first: a bad one prints its error and nothing else */
+    EngineConfig *extra = NULL;
+    int n_extra = 0;
+    if (config) {
+        Options o = {.data = data};
+        ScnCatalogs cats;
+        if (load_catalogs(&o, &cats, &err))
+            return fail(&err);
+        Scenario s;
+        int rc = scn_load_models(&s, config, &cats, &err);
+        if (!rc && !(extra = calloc((size_t)s.n_models + 1, sizeof *extra)))
+            rc = ts_err_set(&err, TS_ENOMEM, "out of memory");
+        for (int i = 0; !rc && i < s.n_models; i++)
+            rc = scn_engine_config(&s, &s.models[i], &extra[n_extra++], &err);
+        if (s.path)
+            scn_fini(&s);
+        scn_catalogs_fini(&cats);
+        if (rc) {
+            free(extra);
+            return fail(&err);
+        }
+    }
     printf("%-16s %12s %12s %14s %14s %12s  %s\n", "model", "params", "active", "FLOP/token",
            "bytes/token", "KV B/token", "what it is");
     for (int i = 0; i < cfg_preset_count(); i++) {
-        EngineConfig c;
-        TsErr err;
-        if (cfg_preset(cfg_preset_name(i), &c, &err))
+        EngineConfig cfg;
+        if (cfg_preset(cfg_preset_name(i), &cfg, &err)) {
+            free(extra);
             return fail(&err);
-        ShapeParams p;
-        shape_params(&c.shape, &p);
-        /* a shared classifier is the embedding: count that tensor once */
-        double active = p.active - (c.shared_classifier ? p.head : 0.0);
-        /* bytes a batch-1 decode step reads: every active weight once, the head included */
-        double bytes = 4.0 * (p.nonembed_active + p.head + p.norms + c.shape.d_model);
-        char a[32], b[32], f[32], by[32], kv[32];
-        printf("%-16s %12s %12s %14s %14s %12s  %s\n", c.name,
-               report_fmt(cfg_param_count(&c), a, sizeof a),
-               report_fmt(active, b, sizeof b),
-               report_fmt(eng_flops_row(&c, c.max_seq / 2 - 1, 1), f, sizeof f),
-               report_fmt(bytes, by, sizeof by),
-               report_fmt(shape_kv_bytes_per_token(&c.shape, 4.0), kv, sizeof kv),
-               cfg_preset_note(i));
+        }
+        print_model_row(&cfg, cfg_preset_note(i));
     }
+    for (int i = 0; i < n_extra; i++)
+        print_model_row(&extra[i], config);
+    free(extra);
     printf("\nFLOP/token at context max_seq/2; bytes/token: fp32 weights read by one decode "
            "step at batch 1.\n");
     return 0;
@@ -335,10 +420,10 @@ static int cmd_bench(int argc, char **argv)
     static const struct option longs[] = {
         {"model", required_argument, NULL, 'm'}, {"threads", required_argument, NULL, 't'},
         {"repeats", required_argument, NULL, 'r'}, {"out", required_argument, NULL, 'o'},
-        {"commit", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"commit", required_argument, NULL, 'c'}, {"config", required_argument, NULL, 'C'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
-    const char *models[16];
+    const char *models[16], *config = NULL;
     int n_models = 0, threads = 2, repeats = 3;
     const char *out = "BENCHMARKS.md", *commit = "unknown";
     optind = 1;
@@ -374,6 +459,9 @@ static int cmd_bench(int argc, char **argv)
         case 'c':
             commit = optarg;
             break;
+        case 'C':
+            config = optarg;
+            break;
         case 'h':
             fputs(USAGE_BENCH, stdout);
             return 0;
@@ -389,14 +477,15 @@ static int cmd_bench(int argc, char **argv)
         return usage_error("bench", "bench takes no arguments besides options");
     TsErr err;
     ts_err_clear(&err);
-    for (int i = 0; i < n_models; i++) {
-        EngineConfig cfg;
-        if (cfg_preset(models[i], &cfg, &err))
+    EngineConfig cfgs[16];
+    for (int i = 0; i < n_models; i++)
+        if (engine_model(models[i], config, NULL, &cfgs[i], &err))
             return fail(&err);
-    }
+    if (config && n_models == 0)
+        return usage_error("bench", "--config needs --model NAME");
     static BenchTable table;
     BenchOptions o = {0};
-    o.models = n_models ? models : NULL;
+    o.models = n_models ? cfgs : NULL;
     o.n_models = n_models;
     o.max_threads = threads;
     o.repeats = repeats;
@@ -466,14 +555,14 @@ typedef struct {
 } LoadedModel;
 
 static int load_model(const char *checkpoint, const char *model_file, const char *preset,
-                      uint64_t seed, LoadedModel *m, TsErr *err)
+                      const char *config, uint64_t seed, LoadedModel *m, TsErr *err)
 {
     memset(m, 0, sizeof *m);
     if (checkpoint)
         return l2c_load(checkpoint, &m->cfg, &m->w, err);
     if (model_file)
         return mf_load(model_file, &m->cfg, &m->w, &m->map, err);
-    if (cfg_preset(preset, &m->cfg, err) || wt_alloc(&m->w, &m->cfg, err))
+    if (engine_model(preset, config, NULL, &m->cfg, err) || wt_alloc(&m->w, &m->cfg, err))
         return err->code;
     wt_init_seeded(&m->w, &m->cfg, seed);
     return 0;
@@ -493,9 +582,11 @@ static int cmd_generate(int argc, char **argv)
         {"prompt", required_argument, NULL, 'p'},     {"steps", required_argument, NULL, 's'},
         {"temperature", required_argument, NULL, 't'}, {"top-p", required_argument, NULL, 'P'},
         {"seed", required_argument, NULL, 'S'},       {"threads", required_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'C'},     {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *checkpoint = NULL, *model_file = NULL, *preset = NULL, *tokenizer = NULL;
+    const char *config = NULL;
     GenOptions go = {"", 0, 1.0f, 0.9f, 1, probe_cpu_count()};
     optind = 1;
     opterr = 0;
@@ -535,6 +626,7 @@ static int cmd_generate(int argc, char **argv)
                 return EXIT_USAGE;
             go.threads = (int)lv;
             break;
+        case 'C': config = optarg; break;
         case 'h': fputs(USAGE_GENERATE, stdout); return 0;
         case ':':
             snprintf(msg, sizeof msg, "option %s needs a value", argv[optind - 1]);
@@ -553,7 +645,7 @@ static int cmd_generate(int argc, char **argv)
     TsErr err;
     ts_err_clear(&err);
     LoadedModel m;
-    if (load_model(checkpoint, model_file, preset, go.seed, &m, &err))
+    if (load_model(checkpoint, model_file, preset, config, go.seed, &m, &err))
         return fail(&err);
     Tokenizer tok;
     if (tok_load(&tok, tokenizer, (int)m.cfg.shape.vocab, &err)) {
@@ -575,9 +667,10 @@ static int cmd_export(int argc, char **argv)
     static const struct option longs[] = {
         {"model", required_argument, NULL, 'm'}, {"seed", required_argument, NULL, 'S'},
         {"format", required_argument, NULL, 'F'}, {"out", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'C'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
-    const char *preset = NULL, *out = NULL, *format = "tokensim";
+    const char *preset = NULL, *out = NULL, *format = "tokensim", *config = NULL;
     long seed = 1;
     optind = 1;
     opterr = 0;
@@ -592,6 +685,7 @@ static int cmd_export(int argc, char **argv)
             if (int_option("export", "--seed", optarg, 0, LONG_MAX, &seed))
                 return EXIT_USAGE;
             break;
+        case 'C': config = optarg; break;
         case 'h': fputs(USAGE_EXPORT, stdout); return 0;
         case ':':
             snprintf(msg, sizeof msg, "option %s needs a value", argv[optind - 1]);
@@ -608,7 +702,7 @@ static int cmd_export(int argc, char **argv)
     TsErr err;
     ts_err_clear(&err);
     LoadedModel m;
-    if (load_model(NULL, NULL, preset, (uint64_t)seed, &m, &err))
+    if (load_model(NULL, NULL, preset, config, (uint64_t)seed, &m, &err))
         return fail(&err);
     int rc = strcmp(format, "llama2c") == 0 ? l2c_save(out, &m.cfg, &m.w, &err)
                                             : mf_save(out, &m.cfg, &m.w, (uint64_t)seed, &err);

@@ -59,6 +59,8 @@ static const KeySpec MODEL_KEYS[MK_COUNT] = {
     INT("rope_dim", 0, 1e6),    INT("qk_nope_dim", 0, 1e6), INT("v_head_dim", 0, 1e6),
     INT("vocab", 1, 1e8),       POS("weight_bytes", 8),     POS("kv_bytes", 8),
     INT("mtp_depth", 0, 16),    SHARE("mtp_acceptance"),
+    INT("max_seq", 1, 65536),   POS("rope_theta", 1e9),     {"norm_eps", KT_NUM, 0, 1, 1, 0, NULL},
+    {"shared_classifier", KT_BOOL, 0, 0, 0, 0, NULL},
 };
 
 static const KeySpec WORKLOAD_KEYS[WK_COUNT] = {
@@ -403,6 +405,7 @@ typedef struct {
     RawParse *rp;
     const ScnCatalogs *cats;
     TsErr *err;
+    int models_only; /* a model file, not a scenario */
 } Ctx;
 
 /* "FILE:LINE: " + message; returns TS_EINPUT. */
@@ -1281,9 +1284,30 @@ static int resolve_fleet(Ctx *c, const RawSection *sec, ScnFleet *f)
     return 0;
 }
 
+static int resolve_model_file(Ctx *c)
+{
+    const RawParse *rp = c->rp;
+    for (int i = 0; i < rp->n_secs; i++) {
+        const RawSection *sec = &rp->secs[i];
+        if (sec->kind != SEC_MODEL)
+            return fail_at(c, sec->line, "a model file holds only [model NAME] sections, not [%s]",
+                           SEC_NAMES[sec->kind]);
+        for (int j = 0; j < i; j++)
+            if (txt_eq_nocase(rp->secs[j].name, sec->name))
+                return fail_at(c, sec->line, "duplicate [model %s] (first at line %d)", sec->name,
+                               rp->secs[j].line);
+        int idx;
+        if (resolve_model(c, sec->name, sec->line, &idx))
+            return c->err->code;
+    }
+    return 0;
+}
+
 static int resolve(Ctx *c)
 {
     Scenario *s = c->s;
+    if (c->models_only)
+        return resolve_model_file(c);
     if (check_sections(c) || resolve_scenario(c) || resolve_workload(c))
         return c->err->code;
     /* Every [model] and [chip] section must be usable even if no fleet names it. */
@@ -1326,8 +1350,17 @@ static int resolve(Ctx *c)
     return 0;
 }
 
+static int load_text(Scenario *s, const char *path, const char *text, size_t len,
+                     const ScnCatalogs *cats, int models_only, TsErr *err);
+
 int scn_load_text(Scenario *s, const char *path, const char *text, size_t len,
                   const ScnCatalogs *cats, TsErr *err)
+{
+    return load_text(s, path, text, len, cats, 0, err);
+}
+
+static int load_text(Scenario *s, const char *path, const char *text, size_t len,
+                     const ScnCatalogs *cats, int models_only, TsErr *err)
 {
     memset(s, 0, sizeof *s);
     s->cats = cats;
@@ -1360,10 +1393,10 @@ int scn_load_text(Scenario *s, const char *path, const char *text, size_t len,
     RawParse rp = {.path = path, .text = s->text, .len = len, .err = err};
     int rc = raw_parse(&rp);
     if (!rc && rp.n_secs == 0)
-        rc = ts_err_set(err, TS_EINPUT, "%s:1: empty scenario: expected a [scenario] section",
-                        path);
+        rc = ts_err_set(err, TS_EINPUT, "%s:1: empty %s: expected a [%s] section", path,
+                        models_only ? "model file" : "scenario", models_only ? "model NAME" : "scenario");
     if (!rc) {
-        Ctx c = {s, &rp, cats, err};
+        Ctx c = {s, &rp, cats, err, models_only};
         rc = resolve(&c);
     }
     raw_free(&rp);
@@ -1372,7 +1405,21 @@ int scn_load_text(Scenario *s, const char *path, const char *text, size_t len,
     return rc;
 }
 
+static int load_file(Scenario *s, const char *path, const ScnCatalogs *cats, int models_only,
+                     TsErr *err);
+
 int scn_load(Scenario *s, const char *path, const ScnCatalogs *cats, TsErr *err)
+{
+    return load_file(s, path, cats, 0, err);
+}
+
+int scn_load_models(Scenario *s, const char *path, const ScnCatalogs *cats, TsErr *err)
+{
+    return load_file(s, path, cats, 1, err);
+}
+
+static int load_file(Scenario *s, const char *path, const ScnCatalogs *cats, int models_only,
+                     TsErr *err)
 {
     memset(s, 0, sizeof *s);
     FILE *f = fopen(path, "rb");
@@ -1390,9 +1437,36 @@ int scn_load(Scenario *s, const char *path, const ScnCatalogs *cats, TsErr *err)
         free(buf);
         return ts_err_set(err, TS_EIO, "cannot read %s (is it a folder?)", path);
     }
-    int rc = scn_load_text(s, path, buf, n, cats, err);
+    int rc = load_text(s, path, buf, n, cats, models_only, err);
     free(buf);
     return rc;
+}
+
+int scn_engine_config(const Scenario *s, const ScnModel *m, EngineConfig *out, TsErr *err)
+{
+    char where[600];
+    if (m->line > 0)
+        snprintf(where, sizeof where, "%s:%d", s->path, m->line);
+    else
+        snprintf(where, sizeof where, "%s:%d", s->cats->models.path,
+                 s->cats->models.lines[m->cat_row]);
+    if (!m->has_shape)
+        return ts_err_set(err, TS_EINPUT, "%s: model '%s' needs a full shape to run (layers, "
+                          "d_model, heads, vocab and ffn or experts)", where, m->name);
+    memset(out, 0, sizeof *out);
+    snprintf(out->name, sizeof out->name, "%s", m->name);
+    out->shape = m->shape;
+    const ScnVal *v = m->v;
+    out->max_seq = v[MK_MAX_SEQ].origin != ORIG_NONE ? (int)v[MK_MAX_SEQ].num : 1024;
+    out->rope_theta = v[MK_ROPE_THETA].origin != ORIG_NONE ? (float)v[MK_ROPE_THETA].num : 1e4f;
+    out->norm_eps = v[MK_NORM_EPS].origin != ORIG_NONE ? (float)v[MK_NORM_EPS].num : 1e-5f;
+    out->shared_classifier =
+        v[MK_SHARED_CLASSIFIER].origin != ORIG_NONE ? v[MK_SHARED_CLASSIFIER].num != 0 : 1;
+    TsErr e;
+    ts_err_clear(&e);
+    if (cfg_check(out, &e))
+        return ts_err_set(err, TS_EINPUT, "%s: %s", where, e.msg);
+    return 0;
 }
 
 void scn_fini(Scenario *s)

@@ -6,6 +6,7 @@
 #ifndef TS_SIM_SCENARIO_H
 #define TS_SIM_SCENARIO_H
 
+#include "../models/config.h"
 #include "../models/shape.h"
 #include "../models/tserr.h"
 #include "catalog.h"
@@ -33,6 +34,8 @@ typedef enum {
     MK_HEAD_DIM, MK_FFN, MK_EXPERTS, MK_EXPERTS_ACTIVE, MK_SHARED_EXPERTS, MK_EXPERT_FFN,
     MK_DENSE_LAYERS, MK_KV_LORA_RANK, MK_Q_LORA_RANK, MK_ROPE_DIM, MK_QK_NOPE_DIM,
     MK_V_HEAD_DIM, MK_VOCAB, MK_WEIGHT_BYTES, MK_KV_BYTES, MK_MTP_DEPTH, MK_MTP_ACCEPTANCE,
+    /* engine extensions (docs/scenario-format.md): for models the engine runs */
+    MK_MAX_SEQ, MK_ROPE_THETA, MK_NORM_EPS, MK_SHARED_CLASSIFIER,
     MK_COUNT
 } ModelKey;
 
@@ -137,6 +140,16 @@ int scn_load_text(Scenario *s, const char *path, const char *text, size_t len,
                   const ScnCatalogs *cats, TsErr *err);
 
 void scn_fini(Scenario *s);
+
+/* Reads a model file: only [model NAME] sections (the scenario keys, plus max_seq, rope_theta,
+ * norm_eps, shared_classifier), each resolved as in a scenario (catalog rows may be
+ * overridden). s->models holds them; nothing else is filled. Errors as scn_load. */
+int scn_load_models(Scenario *s, const char *path, const ScnCatalogs *cats, TsErr *err);
+
+/* The engine config of model m (a full shape is required): max_seq default 1024, rope_theta
+ * 10000, norm_eps 1e-5, shared_classifier true; cfg_check must pass. TS_EINPUT "FILE:LINE: ..."
+ * naming m's section otherwise. */
+int scn_engine_config(const Scenario *s, const ScnModel *m, EngineConfig *out, TsErr *err);
 
 /* Key names, for reports ("chip", "usd_per_kwh", ...). */
 const char *scn_chip_key(ChipKey k);

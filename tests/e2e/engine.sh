@@ -64,4 +64,49 @@ n=$(grep -c "| dense-15m | 1 | decode |" "$TMP/b.md")
 grep -q "STREAM triad" "$TMP/b.md" || addwhy "no measured ceilings"
 report "bench writes a table with prefill and decode rows and the ceilings"
 
+why=
+cat >"$TMP/shapes.ini" <<'INI'
+; two shapes of my own
+[model my-gqa]
+layers = 2
+d_model = 64
+heads = 4
+kv_heads = 2
+ffn = 128
+vocab = 500
+max_seq = 64
+
+[model my-moe]
+layers = 2
+d_model = 64
+heads = 4
+experts = 4
+experts_active = 2
+expert_ffn = 32
+vocab = 500
+shared_classifier = false
+INI
+expect 0 "$TS" models --config "$TMP/shapes.ini"
+grep -q "^my-gqa " "$TMP/o" || addwhy "my-gqa not listed"
+grep -q "^my-moe " "$TMP/o" || addwhy "my-moe not listed"
+expect 0 "$TS" export --config "$TMP/shapes.ini" --model my-moe --out "$TMP/my.tsm"
+expect 0 "$TS" bench --config "$TMP/shapes.ini" --model my-gqa --threads 1 --repeats 1 \
+    --out "$TMP/my.md"
+grep -q "| my-gqa | 1 | decode | 16 |" "$TMP/my.md" || addwhy "no my-gqa rows in the bench table"
+report "a model file defines shapes that models, export and bench use"
+
+why=
+printf '[model a]\nlayers = 2\nd_model = 64\nheads = 3\nffn = 8\nvocab = 10\n' >"$TMP/b1.ini"
+expect 2 "$TS" models --config "$TMP/b1.ini"
+grep -q "b1.ini:1: model 'a'" "$TMP/e" || addwhy "no FILE:LINE for a bad shape: $(cat "$TMP/e")"
+printf '[scenario]\nname = x\n' >"$TMP/b2.ini"
+expect 2 "$TS" models --config "$TMP/b2.ini"
+grep -q "b2.ini:1: a model file holds only" "$TMP/e" || addwhy "scenario section accepted"
+printf '[model a]\nlayers = 2\nd_modle = 64\n' >"$TMP/b3.ini"
+expect 2 "$TS" models --config "$TMP/b3.ini"
+grep -q "b3.ini:3: unknown key 'd_modle'.*did you mean 'd_model'" "$TMP/e" ||
+    addwhy "no suggestion: $(cat "$TMP/e")"
+[ ! -s "$TMP/o" ] || addwhy "a bad model file still printed the table"
+report "bad model files get FILE:LINE errors and exit 2"
+
 [ "$failed" -eq 0 ]

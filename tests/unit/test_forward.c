@@ -492,6 +492,23 @@ static void test_counted_flops_equal_the_closed_form(void **state)
     }
 }
 
+static void test_weight_bytes_count_every_matrix_once_per_step(void **state)
+{
+    (void)state;
+    /* dense: a step reads each embedding row it looks up, every matrix and norm once, and the
+     * head once when any row wants logits */
+    Fix f;
+    fix_open(&f, tiny(0, 0, 0, 0), 2, 2);
+    TsErr err;
+    FwdRow rows[2] = {{0, 0, 3, 1}, {1, 0, 4, 0}};
+    float lg[64];
+    assert_int_equal(eng_step(f.e, rows, 2, lg, PHASE_DECODE, &err), 0);
+    double D = 32, Q = 32, KV = 16, F = 48, V = 50, L = 3;
+    double floats = 2 * D + L * (2 * D + Q * D + 2 * KV * D + D * Q + 3 * F * D) + D + V * D;
+    assert_close(eng_counters(f.e, PHASE_DECODE)->weight_bytes, 4 * floats, 0, 0);
+    fix_close(&f);
+}
+
 static void test_engine_closed_form_extends_the_textbook_count(void **state)
 {
     (void)state;
@@ -542,6 +559,7 @@ int main(void)
         cmocka_unit_test(test_results_identical_for_1_and_2_threads_and_prefill_or_decode),
         cmocka_unit_test(test_batched_decode_is_identical_to_single_sequences),
         cmocka_unit_test(test_counted_flops_equal_the_closed_form),
+        cmocka_unit_test(test_weight_bytes_count_every_matrix_once_per_step),
         cmocka_unit_test(test_engine_closed_form_extends_the_textbook_count),
         cmocka_unit_test(test_bad_rows_are_refused),
     };
