@@ -13,6 +13,19 @@
 #include "kernels.h"
 #include "memory.h"
 
+/* One matmul of a parallel dispatch: y (rows, out) = x (rows, in) · w^T, split into tasks of
+ * `chunk` outputs. */
+typedef struct MatJob {
+    float *y;
+    int ldy;
+    const float *x;
+    int ldx;
+    const float *w;
+    int rows, in, out;
+    int chunk; /* outputs per task */
+    int tasks;
+} MatJob;
+
 struct Engine {
     const EngineConfig *c; /* borrowed */
     const Weights *w;      /* borrowed */
@@ -45,6 +58,7 @@ struct Engine {
     float *exp_h3;         /* (E + S, max_rows, G) */
     float *exp_out;        /* (max_rows, K + S, D) each expert's output per row */
     float *logit_in;       /* (max_rows, D) rows that want logits, normalised */
+    MatJob *exp_jobs;      /* (2 × (E + S)) matmul jobs of the experts */
     const FwdRow *rows;    /* the current step's rows (borrowed during eng_step) */
     int swiglu_rows;       /* rows of the current dense FFN */
     int layer;
@@ -112,6 +126,7 @@ void eng_free(Engine *e)
                     e->xo, e->q, e->k, e->v, e->att, e->scores, e->hb, e->hb2,
                     e->router_logits, e->top_idx, e->top_w, e->exp_count, e->exp_rows,
                     e->exp_slot, e->exp_in, e->exp_h1, e->exp_h3, e->exp_out, e->logit_in,
+                    e->exp_jobs,
                     e->expert_tokens[0], e->expert_tokens[1]};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++)
         free(ptrs[i]);
@@ -191,6 +206,7 @@ int eng_new(const EngineConfig *c, const Weights *w, int max_slots, int max_seq,
         e->exp_h1 = zalloc(sizeof(float) * ES * R * G, &fail);
         e->exp_h3 = zalloc(sizeof(float) * ES * R * G, &fail);
         e->exp_out = zalloc(sizeof(float) * R * (size_t)(e->K + e->S) * D, &fail);
+        e->exp_jobs = zalloc(sizeof(MatJob) * 2 * ES, &fail);
         for (int p = 0; p < PHASE_COUNT; p++)
             e->expert_tokens[p] = zalloc(sizeof(double) * (size_t)e->L * (size_t)e->E, &fail);
     }
@@ -230,16 +246,6 @@ void eng_reset_counters(Engine *e)
 
 /* ---- parallel matmul ----------------------------------------------------------------------- */
 
-typedef struct {
-    float *y;
-    int ldy;
-    const float *x;
-    int ldx;
-    const float *w;
-    int rows, in, out;
-    int chunk; /* outputs per task */
-    int tasks;
-} MatJob;
 
 typedef struct {
     MatJob *jobs;
@@ -261,7 +267,8 @@ static void mat_task(void *ctx, int t, int thread)
     kern_matmul(m->y, m->ldy, m->x, m->ldx, m->w, m->in, m->rows, m->in, o0, o1);
 }
 
-/* Runs several independent matmuls in one dispatch; counts their FLOPs and weight bytes. */
+/* Runs several independent matmuls in one dispatch; counts their FLOPs and weight bytes unless
+ * cnt is NULL (the MoE block counts its experts itself). */
 static void par_matmuls(Engine *e, MatJob *jobs, int n_jobs, PhaseCounters *cnt)
 {
     int threads = pool_threads(e->pool);
@@ -275,8 +282,10 @@ static void par_matmuls(Engine *e, MatJob *jobs, int n_jobs, PhaseCounters *cnt)
         m->chunk = per;
         m->tasks = (m->out + per - 1) / per;
         total += m->tasks;
-        cnt->flops += 2.0 * m->rows * (double)m->in * m->out;
-        cnt->weight_bytes += (double)m->in * m->out * sizeof(float);
+        if (cnt) {
+            cnt->flops += 2.0 * m->rows * (double)m->in * m->out;
+            cnt->weight_bytes += (double)m->in * m->out * sizeof(float);
+        }
     }
     MatBatch b = {jobs, n_jobs};
     pool_run(e->pool, mat_task, &b, total);
@@ -316,42 +325,63 @@ static void attention_task(void *ctx, int task, int thread)
 
 /* ---- experts ------------------------------------------------------------------------------- */
 
-/* One expert (routed or shared) over the rows routed to it, single-threaded: the pool runs
- * experts side by side. */
-static void expert_task(void *ctx, int t, int thread)
+/* SwiGLU of one expert's rows (task = expert index among E + S). */
+static void expert_swiglu_task(void *ctx, int ex, int thread)
 {
     (void)thread;
     Engine *e = ctx;
-    int ex = t; /* index among E + S */
-    int m = e->exp_count[ex];
-    if (m == 0)
-        return;
-    size_t D = (size_t)e->D, G = (size_t)e->G, R = (size_t)e->max_rows;
-    int moe_layer = e->layer - e->Ld;
-    size_t ES = (size_t)(e->E + e->S);
-    size_t base = ((size_t)moe_layer * ES + (size_t)ex);
-    const float *w1 = e->w->ew1 + base * G * D;
-    const float *w2 = e->w->ew2 + base * D * G;
-    const float *w3 = e->w->ew3 + base * G * D;
-    float *in = e->exp_in + (size_t)ex * R * D;
-    float *h1 = e->exp_h1 + (size_t)ex * R * G;
-    float *h3 = e->exp_h3 + (size_t)ex * R * G;
-    for (int i = 0; i < m; i++)
-        memcpy(in + (size_t)i * D, e->xb + (size_t)e->exp_rows[(size_t)ex * R + (size_t)i] * D,
-               sizeof(float) * D);
-    kern_matmul(h1, (int)G, in, (int)D, w1, (int)D, m, (int)D, 0, (int)G);
-    kern_matmul(h3, (int)G, in, (int)D, w3, (int)D, m, (int)D, 0, (int)G);
-    for (int i = 0; i < m; i++)
+    size_t G = (size_t)e->G, R = (size_t)e->max_rows;
+    float *h1 = e->exp_h1 + (size_t)ex * R * G, *h3 = e->exp_h3 + (size_t)ex * R * G;
+    for (int i = 0; i < e->exp_count[ex]; i++)
         kern_swiglu(h1 + (size_t)i * G, h3 + (size_t)i * G, (int)G);
-    /* The gathered inputs are spent: reuse their buffer for the outputs, then scatter each
-     * row's result into its output slot. */
-    kern_matmul(in, (int)D, h1, (int)G, w2, (int)G, m, (int)G, 0, (int)D);
-    int KS = e->K + e->S;
-    for (int i = 0; i < m; i++) {
-        int r = e->exp_rows[(size_t)ex * R + (size_t)i];
-        int slot = e->exp_slot[(size_t)ex * R + (size_t)i];
-        memcpy(e->exp_out + ((size_t)r * (size_t)KS + (size_t)slot) * D, in + (size_t)i * D,
-               sizeof(float) * D);
+}
+
+/* The experts' FFNs over the rows routed to them: gather each expert's rows, then the gate and
+ * up projections of every active expert in one dispatch (split over outputs, like dense
+ * layers), SwiGLU, the down projections in a second dispatch, and a scatter of each row's
+ * result into its output slot (rank, or K + shared index). */
+static void run_experts(Engine *e)
+{
+    size_t D = (size_t)e->D, G = (size_t)e->G, R = (size_t)e->max_rows;
+    int ES = e->E + e->S, KS = e->K + e->S, moe_layer = e->layer - e->Ld;
+    MatJob *jobs = e->exp_jobs;
+    int n_jobs = 0;
+    for (int ex = 0; ex < ES; ex++) {
+        int m = e->exp_count[ex];
+        if (m == 0)
+            continue;
+        float *in = e->exp_in + (size_t)ex * R * D;
+        for (int i = 0; i < m; i++)
+            memcpy(in + (size_t)i * D,
+                   e->xb + (size_t)e->exp_rows[(size_t)ex * R + (size_t)i] * D, sizeof(float) * D);
+        size_t base = (size_t)moe_layer * (size_t)ES + (size_t)ex;
+        jobs[n_jobs++] = (MatJob){e->exp_h1 + (size_t)ex * R * G, (int)G, in, (int)D,
+                                  e->w->ew1 + base * G * D, m, (int)D, (int)G, 0, 0};
+        jobs[n_jobs++] = (MatJob){e->exp_h3 + (size_t)ex * R * G, (int)G, in, (int)D,
+                                  e->w->ew3 + base * G * D, m, (int)D, (int)G, 0, 0};
+    }
+    par_matmuls(e, jobs, n_jobs, NULL);
+    pool_run(e->pool, expert_swiglu_task, e, ES);
+    n_jobs = 0;
+    for (int ex = 0; ex < ES; ex++) {
+        int m = e->exp_count[ex];
+        if (m == 0)
+            continue;
+        /* the gathered inputs are spent: their buffer takes the outputs */
+        size_t base = (size_t)moe_layer * (size_t)ES + (size_t)ex;
+        jobs[n_jobs++] = (MatJob){e->exp_in + (size_t)ex * R * D, (int)D,
+                                  e->exp_h1 + (size_t)ex * R * G, (int)G,
+                                  e->w->ew2 + base * D * G, m, (int)G, (int)D, 0, 0};
+    }
+    par_matmuls(e, jobs, n_jobs, NULL);
+    for (int ex = 0; ex < ES; ex++) {
+        const float *out = e->exp_in + (size_t)ex * R * D;
+        for (int i = 0; i < e->exp_count[ex]; i++) {
+            int r = e->exp_rows[(size_t)ex * R + (size_t)i];
+            int slot = e->exp_slot[(size_t)ex * R + (size_t)i];
+            memcpy(e->exp_out + ((size_t)r * (size_t)KS + (size_t)slot) * D, out + (size_t)i * D,
+                   sizeof(float) * D);
+        }
     }
 }
 
@@ -402,7 +432,7 @@ static void moe_block(Engine *e, int n, PhaseCounters *cnt, double *expert_token
         distinct += e->exp_count[x] > 0;
         expert_tokens[(size_t)e->layer * (size_t)E + (size_t)x] += e->exp_count[x];
     }
-    pool_run(e->pool, expert_task, e, E + S);
+    run_experts(e);
 
     /* Combine in rank order, then shared experts: a fixed order per row. */
     int KS = K + S;

@@ -18,6 +18,10 @@ float kern_dot(const float *a, const float *b, int n);
 /* out[i] = weight[i] * x[i] / sqrt(mean(x^2) + eps) (llama2.c's RMSNorm). out may equal x. */
 void kern_rmsnorm(float *out, const float *x, const float *weight, int n, float eps);
 
+/* In-place exp of x[0..n) (inputs clamped to [-87, 88.7]; about 1 ulp; the same bits from
+ * the vector and scalar paths). */
+void kern_exp(float *x, int n);
+
 /* In-place softmax of x[0..n). */
 void kern_softmax(float *x, int n);
 

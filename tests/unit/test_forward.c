@@ -104,6 +104,39 @@ static void test_dot_rmsnorm_softmax_rope_match_naive(void **state)
         assert_close(v[i], want[i], 0, 1e-7);
 }
 
+static void test_exp_is_within_2_ulp_and_the_same_bits_in_vector_and_scalar_form(void **state)
+{
+    (void)state;
+    enum { N = 4096 };
+    static float x[N + 1], y[N + 1];
+    for (int i = 0; i <= N; i++)
+        x[i] = -87.0f + 175.0f * (float)i / N;
+    memcpy(y, x, sizeof x);
+    kern_exp(y, N + 1);
+    double worst = 0;
+    for (int i = 0; i <= N; i++) {
+        double ref = exp((double)x[i]);
+        double ulp = nextafterf((float)ref, INFINITY) - (float)ref;
+        double err = fabs(y[i] - ref) / ulp;
+        worst = err > worst ? err : worst;
+    }
+    if (worst > 2.0) {
+        print_error("worst error %.3f ulp\n", worst);
+        fail();
+    }
+    /* the last element of a 17-float call goes through the scalar tail */
+    for (int i = 0; i < 16; i++) {
+        float v[17];
+        for (int j = 0; j < 17; j++)
+            v[j] = x[i * 200 + 3];
+        kern_exp(v, 17);
+        assert_memory_equal(&v[0], &v[16], sizeof(float));
+    }
+    float big[2] = {-1000.0f, 1000.0f}; /* clamped: finite and positive */
+    kern_exp(big, 2);
+    assert_true(big[0] > 0 && isfinite(big[1]));
+}
+
 /* ---- a plain reference transformer --------------------------------------------------------- */
 
 typedef struct {
@@ -553,6 +586,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matmul_matches_naive_for_odd_sizes),
         cmocka_unit_test(test_dot_rmsnorm_softmax_rope_match_naive),
+        cmocka_unit_test(test_exp_is_within_2_ulp_and_the_same_bits_in_vector_and_scalar_form),
         cmocka_unit_test(test_dense_forward_matches_reference),
         cmocka_unit_test(test_moe_forward_matches_reference),
         cmocka_unit_test(test_moe_with_all_experts_is_the_weighted_sum_of_all),
