@@ -42,7 +42,7 @@ int bench_run(const BenchOptions *o, BenchTable *t, TsErr *err)
     int max_t = o->max_threads == 1 ? 1 : 2;
     for (int th = 1; th <= max_t; th++) {
         say(o, "probing bandwidth and compute ceilings with %d thread%s", th, th > 1 ? "s" : "");
-        if (probe_bandwidth(th, 0, 0, &t->bandwidth[th - 1], err) ||
+        if (probe_bandwidth(th, 0, 1.0, &t->bandwidth[th - 1], err) ||
             probe_compute(th, 0, &t->compute[th - 1], err))
             return err->code;
     }
@@ -89,6 +89,16 @@ int bench_run(const BenchOptions *o, BenchTable *t, TsErr *err)
         wt_fini(&w);
         if (rc)
             return err->code ? err->code : rc;
+    }
+    /* This machine's bandwidth varies from minute to minute (shared hosts): probe again after
+     * the runs and keep the better figure, so shares of it are not flattered by a slow probe. */
+    for (int th = 1; th <= max_t; th++) {
+        ProbeResult again;
+        say(o, "probing bandwidth again with %d thread%s", th, th > 1 ? "s" : "");
+        if (probe_bandwidth(th, 0, 1.0, &again, err))
+            return err->code;
+        if (again.best > t->bandwidth[th - 1].best)
+            t->bandwidth[th - 1] = again;
     }
     return 0;
 }
@@ -154,7 +164,8 @@ int bench_write_md(const BenchTable *t, const char *path, const char *commit,
                "values)\n",
             t->n_rows ? t->rows[0].r.kernel_path : "?");
     fprintf(f, "- ceilings measured here: STREAM triad %.1f GB/s (1 thread), %.1f GB/s (2 "
-               "threads); FMA peak %.1f GFLOP/s (1 thread), %.1f GFLOP/s (2 threads, %s)\n\n",
+               "threads), the better of a probe before and after the runs; FMA peak %.1f "
+               "GFLOP/s (1 thread), %.1f GFLOP/s (2 threads, %s)\n\n",
             t->bandwidth[0].best, t->bandwidth[1].best, t->compute[0].best, t->compute[1].best,
             t->compute[1].method);
     fprintf(f, "Prefill: one sequence of the given prompt length per step, output head at the last "
