@@ -54,9 +54,13 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libtokensim.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS)
 
-# The demo: build, price the shipped demo scenario, say where the answers are.
+# The demo: build, measure two engine presets here (well under a minute), price this machine
+# from those measurements, price DeepSeek's published day; each run says where its report is.
 demo: deps
 	@$(MAKE) --no-print-directory build
+	./tokensim measure --model dense-110m --model moe-110m-active --prompt 64 --gen 16 \
+		--batch 1,4 --repeat 2
+	./tokensim run scenarios/this-machine.ini
 	./tokensim run scenarios/deepseek-day-margin.ini
 
 test: deps

@@ -53,11 +53,32 @@ static int token_at(int seq, int pos, int vocab)
     return (int)(h % (unsigned)vocab);
 }
 
-/* One repeat: prefill each sequence, then decode all together. */
+/* Adds the energy since mark to acc (when metering). */
+static int meter_add(Meter *m, const MeterMark *mark, MeterEnergy *acc, TsErr *err)
+{
+    if (!m)
+        return 0;
+    MeterEnergy e;
+    if (meter_since(m, mark, &e, err))
+        return err->code;
+    acc->joules += e.joules;
+    acc->low_j += e.low_j;
+    acc->high_j += e.high_j;
+    acc->seconds += e.seconds;
+    acc->cpu_seconds += e.cpu_seconds;
+    return 0;
+}
+
+/* One repeat: prefill each sequence, then decode all together; each phase timed and, with a
+ * meter, metered into pe / de. */
 static int run_once(Engine *e, const EngineConfig *c, const HxPlan *p, FwdRow *rows,
-                    float *logits, double *t_prefill, double *t_decode, TsErr *err)
+                    float *logits, double *t_prefill, double *t_decode, MeterEnergy *pe,
+                    MeterEnergy *de, TsErr *err)
 {
     int V = (int)c->shape.vocab;
+    MeterMark mark;
+    if (p->meter && meter_mark(p->meter, &mark, err))
+        return err->code;
     double t0 = now_s();
     for (int s = 0; s < p->batch; s++) {
         for (int i = 0; i < p->prompt_tokens; i++)
@@ -66,6 +87,11 @@ static int run_once(Engine *e, const EngineConfig *c, const HxPlan *p, FwdRow *r
             return err->code;
     }
     double t1 = now_s();
+    if (meter_add(p->meter, &mark, pe, err))
+        return err->code;
+    if (p->meter && meter_mark(p->meter, &mark, err))
+        return err->code;
+    double t2 = now_s();
     for (int g = 0; g < p->gen_tokens; g++) {
         for (int s = 0; s < p->batch; s++)
             rows[s] = (FwdRow){s, p->prompt_tokens + g, token_at(s, p->prompt_tokens + g, V), 1};
@@ -73,8 +99,17 @@ static int run_once(Engine *e, const EngineConfig *c, const HxPlan *p, FwdRow *r
             return err->code;
     }
     *t_prefill = t1 - t0;
-    *t_decode = now_s() - t1;
-    return 0;
+    *t_decode = now_s() - t2;
+    return meter_add(p->meter, &mark, de, err);
+}
+
+static void energy_mean(MeterEnergy *e, int n)
+{
+    e->joules /= n;
+    e->low_j /= n;
+    e->high_j /= n;
+    e->seconds /= n;
+    e->cpu_seconds /= n;
 }
 
 int hx_run(const EngineConfig *c, const Weights *w, const HxPlan *plan, HxResult *out,
@@ -110,12 +145,13 @@ int hx_run(const EngineConfig *c, const Weights *w, const HxPlan *plan, HxResult
     if (!rows || !logits || !tp || !td)
         rc = ts_err_set(err, TS_ENOMEM, "out of memory");
     double a, b;
+    MeterEnergy scratch_p = {0}, scratch_d = {0}, pe = {0}, de = {0};
     for (int i = 0; !rc && i < p->warmup; i++)
-        rc = run_once(e, c, p, rows, logits, &a, &b, err);
+        rc = run_once(e, c, p, rows, logits, &a, &b, &scratch_p, &scratch_d, err);
     double cpu0 = cpu_s(), wall0 = now_s();
     for (int i = 0; !rc && i < p->repeats; i++) {
         eng_reset_counters(e);
-        rc = run_once(e, c, p, rows, logits, &tp[i], &td[i], err);
+        rc = run_once(e, c, p, rows, logits, &tp[i], &td[i], &pe, &de, err);
     }
     if (!rc) {
         out->cpu_seconds = cpu_s() - cpu0;
@@ -129,6 +165,10 @@ int hx_run(const EngineConfig *c, const Weights *w, const HxPlan *plan, HxResult
             out->distinct_experts_per_layer =
                 out->decode_cnt.distinct_experts_sum / out->decode_cnt.expert_layer_steps;
         out->kernel_path = kern_path();
+        energy_mean(&pe, p->repeats);
+        energy_mean(&de, p->repeats);
+        out->prefill_energy = pe;
+        out->decode_energy = de;
     }
     free(rows);
     free(logits);

@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "forward.h"
+#include "meter.h"
 #include "tserr.h"
 #include "weights.h"
 
@@ -17,6 +18,7 @@ typedef struct {
     int threads;
     int repeats;       /* timed repeats (>= 1) */
     int warmup;        /* untimed repeats before them */
+    Meter *meter;      /* borrowed; NULL: no energy figures */
 } HxPlan;
 
 typedef struct {
@@ -32,11 +34,14 @@ typedef struct {
     double cpu_seconds;       /* process CPU time over the timed repeats */
     double wall_seconds;      /* wall time over the timed repeats */
     double distinct_experts_per_layer; /* decode: mean distinct routed experts per MoE layer-step */
+    MeterEnergy prefill_energy; /* mean over the timed repeats, one repeat's phase (with plan.meter) */
+    MeterEnergy decode_energy;
     const char *kernel_path;  /* "avx512" or "portable" */
 } HxResult;
 
-/* Runs plan on model (c, w). TS_EINPUT for a plan the model cannot hold (prompt + gen above
- * its max_seq, batch or threads out of range). */
+/* Runs plan on model (c, w). With plan->meter, each phase of each timed repeat is metered and
+ * the mean per repeat is reported. TS_EINPUT for a plan the model cannot hold (prompt + gen
+ * above its max_seq, batch or threads out of range). */
 int hx_run(const EngineConfig *c, const Weights *w, const HxPlan *plan, HxResult *out,
            TsErr *err);
 

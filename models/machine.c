@@ -74,3 +74,10 @@ char *machine_fingerprint_json(char *buf, size_t size)
              sys, rel, arch, cpu, cpus, mem_gib);
     return buf;
 }
+
+char *machine_cpu_model(char *buf, size_t size)
+{
+    if (read_field("/proc/cpuinfo", "model name", buf, size) != 0 && size > 0)
+        buf[0] = '\0';
+    return buf;
+}

@@ -10,4 +10,7 @@
  * left out). Returns buf. */
 char *machine_fingerprint_json(char *buf, size_t size);
 
+/* The CPU model name from /proc/cpuinfo ("" when unknown) into buf. Returns buf. */
+char *machine_cpu_model(char *buf, size_t size);
+
 #endif

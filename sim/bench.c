@@ -75,12 +75,12 @@ int bench_run(const BenchOptions *o, BenchTable *t, TsErr *err)
                 gen = seq / 2;
             if (dprompt > seq - gen)
                 dprompt = seq - gen;
-            HxPlan pre = {prompt, 1, 1, th, o->repeats ? o->repeats : 3, 1};
+            HxPlan pre = {prompt, 1, 1, th, o->repeats ? o->repeats : 3, 1, NULL};
             say(o, "%s: prefill %d tokens, %d thread%s", name, pre.prompt_tokens, th,
                 th > 1 ? "s" : "");
             rc = hx_run(&c, &w, &pre, &r, err) || add_row(t, name, th, 1, &r, err);
             for (int b = 0; !rc && b < n_batches; b++) {
-                HxPlan dec = {dprompt, gen, batches[b], th, o->repeats ? o->repeats : 3, 1};
+                HxPlan dec = {dprompt, gen, batches[b], th, o->repeats ? o->repeats : 3, 1, NULL};
                 say(o, "%s: decode batch %d, %d thread%s", name, batches[b], th,
                     th > 1 ? "s" : "");
                 rc = hx_run(&c, &w, &dec, &r, err) || add_row(t, name, th, 0, &r, err);

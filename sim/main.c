@@ -17,6 +17,9 @@
 #include "../models/modelfile.h"
 #include "../models/machine.h"
 #include "bench.h"
+#include "measure.h"
+#include "measured.h"
+#include "store.h"
 #include "evaluate.h"
 #include "metrics.h"
 #include "report.h"
@@ -45,6 +48,7 @@ static const char USAGE[] =
     "  check SCENARIO.ini   validate scenario files; write nothing\n"
     "  models               list the engine's model presets with parameters, FLOPs and bytes\n"
     "  bench                benchmark the engine against this machine's measured ceilings\n"
+    "  measure              run the engine's models here: tokens/s, FLOPs, bytes, joules\n"
     "  generate             generate text with a model (llama2.c checkpoint, model file or preset)\n"
     "  export               write a preset's seeded weights to a model file\n"
     "  help [COMMAND]       show help for tokensim or a command\n"
@@ -122,6 +126,31 @@ static const char USAGE_GENERATE[] =
     "  --seed N           seed for sampling and for preset weights (default 1)\n"
     "  --threads N        threads (default: the number of CPUs)\n";
 
+static const char USAGE_MEASURE[] =
+    "usage: tokensim measure [--model NAME|all]... [--checkpoint FILE] [--config FILE]\n"
+    "                        [--prompt N] [--gen N] [--batch LIST] [--threads N] [--repeat N]\n"
+    "                        [--db FILE] [--out DIR] [--data DIR] [--json] [--meter auto|modeled]\n"
+    "\n"
+    "Runs real forward passes of the models on this machine: for each model and decode batch, a\n"
+    "warm-up, then repeats of prefilling every sequence and decoding them together. Records\n"
+    "seconds (median, p10, p90), tokens/s, time to first token, time per output token, FLOPs,\n"
+    "weight and KV bytes, and joules (gross, net of idle power, low/high band) with the power\n"
+    "meter's source: measured:rapl, measured:perf-rapl, or modeled:cpu-linear when no meter can\n"
+    "be read. Stores a measure run (tables runs, measurements, metrics) and writes\n"
+    "DIR/measure-<id>/report.md and results.json. Progress goes to stderr on a terminal.\n"
+    "\n"
+    "options:\n"
+    "  --model NAME      a preset or a [model NAME] of --config; 'all' = every preset\n"
+    "                    (repeatable; default all)\n"
+    "  --checkpoint FILE measure a llama2.c checkpoint too\n"
+    "  --prompt N        prompt tokens per sequence (default 128)\n"
+    "  --gen N           decode steps (default 32)\n"
+    "  --batch LIST      decode batch sizes, e.g. 1,4,16 (default)\n"
+    "  --threads N       threads (default: the number of CPUs)\n"
+    "  --repeat N        timed repeats (default 3)\n"
+    "  --json            print the results as JSON on stdout\n"
+    "  --meter KIND      auto (default) or modeled (skip the hardware meters)\n";
+
 static const char USAGE_EXPORT[] =
     "usage: tokensim export --model NAME [--config FILE] [--seed N] [--format tokensim|llama2c]\n"
     "                       --out FILE\n"
@@ -131,13 +160,15 @@ static const char USAGE_EXPORT[] =
     "preset, or a [model NAME] section of the --config model file.\n";
 
 static const char USAGE_CHECK[] =
-    "usage: tokensim check [--data DIR] SCENARIO.ini...\n"
+    "usage: tokensim check [--data DIR] [--db FILE] SCENARIO.ini...\n"
     "\n"
     "Validates scenario files against the format and the catalogs, and prints warnings.\n"
     "Writes nothing. Exit 0 when every file is valid, 2 at the first bad one.\n"
     "\n"
     "options:\n"
     "  --data DIR    catalog folder (as for run)\n"
+    "  --db FILE     database with the measure runs that measured fleets use (read only;\n"
+    "                default tokensim.db)\n"
     "  -h, --help    show this help\n";
 
 typedef struct {
@@ -179,7 +210,6 @@ static int parse_options(const char *cmd, const char *usage, int argc, char **ar
     int c;
     while ((c = getopt_long(argc, argv, ":qh", longs, NULL)) != -1) {
         switch (c) {
-        case 'd':
         case 'o':
         case 'q':
             if (!allow_store) {
@@ -188,12 +218,13 @@ static int parse_options(const char *cmd, const char *usage, int argc, char **ar
                 usage_error(cmd, msg);
                 return -1;
             }
-            if (c == 'd')
-                o->db = optarg;
-            else if (c == 'o')
+            if (c == 'o')
                 o->out = optarg;
             else
                 o->quiet = 1;
+            break;
+        case 'd':
+            o->db = optarg;
             break;
         case 'D':
             o->data = optarg;
@@ -283,6 +314,30 @@ static int engine_model(const char *name, const char *config, const char *data, 
     return rc;
 }
 
+/* Binds measured fleets to the database at db_path (which must exist: checking writes
+ * nothing, so it never creates one). */
+static int bind_measured(Scenario *s, const char *db_path, TsErr *err)
+{
+    if (!msd_needed(s))
+        return 0;
+    if (access(db_path, F_OK) != 0) {
+        int line = 0;
+        for (int i = 0; i < s->n_fleets && !line; i++)
+            if (s->fleets[i].throughput == THR_MEASURED)
+                line = s->fleets[i].line;
+        return ts_err_set(err, TS_EINPUT,
+                          "%s:%d: throughput = measured needs the database of a measure run, "
+                          "and %s does not exist; run `tokensim measure` first (or give --db)",
+                          s->path, line, db_path);
+    }
+    Store *db = NULL;
+    if (store_open(db_path, &db, err))
+        return err->code;
+    int rc = msd_bind(s, db, err);
+    store_close(db);
+    return rc;
+}
+
 static void print_warnings(const Scenario *s)
 {
     for (int i = 0; i < s->n_warnings; i++)
@@ -291,7 +346,7 @@ static void print_warnings(const Scenario *s)
 
 static int cmd_check(int argc, char **argv)
 {
-    Options o = {0};
+    Options o = {.db = "tokensim.db"};
     int first = parse_options("check", USAGE_CHECK, argc, argv, &o, 0);
     if (first < 0)
         return first == -2 ? 0 : EXIT_USAGE;
@@ -310,6 +365,8 @@ static int cmd_check(int argc, char **argv)
             break;
         }
         FleetResult r;
+        if (bind_measured(&s, o.db, &err))
+            status = fail(&err);
         for (int k = 0; k < s.n_fleets && status == 0; k++)
             if (eval_fleet(&s, &s.fleets[k], &r, &err))
                 status = fail(&err);
@@ -713,6 +770,225 @@ static int cmd_export(int argc, char **argv)
     return 0;
 }
 
+static void measure_progress(void *ctx, int done, int total, const char *what)
+{
+    (void)ctx;
+    int width = 30, fill = total > 0 ? done * width / total : 0;
+    fprintf(stderr, "\r[");
+    for (int i = 0; i < width; i++)
+        fputc(i < fill ? '#' : '.', stderr);
+    fprintf(stderr, "] %d/%d %-40.40s", done, total, what);
+    if (done == total)
+        fputc('\n', stderr);
+    fflush(stderr);
+}
+
+/* Splits "1,4,16" into batches; -1 (usage error printed) when malformed. */
+static int parse_batches(const char *text, int *out, int max)
+{
+    int n = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", text);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        long v;
+        if (n == max || int_option("measure", "--batch", tok, 1, 1024, &v))
+            return n == max ? (usage_error("measure", "too many batch sizes"), -1) : -1;
+        out[n++] = (int)v;
+    }
+    if (n == 0) {
+        usage_error("measure", "--batch needs a list such as 1,4,16");
+        return -1;
+    }
+    return n;
+}
+
+static int cmd_measure(int argc, char **argv)
+{
+    static const struct option longs[] = {
+        {"model", required_argument, NULL, 'm'},  {"checkpoint", required_argument, NULL, 'c'},
+        {"config", required_argument, NULL, 'C'}, {"prompt", required_argument, NULL, 'p'},
+        {"gen", required_argument, NULL, 'g'},    {"batch", required_argument, NULL, 'b'},
+        {"threads", required_argument, NULL, 't'}, {"repeat", required_argument, NULL, 'r'},
+        {"db", required_argument, NULL, 'd'},     {"out", required_argument, NULL, 'o'},
+        {"data", required_argument, NULL, 'D'},   {"json", no_argument, NULL, 'j'},
+        {"meter", required_argument, NULL, 'M'},  {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static MsrPlan plan;
+    static MsrResult result;
+    memset(&plan, 0, sizeof plan);
+    const char *names[MSR_MAX_MODELS], *checkpoint = NULL, *config = NULL;
+    int n_names = 0, json = 0, modeled_only = 0;
+    Options o = {.db = "tokensim.db", .out = "out"};
+    plan.threads = probe_cpu_count();
+    optind = 1;
+    opterr = 0;
+    int c;
+    long v;
+    while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
+        char msg[200];
+        switch (c) {
+        case 'm':
+            if (n_names == MSR_MAX_MODELS)
+                return usage_error("measure", "too many --model options");
+            names[n_names++] = optarg;
+            break;
+        case 'c': checkpoint = optarg; break;
+        case 'C': config = optarg; break;
+        case 'p':
+            if (int_option("measure", "--prompt", optarg, 1, CFG_MAX_SEQ, &v))
+                return EXIT_USAGE;
+            plan.prompt_tokens = (int)v;
+            break;
+        case 'g':
+            if (int_option("measure", "--gen", optarg, 1, CFG_MAX_SEQ, &v))
+                return EXIT_USAGE;
+            plan.gen_tokens = (int)v;
+            break;
+        case 'b':
+            if ((plan.n_batches = parse_batches(optarg, plan.batches, MSR_MAX_BATCHES)) < 0)
+                return EXIT_USAGE;
+            break;
+        case 't':
+            if (int_option("measure", "--threads", optarg, 1, 256, &v))
+                return EXIT_USAGE;
+            plan.threads = (int)v;
+            break;
+        case 'r':
+            if (int_option("measure", "--repeat", optarg, 1, 1000, &v))
+                return EXIT_USAGE;
+            plan.repeats = (int)v;
+            break;
+        case 'd': o.db = optarg; break;
+        case 'o': o.out = optarg; break;
+        case 'D': o.data = optarg; break;
+        case 'j': json = 1; break;
+        case 'M':
+            if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "modeled") != 0)
+                return usage_error("measure", "--meter must be auto or modeled");
+            modeled_only = strcmp(optarg, "modeled") == 0;
+            break;
+        case 'h': fputs(USAGE_MEASURE, stdout); return 0;
+        case ':':
+            snprintf(msg, sizeof msg, "option %s needs a value", argv[optind - 1]);
+            return usage_error("measure", msg);
+        default:
+            snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
+            return usage_error("measure", msg);
+        }
+    }
+    if (optind < argc)
+        return usage_error("measure", "measure takes no arguments besides options");
+    TsErr err;
+    ts_err_clear(&err);
+    /* the models: presets ('all' or by name), model-file models, a checkpoint */
+    LoadedModel *loaded = calloc(MSR_MAX_MODELS, sizeof *loaded);
+    if (!loaded)
+        return fail(&err);
+    int n = 0, rc = 0;
+    if (n_names == 0 && !checkpoint)
+        names[n_names++] = "all";
+    for (int i = 0; !rc && i < n_names; i++) {
+        if (strcmp(names[i], "all") == 0) {
+            for (int k = 0; !rc && k < cfg_preset_count(); k++) {
+                if (n == MSR_MAX_MODELS) {
+                    rc = ts_err_set(&err, TS_EINPUT, "at most %d models", MSR_MAX_MODELS);
+                    break;
+                }
+                rc = load_model(NULL, NULL, cfg_preset_name(k), NULL, 1, &loaded[n], &err);
+                n += !rc;
+            }
+        } else if (n == MSR_MAX_MODELS) {
+            rc = ts_err_set(&err, TS_EINPUT, "at most %d models", MSR_MAX_MODELS);
+        } else {
+            rc = load_model(NULL, NULL, names[i], config, 1, &loaded[n], &err);
+            n += !rc;
+        }
+    }
+    if (!rc && checkpoint) {
+        if (n == MSR_MAX_MODELS)
+            rc = ts_err_set(&err, TS_EINPUT, "at most %d models", MSR_MAX_MODELS);
+        else if (!(rc = load_model(checkpoint, NULL, NULL, NULL, 1, &loaded[n], &err)))
+            n++;
+    }
+    /* the meter, with the modeled meter's coefficients for this CPU */
+    char data_dir[PATH_MAX] = "", cpu[256];
+    machine_cpu_model(cpu, sizeof cpu);
+    MeterOptions mo = {.sysfs_root = "/sys", .kind = modeled_only ? METER_MODELED : METER_AUTO,
+                       .use_nvml = 1};
+    Meter *meter = NULL;
+    if (!rc) {
+        ScnCatalogs cats;
+        if (!(rc = load_catalogs(&o, &cats, &err))) {
+            snprintf(data_dir, sizeof data_dir, "%s", cats.dir);
+            scn_catalogs_fini(&cats);
+            rc = msr_cpu_power(data_dir, cpu, &mo.model, &err);
+        }
+    }
+    if (!rc)
+        rc = meter_open(&mo, &meter, &err);
+    if (!rc) {
+        for (int i = 0; i < n; i++) {
+            plan.models[i] = loaded[i].cfg;
+            plan.weights[i] = &loaded[i].w;
+        }
+        plan.n_models = n;
+        plan.meter = meter;
+        if (isatty(2))
+            plan.progress = measure_progress;
+        rc = msr_run(&plan, &result, &err);
+    }
+    if (!rc) {
+        snprintf(result.meter_note, sizeof result.meter_note, "%s", mo.why_not);
+        if (meter_is_modeled(meter))
+            snprintf(result.cpu_power_row, sizeof result.cpu_power_row,
+                     "row '%s' of cpu_power.csv: %.2f to %.2f W per vCPU (band %.2f-%.2f to "
+                     "%.2f-%.2f); %s",
+                     mo.model.family, mo.model.min_w_per_vcpu, mo.model.max_w_per_vcpu,
+                     mo.model.low_min_w_per_vcpu, mo.model.low_max_w_per_vcpu,
+                     mo.model.high_min_w_per_vcpu, mo.model.high_max_w_per_vcpu,
+                     mo.model.source);
+        char machine[1024], base[768];
+        machine_fingerprint_json(base, sizeof base);
+        /* the fingerprint plus this run's ceilings and meter */
+        snprintf(machine, sizeof machine,
+                 "%.*s,\"threads\":%d,\"bandwidth_gb_s\":%.1f,\"fp32_gflops\":%.1f,"
+                 "\"kernels\":\"%s\",\"energy_source\":\"%s\"}",
+                 (int)strlen(base) - 1, base, plan.threads, result.bandwidth.best,
+                 result.compute.best, result.n_runs ? result.runs[0].r.kernel_path : "",
+                 result.energy_source);
+        RunnerOptions ro = {o.db, o.out, TS_VERSION};
+        RunnerResult rr;
+        rc = runner_record_measure(&result, plan.models, n, machine, &ro, &rr, &err);
+        if (!rc && json) {
+            msr_write_json(stdout, &result, rr.run_id, machine);
+        } else if (!rc) {
+            printf("measured %d model%s at %d thread%s; energy: %s%s\n\n", n, n == 1 ? "" : "s",
+                   plan.threads, plan.threads == 1 ? "" : "s", result.energy_source,
+                   result.modeled ? " (modeled, not measured)" : "");
+            printf("%-18s %-8s %6s %12s %12s %12s\n", "model", "phase", "batch", "tokens/s",
+                   "J/token", "GFLOP/s");
+            StoreMeasurementRow *rows = calloc((size_t)(2 * result.n_runs), sizeof *rows);
+            int nr = rows ? msr_rows(&result, rows) : 0;
+            for (int i = 0; i < nr; i++) {
+                char a[32], b[32], g[32];
+                printf("%-18s %-8s %6d %12s %12s %12s\n", rows[i].model, rows[i].phase,
+                       rows[i].batch, report_fmt((double)rows[i].tokens / rows[i].seconds, a, 32),
+                       report_fmt(rows[i].energy_j / (double)rows[i].tokens, b, 32),
+                       report_fmt(rows[i].flops / rows[i].seconds / 1e9, g, 32));
+            }
+            free(rows);
+            printf("\nreport:   %s/report.md\ndatabase: %s (run %lld)\n", rr.out_dir, o.db,
+                   (long long)rr.run_id);
+        }
+    }
+    meter_close(meter);
+    for (int i = 0; i < MSR_MAX_MODELS; i++)
+        unload_model(&loaded[i]);
+    free(loaded);
+    return rc ? fail(&err) : 0;
+}
+
 static void print_summary(const Scenario *s, const FleetResult *res)
 {
     char a[32], b[32], c[32], d[32], e[32];
@@ -749,6 +1025,11 @@ static int cmd_run(int argc, char **argv)
         return fail(&err);
     Scenario s;
     if (scn_load(&s, path, &cats, &err)) {
+        scn_catalogs_fini(&cats);
+        return fail(&err);
+    }
+    if (bind_measured(&s, o.db, &err)) {
+        scn_fini(&s);
         scn_catalogs_fini(&cats);
         return fail(&err);
     }
@@ -820,6 +1101,7 @@ int main(int argc, char **argv)
               : strcmp(topic, "models") == 0 ? USAGE_MODELS
               : strcmp(topic, "bench") == 0  ? USAGE_BENCH
               : strcmp(topic, "generate") == 0 ? USAGE_GENERATE
+              : strcmp(topic, "measure") == 0 ? USAGE_MEASURE
               : strcmp(topic, "export") == 0 ? USAGE_EXPORT
                                              : USAGE,
               stdout);
@@ -835,6 +1117,8 @@ int main(int argc, char **argv)
         return cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "generate") == 0)
         return cmd_generate(argc - 1, argv + 1);
+    if (strcmp(cmd, "measure") == 0)
+        return cmd_measure(argc - 1, argv + 1);
     if (strcmp(cmd, "export") == 0)
         return cmd_export(argc - 1, argv + 1);
     char msg[160];

@@ -29,6 +29,7 @@ void perf_fleet(const Scenario *s, const ScnFleet *f, PerfResult *out)
         perf_flops_per_token(m, s->wl, &out->flops_per_output_token,
                              &out->flops_per_input_token);
     switch (f->throughput) {
+    case THR_MEASURED: /* bound to a measure run's rows by sim/measured.c */
     case THR_DECLARED:
         if (v[FK_DECODE_TOK_S_PER_CHIP].origin != ORIG_NONE)
             out->decode_tok_s_per_chip = v[FK_DECODE_TOK_S_PER_CHIP].num;
@@ -45,7 +46,6 @@ void perf_fleet(const Scenario *s, const ScnFleet *f, PerfResult *out)
         break;
     }
     case THR_ROOFLINE:
-    case THR_MEASURED:
-        break; /* refused by scenario.c until their release */
+        break; /* refused by scenario.c until its release */
     }
 }

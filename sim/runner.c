@@ -3,6 +3,7 @@
  * run is either done with all its rows, failed with none, or (killed) running with none. */
 #include "runner.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,6 +90,81 @@ int runner_record(const Scenario *s, const FleetResult *results, const RunnerOpt
         TsErr ignored;
         store_run_fail(db, run_id, err->msg, &ignored);
     }
+    store_close(db);
+    return rc;
+}
+
+/* Writes one report file of a measure run through a temporary name. */
+static int write_measure_file(const char *dir, const char *name, const MsrResult *r,
+                              const EngineConfig *configs, int n_cfg, int64_t run_id,
+                              const char *machine_json, TsErr *err)
+{
+    char tmp[4200], final[4200];
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
+    snprintf(final, sizeof final, "%s/%s", dir, name);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return ts_err_set(err, TS_EIO, "cannot write %s", tmp);
+    if (strcmp(name, "report.md") == 0) {
+        msr_write_md(f, r, run_id, machine_json);
+        msr_write_pairs_md(f, r, configs, n_cfg);
+    } else {
+        msr_write_json(f, r, run_id, machine_json);
+    }
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad || rename(tmp, final) != 0) {
+        remove(tmp);
+        return ts_err_set(err, TS_EIO, "cannot write %s (disk full?)", final);
+    }
+    return 0;
+}
+
+int runner_record_measure(const MsrResult *r, const EngineConfig *configs, int n_cfg,
+                          const char *machine_json, const RunnerOptions *opt, RunnerResult *out,
+                          TsErr *err)
+{
+    memset(out, 0, sizeof *out);
+    Store *db = NULL;
+    if (store_open(opt->db_path, &db, err))
+        return err->code;
+    StoreRunInfo info = {
+        .kind = "measure",
+        .name = "measure",
+        .seed = 0,
+        .version = opt->version,
+        .machine = machine_json,
+    };
+    int64_t run_id = 0;
+    if (store_run_begin(db, &info, &run_id, err)) {
+        store_close(db);
+        return err->code;
+    }
+    out->run_id = run_id;
+    StoreMeasurementRow *rows = calloc((size_t)(2 * r->n_runs + 1), sizeof *rows);
+    StoreMetricRow machine[MSR_MACHINE_METRICS];
+    int rc = rows ? 0 : ts_err_set(err, TS_ENOMEM, "out of memory");
+    if (!rc)
+        rc = report_make_dir(opt->out_root, "measure", run_id, out->out_dir,
+                             (int)sizeof out->out_dir, err);
+    if (!rc)
+        rc = store_run_set_out_dir(db, run_id, out->out_dir, err);
+    if (!rc)
+        rc = write_measure_file(out->out_dir, "report.md", r, configs, n_cfg, run_id,
+                                machine_json, err);
+    if (!rc)
+        rc = write_measure_file(out->out_dir, "results.json", r, configs, n_cfg, run_id,
+                                machine_json, err);
+    if (!rc) {
+        int n = msr_rows(r, rows);
+        int nm = msr_machine_metrics(r, machine);
+        StoreResults res = {NULL, 0, machine, nm, rows, n};
+        rc = store_run_finish_all(db, run_id, &res, err);
+    }
+    if (rc) {
+        TsErr ignored;
+        store_run_fail(db, run_id, err->msg, &ignored);
+    }
+    free(rows);
     store_close(db);
     return rc;
 }

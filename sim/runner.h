@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "evaluate.h"
+#include "measure.h"
 #include "scenario.h"
 
 typedef struct {
@@ -25,5 +26,12 @@ typedef struct {
  * file failures (the run, if created, is then `failed` with no result rows). */
 int runner_record(const Scenario *s, const FleetResult *results, const RunnerOptions *opt,
                   RunnerResult *out, TsErr *err);
+
+/* Stores a measure run (its measurements and machine metrics) and writes its report folder
+ * DIR/measure-<id>/ (report.md, results.json). configs: the models measured, for the
+ * dense/MoE comparison. machine_json goes into runs.machine. */
+int runner_record_measure(const MsrResult *r, const EngineConfig *configs, int n_cfg,
+                          const char *machine_json, const RunnerOptions *opt, RunnerResult *out,
+                          TsErr *err);
 
 #endif

@@ -681,6 +681,12 @@ const char *scn_origin(const ScnVal *v, char *buf, int size)
     case ORIG_DERIVED:
         snprintf(buf, (size_t)size, "derived");
         break;
+    case ORIG_PRESET:
+        snprintf(buf, (size_t)size, "engine preset");
+        break;
+    case ORIG_MEASURED:
+        snprintf(buf, (size_t)size, "measure run %d", v->line);
+        break;
     default:
         snprintf(buf, (size_t)size, "-");
     }
@@ -837,7 +843,10 @@ static int resolve_model(Ctx *c, const char *name, int line, int *out)
         }
     const RawSection *sec = find_section(c->rp, SEC_MODEL, name);
     int row = cat_find_row(&c->cats->models, name);
-    if (!sec && row < 0) {
+    EngineConfig preset;
+    TsErr ignored;
+    int is_preset = !sec && row < 0 && cfg_preset(name, &preset, &ignored) == 0;
+    if (!sec && row < 0 && !is_preset) {
         const char *near = suggest(c->rp, SEC_MODEL, &c->cats->models, name);
         if (near)
             return fail_at(c, line, "unknown model '%s'; did you mean '%s'?", name, near);
@@ -852,10 +861,25 @@ static int resolve_model(Ctx *c, const char *name, int line, int *out)
     memset(m, 0, sizeof *m);
     m->cat_row = row;
     m->line = sec ? sec->line : 0;
-    m->name = txt_dup(row >= 0 ? cat_cell(&c->cats->models, row, "name") : sec->name);
+    m->name = txt_dup(is_preset ? preset.name
+                                : row >= 0 ? cat_cell(&c->cats->models, row, "name") : sec->name);
     s->n_models++;
     if (!m->name)
         return ts_err_set(c->err, TS_ENOMEM, "out of memory");
+    if (is_preset) {
+        /* the engine runs presets in fp32: 4 bytes per weight and per KV element */
+        const ModelShape *sh = &preset.shape;
+        long vals[] = {sh->layers, sh->d_model, sh->heads, sh->kv_heads, sh->head_dim, sh->ffn,
+                       sh->experts, sh->experts_active, sh->shared_experts, sh->expert_ffn,
+                       sh->dense_layers, 0, 0, 0, 0, 0, sh->vocab};
+        for (int k = MK_LAYERS; k <= MK_VOCAB; k++) {
+            m->v[k].origin = ORIG_PRESET;
+            m->v[k].num = (double)vals[k - MK_LAYERS];
+        }
+        m->v[MK_WEIGHT_BYTES] = (ScnVal){.origin = ORIG_PRESET, .num = 4};
+        m->v[MK_KV_BYTES] = (ScnVal){.origin = ORIG_PRESET, .num = 4};
+        m->v[MK_MAX_SEQ] = (ScnVal){.origin = ORIG_PRESET, .num = preset.max_seq};
+    }
     if (row >= 0 && apply_catalog(c, &c->cats->models, row, MODEL_KEYS, MK_COUNT, m->v))
         return c->err->code;
     if (sec && apply_section(c, sec, MODEL_KEYS, MK_COUNT, m->v, NULL, 0, NULL))
@@ -868,9 +892,11 @@ static int resolve_model(Ctx *c, const char *name, int line, int *out)
     char where[600];
     if (sec)
         snprintf(where, sizeof where, "%s:%d", s->path, sec->line);
-    else
+    else if (row >= 0)
         snprintf(where, sizeof where, "%s:%d", c->cats->models.path,
                  c->cats->models.lines[row]);
+    else
+        snprintf(where, sizeof where, "%s:%d", s->path, line);
 
     static const ModelKey core[] = {MK_LAYERS, MK_D_MODEL, MK_HEADS, MK_VOCAB};
     int n_core = 0;
@@ -1019,7 +1045,8 @@ static int resolve_chip(Ctx *c, ScnFleet *f)
     const char *name = cv->text;
     const RawSection *sec = find_section(c->rp, SEC_CHIP, name);
     int row = cat_find_row(&c->cats->chips, name);
-    if (!sec && row < 0) {
+    f->this_machine = txt_eq_nocase(name, "this-machine");
+    if (!sec && row < 0 && !f->this_machine) {
         const char *near = suggest(c->rp, SEC_CHIP, &c->cats->chips, name);
         if (near)
             return fail_at(c, cv->line, "unknown chip '%s'; did you mean '%s'?", name, near);
@@ -1031,7 +1058,9 @@ static int resolve_chip(Ctx *c, ScnFleet *f)
     ScnChip *ch = &f->chip;
     ch->cat_row = row;
     ch->line = sec ? sec->line : 0;
-    ch->name = txt_dup(row >= 0 ? cat_cell(&c->cats->chips, row, "name") : sec->name);
+    ch->name = txt_dup(row >= 0 ? cat_cell(&c->cats->chips, row, "name")
+                       : sec   ? sec->name
+                               : "this-machine");
     if (!ch->name)
         return ts_err_set(c->err, TS_ENOMEM, "out of memory");
     if (row >= 0 && apply_catalog(c, &c->cats->chips, row, CHIP_KEYS, CK_COUNT, ch->v))
@@ -1185,33 +1214,6 @@ static int resolve_fleet(Ctx *c, const RawSection *sec, ScnFleet *f)
                        "set price_usd or use cost = rent",
                        fn, f->chip.name);
 
-    /* Power: declared, else the chip's all-in share, else its board power. */
-    if (has(&v[FK_POWER_W_PER_CHIP])) {
-        f->energy_source = "declared";
-    } else if (has(&cv[CK_ALL_IN_W])) {
-        f->energy_source = "catalog:all_in_w";
-        v[FK_POWER_W_PER_CHIP] = cv[CK_ALL_IN_W];
-        v[FK_POWER_W_PER_CHIP].text = NULL;
-    } else if (has(&cv[CK_TDP_W])) {
-        f->energy_source = "catalog:tdp_w";
-        v[FK_POWER_W_PER_CHIP] = cv[CK_TDP_W];
-        v[FK_POWER_W_PER_CHIP].text = NULL;
-    } else {
-        return fail_at(c, sec->line,
-                       "fleet '%s': chip '%s' has no all_in_w or tdp_w; set power_w_per_chip",
-                       fn, f->chip.name);
-    }
-    set_default(&v[FK_POWER_LOAD], 1);
-    if (!has(&v[FK_IDLE_W_PER_CHIP])) {
-        if (has(&cv[CK_IDLE_W])) {
-            v[FK_IDLE_W_PER_CHIP] = cv[CK_IDLE_W];
-            v[FK_IDLE_W_PER_CHIP].text = NULL;
-        } else {
-            v[FK_IDLE_W_PER_CHIP].origin = ORIG_DERIVED;
-            v[FK_IDLE_W_PER_CHIP].num = 0.3 * v[FK_POWER_W_PER_CHIP].num;
-        }
-    }
-
     /* Throughput mode and what it needs. */
     int declared = has(&v[FK_DECODE_TOK_S_PER_CHIP]) || has(&v[FK_PREFILL_TOK_S_PER_CHIP]);
     if (has(&v[FK_THROUGHPUT]))
@@ -1219,6 +1221,44 @@ static int resolve_fleet(Ctx *c, const RawSection *sec, ScnFleet *f)
     else
         f->throughput = declared ? THR_DECLARED : has(&v[FK_MFU]) ? THR_MFU : THR_ROOFLINE;
     int tline = has(&v[FK_THROUGHPUT]) ? v[FK_THROUGHPUT].line : sec->line;
+    if (f->this_machine && f->throughput != THR_MEASURED)
+        return fail_at(c, tline,
+                       "fleet '%s': chip = this-machine needs throughput = measured (its figures "
+                       "come from a measure run)",
+                       fn);
+
+    /* Power (measured fleets get theirs from the measure run, unless declared). */
+    if (f->throughput == THR_MEASURED) {
+        if (has(&v[FK_POWER_W_PER_CHIP]))
+            f->energy_source = "declared";
+    } else {
+        /* Power: declared, else the chip's all-in share, else its board power. */
+        if (has(&v[FK_POWER_W_PER_CHIP])) {
+            f->energy_source = "declared";
+        } else if (has(&cv[CK_ALL_IN_W])) {
+            f->energy_source = "catalog:all_in_w";
+            v[FK_POWER_W_PER_CHIP] = cv[CK_ALL_IN_W];
+            v[FK_POWER_W_PER_CHIP].text = NULL;
+        } else if (has(&cv[CK_TDP_W])) {
+            f->energy_source = "catalog:tdp_w";
+            v[FK_POWER_W_PER_CHIP] = cv[CK_TDP_W];
+            v[FK_POWER_W_PER_CHIP].text = NULL;
+        } else {
+            return fail_at(c, sec->line,
+                           "fleet '%s': chip '%s' has no all_in_w or tdp_w; set power_w_per_chip",
+                           fn, f->chip.name);
+        }
+        set_default(&v[FK_POWER_LOAD], 1);
+        if (!has(&v[FK_IDLE_W_PER_CHIP])) {
+            if (has(&cv[CK_IDLE_W])) {
+                v[FK_IDLE_W_PER_CHIP] = cv[CK_IDLE_W];
+                v[FK_IDLE_W_PER_CHIP].text = NULL;
+            } else {
+                v[FK_IDLE_W_PER_CHIP].origin = ORIG_DERIVED;
+                v[FK_IDLE_W_PER_CHIP].num = 0.3 * v[FK_POWER_W_PER_CHIP].num;
+            }
+        }
+    }
     double in_t, out_t;
     workload_tokens(s, &in_t, &out_t);
     int need_prefill = in_t * (1.0 - s->wl[WK_CACHE_HIT_RATE].num) > 0.0;
@@ -1266,10 +1306,12 @@ static int resolve_fleet(Ctx *c, const RawSection *sec, ScnFleet *f)
                        "decode_tok_s_per_chip (declared) or mfu",
                        fn);
     case THR_MEASURED:
-        return fail_at(c, tline,
-                       "fleet '%s': throughput = measured is not supported yet; give "
-                       "decode_tok_s_per_chip (declared) or mfu",
-                       fn);
+        if (has(&v[FK_DECODE_TOK_S_PER_CHIP]) || has(&v[FK_PREFILL_TOK_S_PER_CHIP]))
+            return fail_at(c, tline,
+                           "fleet '%s': throughput = measured takes its tokens/s from a measure "
+                           "run; remove decode_tok_s_per_chip and prefill_tok_s_per_chip",
+                           fn);
+        break; /* bound to the database by msd_bind */
     }
 
     /* Keys that this fleet's modes ignore: say so rather than drop them silently. */

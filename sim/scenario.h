@@ -12,7 +12,11 @@
 #include "catalog.h"
 
 /* Where a value came from. */
-typedef enum { ORIG_NONE = 0, ORIG_DEFAULT, ORIG_FILE, ORIG_CATALOG, ORIG_DERIVED } ScnOrigin;
+typedef enum {
+    ORIG_NONE = 0, ORIG_DEFAULT, ORIG_FILE, ORIG_CATALOG, ORIG_DERIVED,
+    ORIG_PRESET,   /* an engine preset's shape */
+    ORIG_MEASURED  /* from a measure run in the database (line = its run id) */
+} ScnOrigin;
 
 typedef struct {
     ScnOrigin origin;
@@ -100,7 +104,12 @@ typedef struct {
     ThroughputMode throughput;
     int rent;                 /* cost = rent */
     int elec_row;             /* electricity.csv row, -1 when usd_per_kwh is given or none */
-    const char *energy_source; /* "declared", "catalog:all_in_w" or "catalog:tdp_w" */
+    const char *energy_source; /* "declared", "catalog:all_in_w", "catalog:tdp_w", or the
+                                  measure run's source (points into measured_source) */
+    int this_machine;         /* chip = this-machine: peaks come from a measure run */
+    long measure_run;         /* throughput = measured: the run used (after msd_bind) */
+    int measured_threads;
+    char measured_source[96];
 } ScnFleet;
 
 typedef struct {

@@ -538,11 +538,55 @@ static int store_insert_metrics(Store *s, int64_t run_id, const StoreMetricRow *
     return code;
 }
 
-int store_run_finish(Store *s, int64_t run_id, const StoreFleetRow *fleets, int n_fleets,
-                     const StoreMetricRow *metrics, int n_metrics, TsErr *err)
+static int store_insert_measurements(Store *s, int64_t run_id, const StoreMeasurementRow *rows,
+                                     int n, TsErr *err)
 {
-    assert(s && n_fleets >= 0 && n_metrics >= 0);
-    assert((fleets || n_fleets == 0) && (metrics || n_metrics == 0));
+    static const char sql[] =
+        "INSERT INTO measurements (run_id, model, precision, phase, batch, threads, prompt_tokens,"
+        " tokens, seconds, seconds_p10, seconds_p90, flops, weight_bytes, kv_bytes, energy_j,"
+        " energy_net_j, energy_low_j, energy_high_j, energy_source) VALUES (?, ?, ?, ?, ?, ?, ?,"
+        " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    sqlite3_stmt *st;
+    if (n == 0)
+        return 0;
+    if (store_prepare(s, sql, &st, "preparing the measurement rows", err))
+        return TS_EIO;
+    int code = 0;
+    for (int i = 0; i < n && !code; i++) {
+        const StoreMeasurementRow *m = &rows[i];
+        StoreBind b;
+        store_bind_start(&b, st);
+        store_bind_int64(&b, run_id);
+        store_bind_text(&b, m->model);
+        store_bind_text(&b, m->precision);
+        store_bind_text(&b, m->phase);
+        store_bind_int64(&b, m->batch);
+        store_bind_int64(&b, m->threads);
+        store_bind_int64(&b, m->prompt_tokens);
+        store_bind_int64(&b, m->tokens);
+        store_bind_real(&b, m->seconds, 1);
+        store_bind_real(&b, m->seconds_p10, 1);
+        store_bind_real(&b, m->seconds_p90, 1);
+        store_bind_real(&b, m->flops, 1);
+        store_bind_real(&b, m->weight_bytes, 1);
+        store_bind_real(&b, m->kv_bytes, 1);
+        store_bind_real(&b, m->energy_j, 1);
+        store_bind_real(&b, m->energy_net_j, 1);
+        store_bind_real(&b, m->energy_low_j, 1);
+        store_bind_real(&b, m->energy_high_j, 1);
+        store_bind_text(&b, m->energy_source);
+        if (b.rc != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE || sqlite3_reset(st) != SQLITE_OK)
+            code = ts_err_set(err, TS_EIO, "%s: run %lld: inserting a measurement of '%s': %s",
+                              s->path, (long long)run_id, m->model ? m->model : "(null)",
+                              sqlite3_errmsg(s->db));
+    }
+    store_finalize(st);
+    return code;
+}
+
+int store_run_finish_all(Store *s, int64_t run_id, const StoreResults *r, TsErr *err)
+{
+    assert(s && r && r->n_fleets >= 0 && r->n_metrics >= 0 && r->n_measurements >= 0);
     if (store_exec(s, "BEGIN IMMEDIATE", "starting the results transaction", err))
         return TS_EIO;
     /* Marking done first gives a clear message for a run that is not running; the rows and the
@@ -553,12 +597,22 @@ int store_run_finish(Store *s, int64_t run_id, const StoreFleetRow *fleets, int 
                                 run_id, NULL, "writing the run's results",
                                 "is not running (missing, done or failed)", err);
     if (!code)
-        code = store_insert_fleets(s, run_id, fleets, n_fleets, err);
+        code = store_insert_fleets(s, run_id, r->fleets, r->n_fleets, err);
     if (!code)
-        code = store_insert_metrics(s, run_id, metrics, n_metrics, err);
+        code = store_insert_metrics(s, run_id, r->metrics, r->n_metrics, err);
+    if (!code)
+        code = store_insert_measurements(s, run_id, r->measurements, r->n_measurements, err);
     if (!code && store_exec(s, "COMMIT", "committing the run's results", err))
         code = TS_EIO;
     if (code)
         return store_rollback(s, code, err);
     return 0;
+}
+
+int store_run_finish(Store *s, int64_t run_id, const StoreFleetRow *fleets, int n_fleets,
+                     const StoreMetricRow *metrics, int n_metrics, TsErr *err)
+{
+    assert((fleets || n_fleets == 0) && (metrics || n_metrics == 0));
+    StoreResults r = {fleets, n_fleets, metrics, n_metrics, NULL, 0};
+    return store_run_finish_all(s, run_id, &r, err);
 }

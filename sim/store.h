@@ -36,6 +36,30 @@ typedef struct {
     int has_pct;
 } StoreMetricRow;
 
+/* One row of table `measurements`. Strings are borrowed; has_* 0 stores NULL. */
+typedef struct {
+    const char *model;
+    const char *precision;     /* "fp32" */
+    const char *phase;         /* "prefill" or "decode" */
+    int batch, threads;
+    int prompt_tokens;
+    int64_t tokens;            /* tokens processed in one repeat */
+    double seconds, seconds_p10, seconds_p90; /* of one repeat: median, p10, p90 */
+    double flops, weight_bytes, kv_bytes;     /* of one repeat */
+    double energy_j, energy_net_j, energy_low_j, energy_high_j; /* of one repeat */
+    const char *energy_source;
+} StoreMeasurementRow;
+
+/* All results of a run, for store_run_finish_all. */
+typedef struct {
+    const StoreFleetRow *fleets;
+    int n_fleets;
+    const StoreMetricRow *metrics;
+    int n_metrics;
+    const StoreMeasurementRow *measurements;
+    int n_measurements;
+} StoreResults;
+
 /* What a new run records about itself (table `runs`). Strings are borrowed. */
 typedef struct {
     const char *kind;            /* "measure", "scenario" or "sweep" */
@@ -67,6 +91,9 @@ int store_run_set_out_dir(Store *s, int64_t run_id, const char *out_dir, TsErr *
  * still `running` (call store_run_fail). */
 int store_run_finish(Store *s, int64_t run_id, const StoreFleetRow *fleets, int n_fleets,
                      const StoreMetricRow *metrics, int n_metrics, TsErr *err);
+
+/* store_run_finish with measurement rows too: everything and `done` in one transaction. */
+int store_run_finish_all(Store *s, int64_t run_id, const StoreResults *r, TsErr *err);
 
 /* Marks run_id `failed` with finished_at and the message (runs.error). Only a `running` run
  * can fail: a missing, `done` or `failed` run is an error (TS_EIO). */

@@ -21,6 +21,13 @@ if [ ! -x "$TS" ]; then
     exit 1
 fi
 
+# Scenarios with measured fleets read the latest measure run: make a small one first.
+why=
+"$TS" measure --model dense-110m --model moe-110m-active --prompt 16 --gen 4 --batch 1,2 \
+    --repeat 1 --db "$DB" --out "$OUT" >"$TMP/o" 2>"$TMP/e" ||
+    addwhy "exit status $?: $(head -c 400 "$TMP/e")"
+report "a small measure run for the measured scenarios"
+
 n_scn=0
 for f in scenarios/*.ini; do
     [ -f "$f" ] || continue
@@ -30,7 +37,8 @@ for f in scenarios/*.ini; do
     n_fleets=$(printf '%s\n' "$fleets" | grep -c .)
 
     why=
-    "$TS" check "$f" >"$TMP/o" 2>"$TMP/e" || addwhy "exit status $?: $(head -c 400 "$TMP/e")"
+    "$TS" check --db "$DB" "$f" >"$TMP/o" 2>"$TMP/e" ||
+        addwhy "exit status $?: $(head -c 400 "$TMP/e")"
     report "$stem: check exits 0"
 
     why=

@@ -1,0 +1,80 @@
+/* measure: `tokensim measure`: runs the engine's models on this machine through the timing
+ * harness with a power meter, probes the machine's ceilings and idle power, and turns the
+ * results into `measurements` rows and machine metrics for the store, a Markdown report and
+ * JSON. It does not open the database itself (sim/runner.c does) and prints nothing. */
+#ifndef TS_SIM_MEASURE_H
+#define TS_SIM_MEASURE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../models/harness.h"
+#include "../models/meter.h"
+#include "../models/probe.h"
+#include "store.h"
+
+#define MSR_MAX_MODELS 16
+#define MSR_MAX_BATCHES 16
+#define MSR_MAX_ROWS (MSR_MAX_MODELS * MSR_MAX_BATCHES)
+
+typedef struct {
+    EngineConfig models[MSR_MAX_MODELS]; /* what to run */
+    const Weights *weights[MSR_MAX_MODELS]; /* borrowed, one per model */
+    int n_models;
+    int prompt_tokens;          /* default 128 (shrunk to fit a short context) */
+    int gen_tokens;             /* default 32 */
+    int batches[MSR_MAX_BATCHES];
+    int n_batches;              /* default 1, 4, 16 */
+    int threads;
+    int repeats;                /* default 3 */
+    double idle_seconds;        /* how long measured meters watch idle power (default 1 s) */
+    Meter *meter;               /* borrowed */
+    void (*progress)(void *ctx, int done, int total, const char *what); /* may be NULL */
+    void *progress_ctx;
+} MsrPlan;
+
+typedef struct {
+    char model[CFG_NAME_MAX];
+    HxResult r;
+} MsrRun;
+
+typedef struct {
+    MsrRun runs[MSR_MAX_ROWS];
+    int n_runs;
+    ProbeResult bandwidth;      /* at the plan's threads */
+    ProbeResult compute;
+    double idle_w, idle_low_w, idle_high_w;
+    char energy_source[96];
+    int modeled;
+    char meter_note[512];       /* why measured meters were not used */
+    char cpu_power_row[640];    /* the modeled meter's coefficients and their source */
+} MsrResult;
+
+/* Fills m from data_dir/cpu_power.csv: the first row whose `match` is a case-insensitive
+ * substring of cpu_model (an empty match fits any CPU). TS_EINPUT/TS_EIO from the catalog, or
+ * when no row fits. */
+int msr_cpu_power(const char *data_dir, const char *cpu_model, CpuPowerModel *m, TsErr *err);
+
+/* Probes the machine, measures idle power, then runs every (model, batch) of the plan. */
+int msr_run(const MsrPlan *plan, MsrResult *out, TsErr *err);
+
+/* The measurement rows of a result (2 per run: prefill and decode); strings borrowed from r.
+ * rows must hold 2 × r->n_runs. Returns the count. */
+int msr_rows(const MsrResult *r, StoreMeasurementRow *rows);
+
+/* Machine metrics of a result for table `metrics` (fleet "-"): bandwidth_gb_s, fp32_gflops,
+ * idle_w (with its band), measure_threads. rows must hold MSR_MACHINE_METRICS. */
+#define MSR_MACHINE_METRICS 6
+int msr_machine_metrics(const MsrResult *r, StoreMetricRow *rows);
+
+/* Writes the measure report (Markdown) to f. */
+void msr_write_md(FILE *f, const MsrResult *r, int64_t run_id, const char *machine_json);
+
+/* Writes the dense/MoE comparison: each MoE model of the run beside the dense model of the same
+ * depth, width and vocabulary (configs: the models measured), per batch. */
+void msr_write_pairs_md(FILE *f, const MsrResult *r, const EngineConfig *configs, int n_cfg);
+
+/* Writes the result as one JSON object to f. */
+void msr_write_json(FILE *f, const MsrResult *r, int64_t run_id, const char *machine_json);
+
+#endif
