@@ -1,0 +1,102 @@
+#!/bin/sh
+# End-to-end: `tokensim measure` on small presets: a done measure run with one row per model,
+# phase and batch, each energy figure with its source (modeled here: this machine has no power
+# meter; a machine with RAPL may say measured), --json that parses, the dense/MoE comparison in
+# the report, and a measured scenario priced from the run (and refused without one).
+# Prints TAP lines (`ok - ...` / `not ok - ...`, diagnostics as `# ...`).
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+. tests/e2e/tap.inc
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/tokensim-e2e-measure.XXXXXX") || exit 1
+trap 'rm -rf "$TMP"' EXIT
+trap 'exit 1' INT TERM
+DB=$TMP/m.db
+q() { sqlite3 "$DB" "$1" 2>&1; }
+
+why=
+"$TS" measure --model dense-15m --model moe-15m-total --prompt 16 --gen 4 --batch 1,3 \
+    --repeat 2 --db "$DB" --out "$TMP/out" >"$TMP/o" 2>"$TMP/e" ||
+    addwhy "exit status $?: $(head -c 300 "$TMP/e")"
+[ "$(q "select kind || ' ' || status from runs")" = "measure done" ] || addwhy "no done run"
+n=$(q "select count(*) from measurements")
+[ "$n" -eq 8 ] || addwhy "$n measurement rows, expected 2 models x 2 batches x 2 phases"
+[ -f "$TMP/out/measure-1/report.md" ] || addwhy "no report.md"
+report "measure stores a done run with a row per model, phase and batch"
+
+why=
+bad=$(q "select count(*) from measurements where energy_source = '' or energy_j <= 0
+         or energy_low_j > energy_j or energy_high_j < energy_j or energy_net_j > energy_j
+         or seconds <= 0 or seconds_p10 > seconds or seconds_p90 < seconds or flops <= 0
+         or weight_bytes <= 0 or tokens <= 0")
+[ "$bad" -eq 0 ] || addwhy "$bad rows with impossible figures"
+if [ ! -d /sys/class/powercap ]; then
+    src=$(q "select distinct energy_source from measurements")
+    [ "$src" = "modeled:cpu-linear" ] || addwhy "no power meter here, yet the source is '$src'"
+    grep -q "measured" "$TMP/out/measure-1/report.md" &&
+        ! grep -q "modeled" "$TMP/out/measure-1/report.md" && addwhy "report says measured"
+fi
+pre=$(q "select tokens from measurements where model = 'dense-15m' and phase = 'prefill' and batch = 3")
+[ "$pre" -eq 48 ] || addwhy "prefill of 3 sequences of 16 tokens counted $pre tokens"
+report "every row has sane figures and an honest energy source"
+
+why=
+grep -q "Dense against MoE" "$TMP/out/measure-1/report.md" || addwhy "no side-by-side table"
+grep -q "| dense-15m | moe-15m-total | 3 |" "$TMP/out/measure-1/report.md" ||
+    addwhy "no dense-15m / moe-15m-total row at batch 3"
+report "the report puts each MoE preset beside its dense twin"
+
+why=
+"$TS" measure --model dense-15m --prompt 8 --gen 2 --batch 1 --repeat 1 --json --db "$DB" \
+    --out "$TMP/out" >"$TMP/j.json" 2>"$TMP/e" || addwhy "exit status $?: $(head -c 300 "$TMP/e")"
+[ "$(sqlite3 :memory: "select json_valid(readfile('$TMP/j.json'))")" = 1 ] ||
+    addwhy "--json output does not parse: $(head -c 200 "$TMP/j.json")"
+[ "$(sqlite3 :memory: "select json_array_length(readfile('$TMP/j.json'), '\$.measurements')")" = 2 ] ||
+    addwhy "--json does not hold 2 measurements"
+report "--json prints JSON that parses"
+
+cat >"$TMP/here.ini" <<'INI'
+[scenario]
+name = here
+
+[workload]
+model = dense-15m
+input_tokens_per_day = 1e6
+output_tokens_per_day = 1e6
+
+[fleet here]
+chip = this-machine
+throughput = measured
+measurement = 1
+price_usd = 1000
+usd_per_kwh = 0.1
+INI
+why=
+"$TS" run --db "$DB" --out "$TMP/out" "$TMP/here.ini" >"$TMP/o" 2>"$TMP/e" ||
+    addwhy "exit status $?: $(head -c 300 "$TMP/e")"
+src=$(q "select energy_source from fleets where fleet = 'here'")
+msrc=$(q "select distinct energy_source from measurements where run_id = 1")
+[ "$src" = "$msrc" ] || addwhy "fleet energy source '$src', measure run's '$msrc'"
+tok=$(q "select value from metrics where fleet = 'here' and metric = 'decode_tok_s_per_chip'
+         and run_id = (select max(id) from runs)")
+best=$(q "select max(tokens / seconds) from measurements where run_id = 1 and model = 'dense-15m'
+          and phase = 'decode'")
+[ "$(sqlite3 :memory: "select abs($tok - $best) < 1e-6 * $best")" = 1 ] ||
+    addwhy "decode tok/s $tok, best measured $best"
+report "a measured scenario takes tokens/s and energy source from the measure run"
+
+why=
+printf 'tpot_slo_ms = 0.0001\n' >>"$TMP/slo.ini"
+sed 's/^output_tokens_per_day = 1e6$/output_tokens_per_day = 1e6\ntpot_slo_ms = 0.0001/' \
+    "$TMP/here.ini" >"$TMP/slo.ini"
+"$TS" run --db "$DB" --out "$TMP/out" "$TMP/slo.ini" >"$TMP/o" 2>"$TMP/e"
+st=$?
+[ "$st" -eq 2 ] || addwhy "exit status $st, expected 2"
+grep -q "slo.ini:10: fleet 'here': no measured decode of 'dense-15m'.*meets tpot_slo_ms" \
+    "$TMP/e" || addwhy "message: $(cat "$TMP/e")"
+"$TS" run --db "$TMP/none.db" --out "$TMP/out" "$TMP/here.ini" >"$TMP/o" 2>"$TMP/e"
+st=$?
+[ "$st" -eq 2 ] || addwhy "without a database: exit status $st, expected 2"
+[ ! -e "$TMP/none.db" ] || addwhy "a database was created"
+report "an unmet SLO or a missing measure run is a FILE:LINE error"
+
+[ "$failed" -eq 0 ]
