@@ -49,7 +49,7 @@ refused() {
         addwhy "run: a report was written: $(find "$TMP/out" -name report.md)"
     fi
     [ -z "$why" ] || showerr "$TMP/err.txt"
-    "$TS" check "$f" >"$TMP/out.txt" 2>"$TMP/cerr.txt"
+    "$TS" check --db "$TMP/bad.db" "$f" >"$TMP/out.txt" 2>"$TMP/cerr.txt"
     rc=$?
     [ "$rc" -eq 2 ] || addwhy "check: exit status $rc, expected 2"
     for e in "$@"; do
