@@ -2,6 +2,8 @@
  * Defaults were already applied by scenario.c; this file only reads values. */
 #include "evaluate.h"
 
+#include <math.h>
+
 static int given(const ScnVal *v)
 {
     return v->origin != ORIG_NONE;
@@ -67,8 +69,20 @@ void eval_cost_inputs(const Scenario *s, const ScnFleet *f, const PerfResult *pe
 
 int eval_fleet(const Scenario *s, const ScnFleet *f, FleetResult *r, TsErr *err)
 {
-    perf_fleet(s, f, &r->perf);
+    if (perf_fleet(s, f, &r->perf, err))
+        return err->code;
     eval_cost_inputs(s, f, &r->perf, &r->inputs);
+    if (r->perf.roofline) {
+        /* the instance is the roofline's (the fewest chips that hold the weights, unless set) */
+        r->inputs.chips_per_instance = r->perf.roof.chips_per_instance;
+        if (r->inputs.fixed_chips &&
+            fmod(r->inputs.chips, r->inputs.chips_per_instance) != 0)
+            return ts_err_set(err, TS_EINPUT,
+                              "%s:%d: fleet '%s': chips = %.0f is not a multiple of the %d chips "
+                              "an instance needs to hold the model",
+                              s->path, f->line, f->name, r->inputs.chips,
+                              r->perf.roof.chips_per_instance);
+    }
     cost_compute(&r->inputs, &r->metrics, &r->over_capacity);
     const MetricSet *m = &r->metrics;
     if (!m->has[MET_CHIPS] || m->value[MET_CHIPS] > EVAL_MAX_CHIPS ||
@@ -82,5 +96,15 @@ int eval_fleet(const Scenario *s, const ScnFleet *f, FleetResult *r, TsErr *err)
         met_set(&r->metrics, MET_FLOPS_PER_OUTPUT_TOKEN, r->perf.flops_per_output_token);
     if (r->perf.flops_per_input_token > 0)
         met_set(&r->metrics, MET_FLOPS_PER_INPUT_TOKEN, r->perf.flops_per_input_token);
+    if (r->perf.roofline) {
+        const RoofResult *ro = &r->perf.roof;
+        met_set(&r->metrics, MET_BATCH, ro->batch);
+        met_set(&r->metrics, MET_STEP_MS, ro->step_ms);
+        met_set(&r->metrics, MET_TPOT_MS, ro->tpot_ms);
+        met_set(&r->metrics, MET_TTFT_MS, ro->ttft_ms);
+        met_set(&r->metrics, MET_KV_BYTES_PER_TOKEN, ro->kv_bytes_per_token);
+        met_set(&r->metrics, MET_WEIGHTS_GB_PER_INSTANCE, ro->weights_gb_per_instance);
+        met_set(&r->metrics, MET_MAX_BATCH_MEMORY, ro->max_batch_memory);
+    }
     return 0;
 }

@@ -41,6 +41,13 @@ static const MetricInfo METRICS[MET_COUNT] = {
     [MET_GROSS_MARGIN] = {"gross_margin", "ratio"},
     [MET_FLOPS_PER_OUTPUT_TOKEN] = {"flops_per_output_token", "FLOP/token"},
     [MET_FLOPS_PER_INPUT_TOKEN] = {"flops_per_input_token", "FLOP/token"},
+    [MET_BATCH] = {"batch", "sequences"},
+    [MET_STEP_MS] = {"step_ms", "ms"},
+    [MET_TPOT_MS] = {"tpot_ms", "ms"},
+    [MET_TTFT_MS] = {"ttft_ms", "ms"},
+    [MET_KV_BYTES_PER_TOKEN] = {"kv_bytes_per_token", "bytes/token"},
+    [MET_WEIGHTS_GB_PER_INSTANCE] = {"weights_gb_per_instance", "GB"},
+    [MET_MAX_BATCH_MEMORY] = {"max_batch_memory", "sequences"},
 };
 
 const MetricInfo *met_info(MetricId id)

@@ -4,6 +4,7 @@
 #ifndef TS_SIM_PERF_H
 #define TS_SIM_PERF_H
 
+#include "roofline.h"
 #include "scenario.h"
 
 typedef struct {
@@ -11,7 +12,9 @@ typedef struct {
     double prefill_tok_s_per_chip; /* 0 when there is nothing to prefill and none was given */
     double flops_per_output_token; /* 0 when unknown (declared mode without a model shape) */
     double flops_per_input_token;  /* per prefilled prompt token; 0 when unknown */
-    double peak_tflops;            /* the peak mfu used (fp8 or bf16); 0 in declared mode */
+    double peak_tflops;            /* the peak mfu or roofline used (fp8 or bf16) */
+    int roofline;                  /* roof holds the roofline solution */
+    RoofResult roof;
 } PerfResult;
 
 /* FLOPs per output (decode) token and per prefilled prompt token of model m for workload w
@@ -19,7 +22,11 @@ typedef struct {
 void perf_flops_per_token(const ScnModel *m, const ScnVal *wl, double *per_output,
                           double *per_input);
 
-/* Throughput of fleet f of a validated scenario s. */
-void perf_fleet(const Scenario *s, const ScnFleet *f, PerfResult *out);
+/* The roofline inputs of fleet f (roofline mode). */
+void perf_roof_inputs(const Scenario *s, const ScnFleet *f, RoofInputs *in);
+
+/* Throughput of fleet f of a validated scenario s. TS_EINPUT "FILE:LINE: fleet 'x': ..." when
+ * the roofline finds that the weights do not fit or the TPOT SLO cannot be met. */
+int perf_fleet(const Scenario *s, const ScnFleet *f, PerfResult *out, TsErr *err);
 
 #endif

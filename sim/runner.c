@@ -34,7 +34,7 @@ static int store_results(Store *db, int64_t run_id, const Scenario *s,
             .throughput_mode = scn_throughput_name(f->throughput),
             .cost_mode = f->rent ? "rent" : "own",
             .energy_source = f->energy_source,
-            .bound = NULL,
+            .bound = results[i].perf.roofline ? results[i].perf.roof.bound : NULL,
         };
         for (int k = 0; k < MET_COUNT; k++) {
             const MetricInfo *mi = met_info((MetricId)k);

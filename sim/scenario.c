@@ -1300,11 +1300,45 @@ static int resolve_fleet(Ctx *c, const RawSection *sec, ScnFleet *f)
                         "no context_tokens: decode FLOPs leave out attention over the context"))
                 return c->err->code;
         break;
-    case THR_ROOFLINE:
-        return fail_at(c, tline,
-                       "fleet '%s': throughput = roofline is not supported yet; give "
-                       "decode_tok_s_per_chip (declared) or mfu",
-                       fn);
+    case THR_ROOFLINE: {
+        if (!m->has_shape)
+            return fail_at(c, tline,
+                           "fleet '%s': throughput = roofline needs model '%s' with a full shape "
+                           "(layers, d_model, heads, vocab, ffn or experts); or give "
+                           "decode_tok_s_per_chip (declared) or mfu",
+                           fn, m->name);
+        int fp8 = m->v[MK_WEIGHT_BYTES].num == 1 && has(&cv[CK_FP8_TFLOPS]);
+        static const ChipKey needed[] = {CK_HBM_GB, CK_HBM_TB_S};
+        if (!fp8 && !has(&cv[CK_BF16_TFLOPS]))
+            return fail_at(c, tline, "fleet '%s': chip '%s' has no bf16_tflops; roofline needs it",
+                           fn, f->chip.name);
+        for (int k = 0; k < 2; k++)
+            if (!has(&cv[needed[k]]) || cv[needed[k]].num <= 0)
+                return fail_at(c, tline, "fleet '%s': chip '%s' has no %s; roofline needs it",
+                               fn, f->chip.name, CHIP_KEYS[needed[k]].name);
+        if (need_decode && !has(&s->wl[WK_CONTEXT_TOKENS]))
+            return fail_at(c, s->workload_line,
+                           "throughput = roofline (fleet '%s') needs context_tokens (the average "
+                           "KV length while decoding) or requests with tokens per request",
+                           fn);
+        if (need_prefill && !has(&s->wl[WK_PROMPT_TOKENS]))
+            return fail_at(c, s->workload_line,
+                           "throughput = roofline (fleet '%s') needs prompt_tokens to price "
+                           "prefill, or requests with tokens per request",
+                           fn);
+        if (m->v[MK_MTP_DEPTH].num > 0 && !has(&m->v[MK_MTP_ACCEPTANCE]))
+            return fail_at(c, m->line > 0 ? m->line : tline,
+                           "model '%s': mtp_depth > 0 needs mtp_acceptance (the share of drafts "
+                           "accepted)",
+                           m->name);
+        set_default(&v[FK_EFF_COMPUTE], 0.5);
+        set_default(&v[FK_EFF_MEMORY], 0.7);
+        set_default(&v[FK_EFF_PREFILL], 0.5);
+        set_default(&v[FK_HBM_USABLE], 0.9);
+        set_default(&v[FK_ACT_BYTES], 2);
+        set_default(&v[FK_STEP_OVERHEAD_MS], 0);
+        break;
+    }
     case THR_MEASURED:
         if (has(&v[FK_DECODE_TOK_S_PER_CHIP]) || has(&v[FK_PREFILL_TOK_S_PER_CHIP]))
             return fail_at(c, tline,

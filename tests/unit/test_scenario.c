@@ -189,7 +189,7 @@ static void test_mfu_throughput_follows_peak_over_flops(void **state)
     /* non-embedding active: per layer attn 2*8*2*4 + 2*8*1*4 = 192, ffn 3*8*16 = 384; x2 = 1152
      * decode: 2*1152 + 2*10*8 + 4*2*2*4*200 = 2304 + 160 + 12800 = 15264 */
     PerfResult p;
-    perf_fleet(&s, f, &p);
+    assert_int_equal(perf_fleet(&s, f, &p, &err), 0);
     assert_near(p.flops_per_output_token, 15264, 1e-9);
     /* prompt of 100: 2304 + 160/100 + 4*2*2*4*50.5 = 2304 + 1.6 + 3232 */
     assert_near(p.flops_per_input_token, 5537.6, 1e-9);
@@ -208,7 +208,7 @@ static void test_mfu_uses_fp8_peak_for_one_byte_weights(void **state)
     TsErr err;
     assert_int_equal(load(&s, text, &err), 0);
     PerfResult p;
-    perf_fleet(&s, &s.fleets[0], &p);
+    assert_int_equal(perf_fleet(&s, &s.fleets[0], &p, &err), 0);
     assert_near(p.peak_tflops, 1979, 0);
     assert_near(p.decode_tok_s_per_chip, 1979e12 * 0.5 / 2e9, 1e-6);
     scn_fini(&s);
