@@ -4,6 +4,8 @@
  * the same thread count. */
 #include "bench.h"
 
+#include "validate.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -146,6 +148,42 @@ static void write_targets(FILE *f, const BenchTable *t)
     }
 }
 
+/* The roofline's prediction of every benchmark row from the ceilings measured here (DESIGN.md's
+ * closed loop), with its median and worst error. */
+static void write_validation(FILE *f, const BenchTable *t)
+{
+    StoreMeasurementRow rows[BENCH_MAX_ROWS];
+    ValRow val[BENCH_MAX_ROWS], all[BENCH_MAX_ROWS];
+    ValOptions vo = {0.5, 0.7, 0.5};
+    int n_all = 0;
+    for (int th = 1; th <= 2; th++) {
+        int n = 0;
+        for (int i = 0; i < t->n_rows; i++) {
+            const BenchRow *b = &t->rows[i];
+            if (b->threads != th)
+                continue;
+            const HxResult *r = &b->r;
+            rows[n++] = (StoreMeasurementRow){
+                .model = b->model,
+                .phase = b->prefill ? "prefill" : "decode",
+                .batch = r->plan.batch,
+                .threads = th,
+                .prompt_tokens = r->plan.prompt_tokens,
+                .tokens = (int64_t)(b->prefill ? r->prefill_cnt.rows : r->decode_cnt.rows),
+                .seconds = b->prefill ? r->prefill.median : r->decode.median,
+            };
+        }
+        if (n == 0 || t->compute[th - 1].best <= 0)
+            continue;
+        int m = val_predict(rows, n, t->compute[th - 1].best, t->bandwidth[th - 1].best, &vo,
+                            val);
+        for (int i = 0; i < m; i++)
+            all[n_all++] = val[i];
+    }
+    if (n_all > 0)
+        val_write_md(f, all, n_all, &vo);
+}
+
 int bench_write_md(const BenchTable *t, const char *path, const char *commit,
                    const char *machine, TsErr *err)
 {
@@ -203,6 +241,7 @@ int bench_write_md(const BenchTable *t, const char *path, const char *commit,
         }
     }
     write_targets(f, t);
+    write_validation(f, t);
     int bad = ferror(f);
     if (fclose(f) != 0 || bad) {
         remove(tmp);

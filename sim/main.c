@@ -20,6 +20,7 @@
 #include "measure.h"
 #include "measured.h"
 #include "store.h"
+#include "validate.h"
 #include "evaluate.h"
 #include "metrics.h"
 #include "report.h"
@@ -49,6 +50,7 @@ static const char USAGE[] =
     "  models               list the engine's model presets with parameters, FLOPs and bytes\n"
     "  bench                benchmark the engine against this machine's measured ceilings\n"
     "  measure              run the engine's models here: tokens/s, FLOPs, bytes, joules\n"
+    "  validate             compare the roofline's predictions with a measure run\n"
     "  generate             generate text with a model (llama2.c checkpoint, model file or preset)\n"
     "  export               write a preset's seeded weights to a model file\n"
     "  help [COMMAND]       show help for tokensim or a command\n"
@@ -150,6 +152,15 @@ static const char USAGE_MEASURE[] =
     "  --repeat N        timed repeats (default 3)\n"
     "  --json            print the results as JSON on stdout\n"
     "  --meter KIND      auto (default) or modeled (skip the hardware meters)\n";
+
+static const char USAGE_VALIDATE[] =
+    "usage: tokensim validate [--db FILE] [--run ID] [--eff-compute X] [--eff-memory X]\n"
+    "                         [--eff-prefill X]\n"
+    "\n"
+    "Predicts this machine's tokens/s for every measured preset, phase and batch of a measure\n"
+    "run (default the latest) with the roofline model, from the run's own probed ceilings (FMA\n"
+    "peak and triad bandwidth) and the scenario default efficiencies, prints predicted against\n"
+    "measured with the error, and stores the comparison in table validation.\n";
 
 static const char USAGE_EXPORT[] =
     "usage: tokensim export --model NAME [--config FILE] [--seed N] [--format tokensim|llama2c]\n"
@@ -989,6 +1000,87 @@ static int cmd_measure(int argc, char **argv)
     return rc ? fail(&err) : 0;
 }
 
+static int cmd_validate(int argc, char **argv)
+{
+    static const struct option longs[] = {
+        {"db", required_argument, NULL, 'd'},          {"run", required_argument, NULL, 'r'},
+        {"eff-compute", required_argument, NULL, 'c'}, {"eff-memory", required_argument, NULL, 'm'},
+        {"eff-prefill", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *db_path = "tokensim.db";
+    long run = 0;
+    ValOptions vo = {0.5, 0.7, 0.5};
+    optind = 1;
+    opterr = 0;
+    int c;
+    double v;
+    while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
+        char msg[200];
+        switch (c) {
+        case 'd': db_path = optarg; break;
+        case 'r':
+            if (int_option("validate", "--run", optarg, 1, LONG_MAX, &run))
+                return EXIT_USAGE;
+            break;
+        case 'c':
+        case 'm':
+        case 'p':
+            if (float_option("validate", argv[optind - 2], optarg, 1e-6, 1, &v))
+                return EXIT_USAGE;
+            *(c == 'c' ? &vo.eff_compute : c == 'm' ? &vo.eff_memory : &vo.eff_prefill) = v;
+            break;
+        case 'h': fputs(USAGE_VALIDATE, stdout); return 0;
+        case ':':
+            snprintf(msg, sizeof msg, "option %s needs a value", argv[optind - 1]);
+            return usage_error("validate", msg);
+        default:
+            snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
+            return usage_error("validate", msg);
+        }
+    }
+    if (optind < argc)
+        return usage_error("validate", "validate takes no arguments besides options");
+    TsErr err;
+    ts_err_clear(&err);
+    if (access(db_path, F_OK) != 0) {
+        ts_err_set(&err, TS_EINPUT, "%s does not exist; run `tokensim measure` first", db_path);
+        return fail(&err);
+    }
+    Store *db = NULL;
+    if (store_open(db_path, &db, &err))
+        return fail(&err);
+    StoreMeasurements ms;
+    int64_t run_id = 0;
+    double peak, bw;
+    int rc = store_read_measurements(db, run, &run_id, &ms, &peak, &bw, &err);
+    ValRow *rows = NULL;
+    StoreValidationRow *vrows = NULL;
+    int n = 0;
+    if (!rc) {
+        rows = calloc((size_t)ms.n + 1, sizeof *rows);
+        vrows = calloc((size_t)ms.n + 1, sizeof *vrows);
+        if (!rows || !vrows)
+            rc = ts_err_set(&err, TS_ENOMEM, "out of memory");
+    }
+    if (!rc) {
+        n = val_predict(ms.rows, ms.n, peak, bw, &vo, rows);
+        val_store_rows(rows, n, vrows);
+        rc = store_replace_validation(db, run_id, vrows, n, &err);
+    }
+    if (!rc) {
+        printf("measure run %lld: %d configurations of engine presets; ceilings %.1f GFLOP/s, "
+               "%.1f GB/s\n",
+               (long long)run_id, n, peak, bw);
+        val_write_md(stdout, rows, n, &vo);
+    }
+    free(rows);
+    free(vrows);
+    store_measurements_free(&ms);
+    store_close(db);
+    return rc ? fail(&err) : 0;
+}
+
 static void print_summary(const Scenario *s, const FleetResult *res)
 {
     char a[32], b[32], c[32], d[32], e[32];
@@ -1102,6 +1194,7 @@ int main(int argc, char **argv)
               : strcmp(topic, "bench") == 0  ? USAGE_BENCH
               : strcmp(topic, "generate") == 0 ? USAGE_GENERATE
               : strcmp(topic, "measure") == 0 ? USAGE_MEASURE
+              : strcmp(topic, "validate") == 0 ? USAGE_VALIDATE
               : strcmp(topic, "export") == 0 ? USAGE_EXPORT
                                              : USAGE,
               stdout);
@@ -1119,6 +1212,8 @@ int main(int argc, char **argv)
         return cmd_generate(argc - 1, argv + 1);
     if (strcmp(cmd, "measure") == 0)
         return cmd_measure(argc - 1, argv + 1);
+    if (strcmp(cmd, "validate") == 0)
+        return cmd_validate(argc - 1, argv + 1);
     if (strcmp(cmd, "export") == 0)
         return cmd_export(argc - 1, argv + 1);
     char msg[160];

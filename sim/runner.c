@@ -12,6 +12,7 @@
 #include "report.h"
 #include "sha256.h"
 #include "store.h"
+#include "validate.h"
 
 static int store_results(Store *db, int64_t run_id, const Scenario *s,
                          const FleetResult *results, TsErr *err)
@@ -97,7 +98,8 @@ int runner_record(const Scenario *s, const FleetResult *results, const RunnerOpt
 /* Writes one report file of a measure run through a temporary name. */
 static int write_measure_file(const char *dir, const char *name, const MsrResult *r,
                               const EngineConfig *configs, int n_cfg, int64_t run_id,
-                              const char *machine_json, TsErr *err)
+                              const char *machine_json, const ValRow *val, int n_val,
+                              const ValOptions *vo, TsErr *err)
 {
     char tmp[4200], final[4200];
     snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
@@ -108,6 +110,8 @@ static int write_measure_file(const char *dir, const char *name, const MsrResult
     if (strcmp(name, "report.md") == 0) {
         msr_write_md(f, r, run_id, machine_json);
         msr_write_pairs_md(f, r, configs, n_cfg);
+        if (n_val > 0)
+            val_write_md(f, val, n_val, vo);
     } else {
         msr_write_json(f, r, run_id, machine_json);
     }
@@ -141,8 +145,17 @@ int runner_record_measure(const MsrResult *r, const EngineConfig *configs, int n
     }
     out->run_id = run_id;
     StoreMeasurementRow *rows = calloc((size_t)(2 * r->n_runs + 1), sizeof *rows);
+    ValRow *val = calloc((size_t)(2 * r->n_runs + 1), sizeof *val);
+    StoreValidationRow *vrows = calloc((size_t)(2 * r->n_runs + 1), sizeof *vrows);
     StoreMetricRow machine[MSR_MACHINE_METRICS];
-    int rc = rows ? 0 : ts_err_set(err, TS_ENOMEM, "out of memory");
+    int rc = rows && val && vrows ? 0 : ts_err_set(err, TS_ENOMEM, "out of memory");
+    /* the closed loop: the roofline's prediction of every measured preset, from this run's own
+     * ceilings, in the report and the validation table */
+    ValOptions vo = {0.5, 0.7, 0.5};
+    int n = rc ? 0 : msr_rows(r, rows);
+    int n_val = rc ? 0 : val_predict(rows, n, r->compute.best, r->bandwidth.best, &vo, val);
+    if (!rc)
+        val_store_rows(val, n_val, vrows);
     if (!rc)
         rc = report_make_dir(opt->out_root, "measure", run_id, out->out_dir,
                              (int)sizeof out->out_dir, err);
@@ -150,14 +163,13 @@ int runner_record_measure(const MsrResult *r, const EngineConfig *configs, int n
         rc = store_run_set_out_dir(db, run_id, out->out_dir, err);
     if (!rc)
         rc = write_measure_file(out->out_dir, "report.md", r, configs, n_cfg, run_id,
-                                machine_json, err);
+                                machine_json, val, n_val, &vo, err);
     if (!rc)
         rc = write_measure_file(out->out_dir, "results.json", r, configs, n_cfg, run_id,
-                                machine_json, err);
+                                machine_json, val, n_val, &vo, err);
     if (!rc) {
-        int n = msr_rows(r, rows);
         int nm = msr_machine_metrics(r, machine);
-        StoreResults res = {NULL, 0, machine, nm, rows, n};
+        StoreResults res = {NULL, 0, machine, nm, rows, n, vrows, n_val};
         rc = store_run_finish_all(db, run_id, &res, err);
     }
     if (rc) {
@@ -165,6 +177,8 @@ int runner_record_measure(const MsrResult *r, const EngineConfig *configs, int n
         store_run_fail(db, run_id, err->msg, &ignored);
     }
     free(rows);
+    free(val);
+    free(vrows);
     store_close(db);
     return rc;
 }

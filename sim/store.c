@@ -127,6 +127,18 @@ static const char *const STORE_MIGRATIONS[] = {
     ") STRICT;"
     "CREATE INDEX measurements_by_run ON measurements (run_id, model, phase);"
     "PRAGMA user_version = 1;",
+    /* 1 -> 2: the roofline's predictions of a measure run, beside what was measured. */
+    "CREATE TABLE validation ("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  model TEXT NOT NULL,"
+    "  phase TEXT NOT NULL CHECK (phase IN ('prefill', 'decode')),"
+    "  batch INTEGER NOT NULL,"
+    "  threads INTEGER NOT NULL,"
+    "  predicted_tok_s REAL,"
+    "  measured_tok_s REAL,"
+    "  PRIMARY KEY (run_id, model, phase, batch, threads)"
+    ") STRICT;"
+    "PRAGMA user_version = 2;",
 };
 
 _Static_assert(sizeof STORE_MIGRATIONS / sizeof STORE_MIGRATIONS[0] == STORE_SCHEMA_VERSION,
@@ -584,6 +596,63 @@ static int store_insert_measurements(Store *s, int64_t run_id, const StoreMeasur
     return code;
 }
 
+static int store_insert_validation(Store *s, int64_t run_id, const StoreValidationRow *rows,
+                                   int n, TsErr *err)
+{
+    static const char sql[] = "INSERT INTO validation (run_id, model, phase, batch, threads,"
+                              " predicted_tok_s, measured_tok_s) VALUES (?, ?, ?, ?, ?, ?, ?)";
+    sqlite3_stmt *st;
+    if (n == 0)
+        return 0;
+    if (store_prepare(s, sql, &st, "preparing the validation rows", err))
+        return TS_EIO;
+    int code = 0;
+    for (int i = 0; i < n && !code; i++) {
+        const StoreValidationRow *v = &rows[i];
+        StoreBind b;
+        store_bind_start(&b, st);
+        store_bind_int64(&b, run_id);
+        store_bind_text(&b, v->model);
+        store_bind_text(&b, v->phase);
+        store_bind_int64(&b, v->batch);
+        store_bind_int64(&b, v->threads);
+        store_bind_real(&b, v->predicted_tok_s, 1);
+        store_bind_real(&b, v->measured_tok_s, 1);
+        if (b.rc != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE || sqlite3_reset(st) != SQLITE_OK)
+            code = ts_err_set(err, TS_EIO, "%s: run %lld: inserting a validation row of '%s': %s",
+                              s->path, (long long)run_id, v->model ? v->model : "(null)",
+                              sqlite3_errmsg(s->db));
+    }
+    store_finalize(st);
+    return code;
+}
+
+int store_replace_validation(Store *s, int64_t run_id, const StoreValidationRow *rows, int n,
+                             TsErr *err)
+{
+    if (store_exec(s, "BEGIN IMMEDIATE", "starting the validation transaction", err))
+        return TS_EIO;
+    sqlite3_stmt *st;
+    int code = store_prepare(s, "DELETE FROM validation WHERE run_id = ?", &st,
+                             "clearing the validation rows", err);
+    if (!code) {
+        StoreBind b;
+        store_bind_start(&b, st);
+        store_bind_int64(&b, run_id);
+        if (b.rc != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
+            code = ts_err_set(err, TS_EIO, "%s: clearing the validation of run %lld: %s", s->path,
+                              (long long)run_id, sqlite3_errmsg(s->db));
+        store_finalize(st);
+    }
+    if (!code)
+        code = store_insert_validation(s, run_id, rows, n, err);
+    if (!code && store_exec(s, "COMMIT", "committing the validation", err))
+        code = TS_EIO;
+    if (code)
+        return store_rollback(s, code, err);
+    return 0;
+}
+
 int store_run_finish_all(Store *s, int64_t run_id, const StoreResults *r, TsErr *err)
 {
     assert(s && r && r->n_fleets >= 0 && r->n_metrics >= 0 && r->n_measurements >= 0);
@@ -602,6 +671,8 @@ int store_run_finish_all(Store *s, int64_t run_id, const StoreResults *r, TsErr 
         code = store_insert_metrics(s, run_id, r->metrics, r->n_metrics, err);
     if (!code)
         code = store_insert_measurements(s, run_id, r->measurements, r->n_measurements, err);
+    if (!code)
+        code = store_insert_validation(s, run_id, r->validation, r->n_validation, err);
     if (!code && store_exec(s, "COMMIT", "committing the run's results", err))
         code = TS_EIO;
     if (code)
@@ -613,6 +684,126 @@ int store_run_finish(Store *s, int64_t run_id, const StoreFleetRow *fleets, int 
                      const StoreMetricRow *metrics, int n_metrics, TsErr *err)
 {
     assert((fleets || n_fleets == 0) && (metrics || n_metrics == 0));
-    StoreResults r = {fleets, n_fleets, metrics, n_metrics, NULL, 0};
+    StoreResults r = {fleets, n_fleets, metrics, n_metrics, NULL, 0, NULL, 0};
     return store_run_finish_all(s, run_id, &r, err);
+}
+
+/* Reads one machine metric of a run; 0 when found. */
+static int store_machine_metric(Store *s, int64_t run_id, const char *metric, double *out)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT value FROM metrics WHERE run_id = ? AND fleet = '-'"
+                                  " AND metric = ?", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_text(st, 2, metric, -1, SQLITE_STATIC);
+    int found = sqlite3_step(st) == SQLITE_ROW;
+    if (found)
+        *out = sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    return found ? 0 : -1;
+}
+
+int store_read_measurements(Store *s, int64_t run_id, int64_t *run_id_out, StoreMeasurements *m,
+                            double *fp32_gflops, double *bandwidth_gb_s, TsErr *err)
+{
+    memset(m, 0, sizeof *m);
+    sqlite3_stmt *st;
+    if (run_id == 0) {
+        if (sqlite3_prepare_v2(s->db, "SELECT max(id) FROM runs WHERE kind = 'measure' AND "
+                                      "status = 'done'", -1, &st, NULL) != SQLITE_OK)
+            return ts_err_set(err, TS_EIO, "%s: %s", s->path, sqlite3_errmsg(s->db));
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+            run_id = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        if (run_id == 0)
+            return ts_err_set(err, TS_EINPUT, "%s has no finished measure run; run `tokensim "
+                                              "measure` first", s->path);
+    }
+    *run_id_out = run_id;
+    if (store_machine_metric(s, run_id, "fp32_gflops", fp32_gflops) ||
+        store_machine_metric(s, run_id, "bandwidth_gb_s", bandwidth_gb_s))
+        return ts_err_set(err, TS_EINPUT, "%s: run %lld is not a finished measure run with probed "
+                                          "ceilings", s->path, (long long)run_id);
+    static const char sql[] =
+        "SELECT model, precision, phase, batch, threads, prompt_tokens, tokens, seconds,"
+        " seconds_p10, seconds_p90, flops, weight_bytes, kv_bytes, energy_j, energy_net_j,"
+        " energy_low_j, energy_high_j, energy_source FROM measurements WHERE run_id = ?"
+        " ORDER BY rowid";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return ts_err_set(err, TS_EIO, "%s: %s", s->path, sqlite3_errmsg(s->db));
+    sqlite3_bind_int64(st, 1, run_id);
+    int cap = 0, rc;
+    size_t used = 0, scap = 0;
+    /* strings go to a block as offsets first (it may move), pointers fixed at the end */
+    size_t (*offs)[4] = NULL;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (m->n == cap) {
+            cap = cap ? 2 * cap : 64;
+            void *a = realloc(m->rows, sizeof *m->rows * (size_t)cap);
+            void *b = realloc(offs, sizeof *offs * (size_t)cap);
+            if (a)
+                m->rows = a;
+            if (b)
+                offs = b;
+            if (!a || !b)
+                break;
+        }
+        StoreMeasurementRow *r = &m->rows[m->n];
+        memset(r, 0, sizeof *r);
+        static const int text_cols[4] = {0, 1, 2, 17};
+        for (int k = 0; k < 4; k++) {
+            const char *t = (const char *)sqlite3_column_text(st, text_cols[k]);
+            size_t len = t ? strlen(t) + 1 : 1;
+            if (used + len > scap) {
+                scap = (used + len) * 2 + 256;
+                char *p = realloc(m->strings, scap);
+                if (!p) {
+                    rc = SQLITE_NOMEM;
+                    break;
+                }
+                m->strings = p;
+            }
+            memcpy(m->strings + used, t ? t : "", len);
+            offs[m->n][k] = used;
+            used += len;
+        }
+        if (rc == SQLITE_NOMEM)
+            break;
+        r->batch = sqlite3_column_int(st, 3);
+        r->threads = sqlite3_column_int(st, 4);
+        r->prompt_tokens = sqlite3_column_int(st, 5);
+        r->tokens = sqlite3_column_int64(st, 6);
+        double *d[] = {&r->seconds,  &r->seconds_p10, &r->seconds_p90,  &r->flops,
+                       &r->weight_bytes, &r->kv_bytes, &r->energy_j, &r->energy_net_j,
+                       &r->energy_low_j, &r->energy_high_j};
+        for (int k = 0; k < 10; k++)
+            *d[k] = sqlite3_column_double(st, 7 + k);
+        m->n++;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(offs);
+        store_measurements_free(m);
+        return ts_err_set(err, rc == SQLITE_NOMEM || rc == SQLITE_ROW ? TS_ENOMEM : TS_EIO,
+                          "%s: reading the measurements of run %lld failed", s->path,
+                          (long long)run_id);
+    }
+    for (int i = 0; i < m->n; i++) {
+        m->rows[i].model = m->strings + offs[i][0];
+        m->rows[i].precision = m->strings + offs[i][1];
+        m->rows[i].phase = m->strings + offs[i][2];
+        m->rows[i].energy_source = m->strings + offs[i][3];
+    }
+    free(offs);
+    return 0;
+}
+
+void store_measurements_free(StoreMeasurements *m)
+{
+    if (!m)
+        return;
+    free(m->rows);
+    free(m->strings);
+    memset(m, 0, sizeof *m);
 }

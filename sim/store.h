@@ -12,7 +12,7 @@
 typedef struct Store Store; /* opaque */
 
 /* The schema version this build writes (PRAGMA user_version after migration). */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /* Text attributes of one fleet of a run (table `fleets`). Strings are borrowed; NULL is SQL NULL. */
 typedef struct {
@@ -50,6 +50,14 @@ typedef struct {
     const char *energy_source;
 } StoreMeasurementRow;
 
+/* One row of table `validation`: the roofline's prediction for a measured configuration. */
+typedef struct {
+    const char *model;
+    const char *phase;
+    int batch, threads;
+    double predicted_tok_s, measured_tok_s;
+} StoreValidationRow;
+
 /* All results of a run, for store_run_finish_all. */
 typedef struct {
     const StoreFleetRow *fleets;
@@ -58,6 +66,8 @@ typedef struct {
     int n_metrics;
     const StoreMeasurementRow *measurements;
     int n_measurements;
+    const StoreValidationRow *validation;
+    int n_validation;
 } StoreResults;
 
 /* What a new run records about itself (table `runs`). Strings are borrowed. */
@@ -94,6 +104,25 @@ int store_run_finish(Store *s, int64_t run_id, const StoreFleetRow *fleets, int 
 
 /* store_run_finish with measurement rows too: everything and `done` in one transaction. */
 int store_run_finish_all(Store *s, int64_t run_id, const StoreResults *r, TsErr *err);
+
+/* The measurement rows of a measure run, read back (owned: free with store_measurements_free). */
+typedef struct {
+    StoreMeasurementRow *rows;
+    int n;
+    char *strings; /* the block the rows' strings point into */
+} StoreMeasurements;
+
+/* Reads the rows of measure run run_id (0: the latest finished measure run, whose id goes to
+ * *run_id_out), and the run's machine metrics fp32_gflops and bandwidth_gb_s. TS_EINPUT when
+ * there is no such run. */
+int store_read_measurements(Store *s, int64_t run_id, int64_t *run_id_out, StoreMeasurements *m,
+                            double *fp32_gflops, double *bandwidth_gb_s, TsErr *err);
+
+void store_measurements_free(StoreMeasurements *m);
+
+/* Replaces the validation rows of run_id (a finished measure run) in one transaction. */
+int store_replace_validation(Store *s, int64_t run_id, const StoreValidationRow *rows, int n,
+                             TsErr *err);
 
 /* Marks run_id `failed` with finished_at and the message (runs.error). Only a `running` run
  * can fail: a missing, `done` or `failed` run is an error (TS_EIO). */

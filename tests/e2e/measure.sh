@@ -99,4 +99,21 @@ st=$?
 [ ! -e "$TMP/none.db" ] || addwhy "a database was created"
 report "an unmet SLO or a missing measure run is a FILE:LINE error"
 
+why=
+n=$(q "select count(*) from validation where run_id = 1 and predicted_tok_s > 0 and measured_tok_s > 0")
+[ "$n" -eq 8 ] || addwhy "$n validation rows for run 1, expected 8"
+grep -q "The roofline against these measurements" "$TMP/out/measure-1/report.md" ||
+    addwhy "the measure report has no validation table"
+"$TS" validate --db "$DB" --run 1 >"$TMP/o" 2>"$TMP/e" || addwhy "validate: exit status $?"
+grep -q "Median error" "$TMP/o" || addwhy "validate prints no summary: $(head -c 200 "$TMP/o")"
+meas=$(q "select round(measured_tok_s, 3) from validation where run_id = 1 and model = 'dense-15m'
+          and phase = 'decode' and batch = 3")
+want=$(q "select round(tokens / seconds, 3) from measurements where run_id = 1 and
+          model = 'dense-15m' and phase = 'decode' and batch = 3")
+[ "$meas" = "$want" ] || addwhy "validation measured $meas, measurements say $want"
+"$TS" validate --db "$TMP/none.db" >"$TMP/o" 2>"$TMP/e"
+[ $? -eq 2 ] || addwhy "validate without a database should exit 2"
+[ ! -e "$TMP/none.db" ] || addwhy "validate created a database"
+report "the measure run holds the roofline's predictions, and validate recomputes them"
+
 [ "$failed" -eq 0 ]

@@ -125,16 +125,17 @@ static int64_t begin_ok(Store *s, const char *name)
     return id;
 }
 
-static void test_open_fresh_file_has_user_version_1_and_strict_tables(void **state)
+static void test_open_fresh_file_has_the_current_user_version_and_strict_tables(void **state)
 {
     Tmp *t = *state;
     Store *s = open_ok(t);
     sqlite3 *db = store_db(s);
     assert_int_equal(query_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-    assert_int_equal(STORE_SCHEMA_VERSION, 1);
+    assert_int_equal(STORE_SCHEMA_VERSION, 2);
 
-    static const char *const tables[] = {"runs",         "fleets",  "metrics",    "sweep_points",
-                                         "measurements", "tornado", "histograms", "comparisons"};
+    static const char *const tables[] = {"runs",        "fleets",     "metrics",
+                                         "sweep_points", "measurements", "tornado",
+                                         "histograms",  "comparisons", "validation"};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         sqlite3_stmt *st = NULL;
         assert_int_equal(sqlite3_prepare_v2(db,
@@ -179,11 +180,28 @@ static void test_reopen_keeps_rows_and_does_not_rerun_migrations(void **state)
     raw_exec(t->path, "DROP TABLE comparisons");
     s = open_ok(t);
     sqlite3 *db = store_db(s);
-    assert_int_equal(query_int(db, "PRAGMA user_version"), 1);
+    assert_int_equal(query_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'comparisons'"),
                      0);
     assert_int_equal(query_int(db, "SELECT count(*) FROM runs"), 1);
     assert_int_equal(query_int(db, "SELECT id FROM runs WHERE name = 'kept'"), id);
+    store_close(s);
+}
+
+static void test_version_1_database_migrates_to_2_keeping_its_rows(void **state)
+{
+    Tmp *t = *state;
+    Store *s = open_ok(t);
+    begin_ok(s, "kept");
+    store_close(s);
+    /* make it a version-1 database: no validation table yet */
+    raw_exec(t->path, "DROP TABLE validation; PRAGMA user_version = 1;");
+    s = open_ok(t);
+    sqlite3 *db = store_db(s);
+    assert_int_equal(query_int(db, "PRAGMA user_version"), 2);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'validation'"),
+                     1);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM runs WHERE name = 'kept'"), 1);
     store_close(s);
 }
 
@@ -567,9 +585,10 @@ static void test_store_close_accepts_null(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_open_fresh_file_has_user_version_1_and_strict_tables),
+        T(test_open_fresh_file_has_the_current_user_version_and_strict_tables),
         T(test_open_turns_on_wal_and_foreign_keys),
         T(test_reopen_keeps_rows_and_does_not_rerun_migrations),
+        T(test_version_1_database_migrates_to_2_keeping_its_rows),
         T(test_open_refuses_user_version_99_as_newer_tokensim),
         T(test_open_refuses_text_file_and_leaves_it_unchanged),
         T(test_open_in_missing_folder_fails_naming_the_path),
