@@ -105,6 +105,10 @@ int eval_fleet(const Scenario *s, const ScnFleet *f, FleetResult *r, TsErr *err)
         met_set(&r->metrics, MET_KV_BYTES_PER_TOKEN, ro->kv_bytes_per_token);
         met_set(&r->metrics, MET_WEIGHTS_GB_PER_INSTANCE, ro->weights_gb_per_instance);
         met_set(&r->metrics, MET_MAX_BATCH_MEMORY, ro->max_batch_memory);
+        met_set(&r->metrics, MET_CHIPS_PER_INSTANCE, ro->chips_per_instance);
+        met_set(&r->metrics, MET_COMPUTE_MS, ro->compute_ms);
+        met_set(&r->metrics, MET_MEMORY_MS, ro->memory_ms);
+        met_set(&r->metrics, MET_COMM_MS, ro->comm_ms);
     }
     return 0;
 }

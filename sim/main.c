@@ -1084,13 +1084,13 @@ static int cmd_validate(int argc, char **argv)
 static void print_summary(const Scenario *s, const FleetResult *res)
 {
     char a[32], b[32], c[32], d[32], e[32];
-    printf("%-16s %-14s %-18s %8s %12s %12s %12s %14s\n", "fleet", "chip", "model", "chips",
+    printf("%-20s %-14s %-18s %8s %12s %12s %12s %14s\n", "fleet", "chip", "model", "chips",
            "USD/M out", "USD/M in", "J/out tok", "USD/window");
     for (int i = 0; i < s->n_fleets; i++) {
         const MetricSet *m = &res[i].metrics;
         const ScnFleet *f = &s->fleets[i];
 #define CELL(buf, id) (m->has[id] ? report_fmt(m->value[id], buf, sizeof buf) : "n/a")
-        printf("%-16s %-14s %-18s %8s %12s %12s %12s %14s\n", f->name, f->chip.name,
+        printf("%-20s %-14s %-18s %8s %12s %12s %12s %14s\n", f->name, f->chip.name,
                s->models[f->model].name, CELL(a, MET_CHIPS), CELL(b, MET_USD_PER_M_OUTPUT),
                CELL(c, MET_USD_PER_M_INPUT), CELL(d, MET_J_PER_OUTPUT_TOKEN),
                CELL(e, MET_USD_PER_DAY));

@@ -48,6 +48,10 @@ static const MetricInfo METRICS[MET_COUNT] = {
     [MET_KV_BYTES_PER_TOKEN] = {"kv_bytes_per_token", "bytes/token"},
     [MET_WEIGHTS_GB_PER_INSTANCE] = {"weights_gb_per_instance", "GB"},
     [MET_MAX_BATCH_MEMORY] = {"max_batch_memory", "sequences"},
+    [MET_CHIPS_PER_INSTANCE] = {"chips_per_instance", "chips"},
+    [MET_COMPUTE_MS] = {"step_compute_ms", "ms"},
+    [MET_MEMORY_MS] = {"step_memory_ms", "ms"},
+    [MET_COMM_MS] = {"step_comm_ms", "ms"},
 };
 
 const MetricInfo *met_info(MetricId id)

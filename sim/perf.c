@@ -114,6 +114,12 @@ int perf_fleet(const Scenario *s, const ScnFleet *f, PerfResult *out, TsErr *err
                               roof_step_ms(&in, out->roof.chips_per_instance, 1, NULL, NULL,
                                            NULL) /
                                   roof_tokens_per_step(in.mtp_depth, in.mtp_acceptance));
+        if (rc == -3)
+            return ts_err_set(err, TS_EINPUT,
+                              "%s:%d: fleet '%s': one prompt of %g tokens takes %.4g ms to prefill "
+                              "on %d chips, over ttft_slo_ms = %g; use more chips per instance",
+                              s->path, f->line, f->name, in.prompt_tokens, out->roof.ttft_ms,
+                              in.chips_per_instance, in.ttft_slo_ms);
         out->roofline = 1;
         out->decode_tok_s_per_chip = out->roof.decode_tok_s_per_chip;
         out->prefill_tok_s_per_chip = out->roof.prefill_tok_s_per_chip;

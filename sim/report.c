@@ -211,7 +211,7 @@ static const MetricId SUMMARY[] = {
 
 static void write_md(FILE *f, const Scenario *s, const FleetResult *res, int64_t run_id)
 {
-    char num[64];
+    char num[64], num2[64], num3[64], num4[64];
     fputs("# ", f);
     md_text(f, s->sc[SK_NAME].text);
     fputs("\n\n", f);
@@ -295,6 +295,21 @@ static void write_md(FILE *f, const Scenario *s, const FleetResult *res, int64_t
         fprintf(f, ", throughput `%s`, cost `%s`, energy source `%s`.\n\n",
                 scn_throughput_name(fl->throughput), fl->rent ? "rent" : "own",
                 fl->energy_source);
+        if (res[i].perf.roofline) {
+            const RoofResult *ro = &res[i].perf.roof;
+            fprintf(f, "Roofline: %d chip%s per instance%s, batch %d (bound: %s; memory holds "
+                       "%d), decode step %s ms = max(compute %s, memory %s) + communication %s "
+                       "+ overhead.\n\n",
+                    ro->chips_per_instance, ro->chips_per_instance == 1 ? "" : "s",
+                    fl->v[FK_CHIPS_PER_INSTANCE].origin == ORIG_FILE
+                        ? ""
+                        : " (the fewest that hold the weights and meet the TTFT SLO)",
+                    ro->batch, ro->bound, ro->max_batch_memory,
+                    report_fmt(ro->step_ms, num, sizeof num),
+                    report_fmt(ro->compute_ms, num2, sizeof num2),
+                    report_fmt(ro->memory_ms, num3, sizeof num3),
+                    report_fmt(ro->comm_ms, num4, sizeof num4));
+        }
         fputs("| metric | value | unit |\n|---|---:|---|\n", f);
         for (int k = 0; k < MET_COUNT; k++) {
             const MetricInfo *mi = met_info((MetricId)k);
@@ -302,9 +317,13 @@ static void write_md(FILE *f, const Scenario *s, const FleetResult *res, int64_t
                     ms->has[k] ? report_fmt(ms->value[k], num, sizeof num) : "n/a", mi->unit);
         }
         fputs("\nInputs used:\n\n| key | value | unit | from |\n|---|---:|---|---|\n", f);
-        for (int k = 0; k < FK_COUNT; k++)
+        for (int k = 0; k < FK_COUNT; k++) {
+            if (k == FK_CHIPS_PER_INSTANCE && res[i].perf.roofline &&
+                fl->v[k].origin != ORIG_FILE)
+                continue; /* the roofline chose it: see the line above and the metrics */
             md_value_row(f, scn_fleet_key((FleetKey)k), &fl->v[k],
                          key_unit(scn_fleet_key((FleetKey)k)));
+        }
         for (int k = 0; k < CK_COUNT; k++) {
             char key[64];
             snprintf(key, sizeof key, "chip.%s", scn_chip_key((ChipKey)k));

@@ -30,7 +30,9 @@ double roof_tokens_per_step(int depth, double acceptance)
 typedef struct {
     ShapeParams p;
     double routed_total;   /* routed expert weights, all MoE layers (counts) */
-    double mtp_per_depth;  /* one MTP module: an average layer plus its 2d x d projection */
+    double mtp_per_depth;  /* one MTP module's weights: an average layer plus its 2d x d
+                              projection (every expert of that layer) */
+    double mtp_active_per_depth; /* what one draft token computes with: the active part */
     double weights_bytes;  /* everything held in memory, MTP modules included */
     double kv_per_token;   /* bytes */
 } Parts;
@@ -43,6 +45,7 @@ static void parts(const RoofInputs *in, Parts *o)
     o->routed_total = (double)o->p.moe_layers * (double)s->experts * o->p.expert;
     double per_layer = (o->p.total - o->p.embedding - o->p.head) / (double)s->layers;
     o->mtp_per_depth = per_layer + 2.0 * d * d;
+    o->mtp_active_per_depth = o->p.nonembed_active / (double)s->layers + 2.0 * d * d;
     o->weights_bytes = (o->p.total + in->mtp_depth * o->mtp_per_depth) * in->weight_bytes;
     o->kv_per_token = shape_kv_bytes_per_token(s, in->kv_bytes);
 }
@@ -56,7 +59,8 @@ double roof_step_ms(const RoofInputs *in, int chips, int b, double *compute_ms, 
     double n = chips, D = in->mtp_depth, B = b;
     double verify = B * (1.0 + D); /* positions the main model runs per step */
     double flops = verify * shape_flops_decode(s, in->context_tokens) +
-                   B * D * (2.0 * pt.mtp_per_depth + 2.0 * (double)s->vocab * (double)s->d_model);
+                   B * D * (2.0 * pt.mtp_active_per_depth +
+                            2.0 * (double)s->vocab * (double)s->d_model);
     double dense_read = (pt.p.total - pt.p.embedding - pt.routed_total) * in->weight_bytes;
     double experts_read = (double)pt.p.moe_layers *
                           roof_expected_experts((double)s->experts, (double)s->experts_active,
@@ -67,10 +71,24 @@ double roof_step_ms(const RoofInputs *in, int chips, int b, double *compute_ms, 
     double bytes = dense_read + experts_read + mtp_read + kv_read;
     double c_ms = flops / (n * in->peak_tflops * 1e12 * in->eff_compute) * 1e3;
     double m_ms = bytes / (n * in->hbm_tb_s * 1e12 * in->eff_memory) * 1e3;
+    /* Communication between the instance's chips, each over its own link:
+     * - MoE, expert parallel: per MoE layer each chip dispatches its share of the tokens
+     *   (verify / n) to k experts and gathers the results back: 2 x tokens/n x k x d_model x
+     *   act_bytes;
+     * - dense, tensor parallel: per layer two all-reduces (after attention and after the FFN) of
+     *   tokens x d_model x act_bytes each; a ring all-reduce sends 2 (n - 1) / n of the data.
+     * Added to the step (no overlap with compute assumed: an upper bound on its cost). */
     double x_ms = 0.0;
-    if (chips > 1 && pt.p.moe_layers > 0 && in->interconnect_gb_s > 0)
-        x_ms = (double)pt.p.moe_layers * 2.0 * verify * (double)s->experts_active *
-               (double)s->d_model * in->act_bytes / (in->interconnect_gb_s * 1e9) * 1e3;
+    if (chips > 1 && in->interconnect_gb_s > 0) {
+        double link = in->interconnect_gb_s * 1e9, d = (double)s->d_model;
+        if (pt.p.moe_layers > 0)
+            x_ms += (double)pt.p.moe_layers * 2.0 * (verify / n) * (double)s->experts_active * d *
+                    in->act_bytes / link * 1e3;
+        double tp_layers = (double)pt.p.dense_ffn_layers;
+        if (pt.p.moe_layers == 0)
+            x_ms += tp_layers * 2.0 * (2.0 * (n - 1.0) / n) * verify * d * in->act_bytes / link *
+                    1e3;
+    }
     if (compute_ms)
         *compute_ms = c_ms;
     if (memory_ms)
@@ -96,6 +114,19 @@ int roof_solve(const RoofInputs *in, RoofResult *out)
     if (n <= 0) {
         double need = ceil((pt.weights_bytes + kv_seq) / usable);
         n = need < 1 ? 1 : (need > 1e6 ? 1000000 : (int)need);
+    }
+    /* prefill must meet the TTFT SLO: more chips per instance when the count is ours */
+    double flops_prompt = shape_flops_prompt(&in->shape, in->prompt_tokens);
+    double one_chip_ttft = in->prompt_tokens * flops_prompt /
+                           (in->peak_tflops * 1e12 * in->eff_prefill) * 1e3;
+    if (in->ttft_slo_ms > 0 && one_chip_ttft / n > in->ttft_slo_ms) {
+        if (in->chips_per_instance > 0) {
+            out->chips_per_instance = n;
+            out->ttft_ms = one_chip_ttft / n;
+            return -3;
+        }
+        double need = ceil(one_chip_ttft / in->ttft_slo_ms);
+        n = need > 1e6 ? 1000000 : (int)need;
     }
     out->chips_per_instance = n;
     out->kv_bytes_per_token = pt.kv_per_token;
@@ -147,6 +178,8 @@ int roof_solve(const RoofInputs *in, RoofResult *out)
     out->batch = b;
     out->step_ms = roof_step_ms(in, n, b, &c_ms, &m_ms, &x_ms);
     out->comm_ms = x_ms;
+    out->compute_ms = c_ms;
+    out->memory_ms = m_ms;
     out->compute_bound = c_ms >= m_ms;
     out->tpot_ms = out->step_ms / tps;
     out->decode_tok_s_per_chip = (double)b * tps / (out->step_ms / 1e3) / n;

@@ -53,6 +53,8 @@ typedef struct {
     double flops_per_output_token;  /* main-model FLOPs at context_tokens */
     double flops_per_prompt_token;
     double comm_ms;              /* communication part of the step */
+    double compute_ms;           /* FLOPs over compute at the chosen batch */
+    double memory_ms;            /* bytes over bandwidth at the chosen batch */
 } RoofResult;
 
 /* The expected number of distinct experts that b routed tokens touch when each picks k of E
@@ -67,9 +69,11 @@ double roof_tokens_per_step(int depth, double acceptance);
 double roof_step_ms(const RoofInputs *in, int chips, int b, double *compute_ms, double *memory_ms,
                     double *comm_ms);
 
-/* Chooses chips per instance and the batch, and fills out. Returns 0, or -1 when the weights
- * and one sequence's cache do not fit the instance (out->max_batch_memory is then 0), or -2 when
- * even batch 1 misses the TPOT SLO. */
+/* Chooses chips per instance (the fewest that hold the weights and one sequence's cache, raised
+ * until one prompt's prefill meets the TTFT SLO) and the batch, and fills out. Returns 0, or -1
+ * when the weights and one sequence's cache do not fit the instance (out->max_batch_memory is
+ * then 0), -2 when even batch 1 misses the TPOT SLO, -3 when a fixed chips_per_instance cannot
+ * meet the TTFT SLO. */
 int roof_solve(const RoofInputs *in, RoofResult *out);
 
 #endif
