@@ -64,8 +64,8 @@ double roof_expected_experts(double experts, double k, double tokens);
 /* Tokens per sequence per step with MTP depth d and acceptance a: 1 + a + ... + a^d. */
 double roof_tokens_per_step(int depth, double acceptance);
 
-/* Decode step time (ms) at batch b on the instance of in->chips_per_instance chips (which must
- * be > 0), with the split: *compute_ms, *memory_ms, *comm_ms (any may be NULL). */
+/* Decode step time (ms) at batch b on an instance of `chips` chips (> 0), with the split:
+ * *compute_ms, *memory_ms, *comm_ms (any may be NULL). */
 double roof_step_ms(const RoofInputs *in, int chips, int b, double *compute_ms, double *memory_ms,
                     double *comm_ms);
 

@@ -458,6 +458,16 @@ static void test_solve_ttft_slo_raises_chips_per_instance_or_fails_when_fixed(vo
     in.ttft_slo_ms = 100;
     assert_int_equal(roof_solve(&in, &out), 0);
     assert_int_equal(out.chips_per_instance, 1);
+    /* memory already needs 3 chips (hbm 0.01 GB, see the three-chip test), TTFT 2.685 ms:
+     * an SLO of 3 ms keeps 3; 2 ms needs ceil(8.0555 / 2) = 5, TTFT 1.6111 ms */
+    in = solve_inputs(0.01);
+    in.ttft_slo_ms = 3;
+    assert_int_equal(roof_solve(&in, &out), 0);
+    assert_int_equal(out.chips_per_instance, 3);
+    in.ttft_slo_ms = 2;
+    assert_int_equal(roof_solve(&in, &out), 0);
+    assert_int_equal(out.chips_per_instance, 5);
+    assert_hand(out.ttft_ms, 8.0555 / 5);
 }
 
 static void test_solve_tpot_slo_with_mtp_divides_the_step_by_tokens_per_step(void **state)
