@@ -2,7 +2,7 @@
 # Installs the Debian packages tokensim needs, only those that are missing.
 # Runs apt-get as root, through `sudo -n` otherwise, and says what to do when neither works.
 set -u
-PKGS="libsqlite3-dev sqlite3 libgsl-dev libcsv-dev libinih-dev libcmocka-dev gnuplot-nox pkg-config"
+PKGS="libsqlite3-dev sqlite3 libgsl-dev libcsv-dev libinih-dev libcmocka-dev gnuplot-nox pkg-config librandom123-dev"
 missing=""
 for p in $PKGS; do
     st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)

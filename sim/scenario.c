@@ -406,6 +406,7 @@ typedef struct {
     const ScnCatalogs *cats;
     TsErr *err;
     int models_only; /* a model file, not a scenario */
+    char label[96];  /* the section of the value being parsed, for distribution labels */
 } Ctx;
 
 /* "FILE:LINE: " + message; returns TS_EINPUT. */
@@ -519,11 +520,36 @@ static int parse_value(Ctx *c, const KeySpec *k, const char *value, const char *
     }
     case KT_NUM:
     case KT_INT: {
-        if (is_distribution(value))
-            return ts_err_set(c->err, TS_EINPUT,
-                              "%s: %s: distributions such as '%s' are not supported yet "
-                              "(Monte Carlo comes in a later release); give one number",
-                              where, k->name, value);
+        if (is_distribution(value)) {
+            if (k == &SCENARIO_KEYS[SK_SEED] || k == &SCENARIO_KEYS[SK_SAMPLES])
+                return ts_err_set(c->err, TS_EINPUT, "%s: %s takes one number, not a "
+                                                     "distribution", where, k->name);
+            Dist d;
+            char msg[300];
+            if (dist_parse(value, k->type == KT_INT, &d, msg, sizeof msg))
+                return ts_err_set(c->err, TS_EINPUT, "%s: %s: %s", where, k->name, msg);
+            d.lo = k->lo;
+            d.hi = k->hi;
+            d.lo_open = k->lo_open;
+            d.hi_open = k->hi_open;
+            snprintf(d.label, sizeof d.label, "%.60s %.30s", c->label, k->name);
+            double median = dist_median(&d);
+            int clamped;
+            if (dist_clamp(&d, median, &clamped), clamped) {
+                describe_range(k, range, sizeof range);
+                return ts_err_set(c->err, TS_EINPUT,
+                                  "%s: %s: the median %g of '%s' is outside the valid range (%s)",
+                                  where, k->name, median, value, range);
+            }
+            Dist *grown = realloc(c->s->dists, sizeof *grown * (size_t)(c->s->n_dists + 1));
+            if (!grown)
+                return ts_err_set(c->err, TS_ENOMEM, "out of memory");
+            c->s->dists = grown;
+            c->s->dists[c->s->n_dists++] = d;
+            out->num = median;
+            out->dist = c->s->n_dists;
+            return 0;
+        }
         double v;
         if (txt_parse_double(value, &v) != 0)
             return ts_err_set(c->err, TS_EINPUT, "%s: %s: expected a number, got '%s'", where,
@@ -587,6 +613,9 @@ static int apply_section(Ctx *c, const RawSection *sec, const KeySpec *specs, in
         }
         char where[600];
         snprintf(where, sizeof where, "%s:%d", c->s->path, kv->line);
+        snprintf(c->label, sizeof c->label, "[%s%s%.48s]", SEC_NAMES[sec->kind],
+                 sec->name ? " " : "", sec->name ? sec->name : "");
+        dst->dist = 0;
         if (parse_value(c, spec, kv->value, where, dst))
             return c->err->code;
         dst->origin = ORIG_FILE;
@@ -1253,6 +1282,7 @@ static int resolve_fleet(Ctx *c, const RawSection *sec, ScnFleet *f)
             if (has(&cv[CK_IDLE_W])) {
                 v[FK_IDLE_W_PER_CHIP] = cv[CK_IDLE_W];
                 v[FK_IDLE_W_PER_CHIP].text = NULL;
+                f->idle_from_chip = 1;
             } else {
                 v[FK_IDLE_W_PER_CHIP].origin = ORIG_DERIVED;
                 v[FK_IDLE_W_PER_CHIP].num = 0.3 * v[FK_POWER_W_PER_CHIP].num;
@@ -1280,7 +1310,12 @@ static int resolve_fleet(Ctx *c, const RawSection *sec, ScnFleet *f)
     case THR_MFU:
         if (!has(&v[FK_MFU]))
             return fail_at(c, tline, "fleet '%s': throughput = mfu needs mfu = SHARE", fn);
-        set_default(&v[FK_MFU_PREFILL], v[FK_MFU].num);
+        if (!has(&v[FK_MFU_PREFILL])) {
+            v[FK_MFU_PREFILL] = v[FK_MFU]; /* the same value, distribution included */
+            v[FK_MFU_PREFILL].origin = ORIG_DEFAULT;
+            v[FK_MFU_PREFILL].text = NULL;
+            f->mfu_prefill_from_mfu = 1;
+        }
         if (!m->has_shape && m->params_active <= 0)
             return fail_at(c, model_line,
                            "model '%s' has neither a shape nor params_active; mfu throughput "
@@ -1429,6 +1464,114 @@ static int resolve(Ctx *c)
 static int load_text(Scenario *s, const char *path, const char *text, size_t len,
                      const ScnCatalogs *cats, int models_only, TsErr *err);
 
+/* Adds every value of vals that holds a distribution to s->sites. */
+static int add_sites(Scenario *s, ScnVal *vals, int n, int *cap, TsErr *err)
+{
+    for (int i = 0; i < n; i++) {
+        if (!vals[i].dist)
+            continue;
+        if (s->n_sites == *cap) {
+            *cap = *cap ? 2 * *cap : 32;
+            ScnVal **p = realloc(s->sites, sizeof *p * (size_t)*cap);
+            if (!p)
+                return ts_err_set(err, TS_ENOMEM, "out of memory");
+            s->sites = p;
+        }
+        s->sites[s->n_sites++] = &vals[i];
+    }
+    return 0;
+}
+
+/* Every value holding a distribution, copies included (a copy of a chip's value into its
+ * fleet's power keeps the distribution, so one draw reaches both). */
+static int collect_sites(Scenario *s, TsErr *err)
+{
+    int cap = 0;
+    if (s->n_dists == 0)
+        return 0;
+    if (add_sites(s, s->sc, SK_COUNT, &cap, err) || add_sites(s, s->wl, WK_COUNT, &cap, err))
+        return err->code;
+    for (int i = 0; i < s->n_models; i++)
+        if (add_sites(s, s->models[i].v, MK_COUNT, &cap, err))
+            return err->code;
+    for (int i = 0; i < s->n_pricings; i++)
+        if (add_sites(s, s->pricings[i].v, PK_COUNT, &cap, err))
+            return err->code;
+    for (int i = 0; i < s->n_fleets; i++) {
+        ScnFleet *f = &s->fleets[i];
+        if (add_sites(s, f->v, FK_COUNT, &cap, err) ||
+            add_sites(s, f->chip_over, CK_COUNT, &cap, err) ||
+            add_sites(s, f->chip.v, CK_COUNT, &cap, err))
+            return err->code;
+    }
+    return 0;
+}
+
+void scn_apply_draws(Scenario *s, const double *draws)
+{
+    for (int i = 0; i < s->n_sites; i++)
+        s->sites[i]->num = draws[s->sites[i]->dist - 1];
+}
+
+void scn_apply_medians(Scenario *s)
+{
+    for (int i = 0; i < s->n_sites; i++)
+        s->sites[i]->num = dist_median(&s->dists[s->sites[i]->dist - 1]);
+}
+
+int scn_rederive(Scenario *s, TsErr *err)
+{
+    ScnVal *w = s->wl;
+    if (w[WK_REQUESTS_PER_DAY].origin != ORIG_NONE) {
+        if (w[WK_PROMPT_TOKENS].origin == ORIG_DERIVED)
+            w[WK_PROMPT_TOKENS].num = w[WK_INPUT_TOKENS_PER_REQUEST].num;
+        if (w[WK_CONTEXT_TOKENS].origin == ORIG_DERIVED)
+            w[WK_CONTEXT_TOKENS].num =
+                (w[WK_PROMPT_TOKENS].origin != ORIG_NONE ? w[WK_PROMPT_TOKENS].num : 0) +
+                w[WK_OUTPUT_TOKENS_PER_REQUEST].num / 2.0;
+    } else if (w[WK_CONTEXT_TOKENS].origin == ORIG_DERIVED) {
+        w[WK_CONTEXT_TOKENS].num = w[WK_PROMPT_TOKENS].num;
+    }
+    for (int i = 0; i < s->n_models; i++) {
+        ScnModel *m = &s->models[i];
+        if (!m->has_shape)
+            continue;
+        ModelShape *sh = &m->shape;
+        long *dst[] = {&sh->layers, &sh->d_model, &sh->heads, &sh->kv_heads, &sh->head_dim,
+                       &sh->ffn, &sh->experts, &sh->experts_active, &sh->shared_experts,
+                       &sh->expert_ffn, &sh->dense_layers, &sh->kv_lora_rank, &sh->q_lora_rank,
+                       &sh->rope_dim, &sh->qk_nope_dim, &sh->v_head_dim, &sh->vocab};
+        for (int k = MK_LAYERS; k <= MK_VOCAB; k++)
+            *dst[k - MK_LAYERS] = m->v[k].origin != ORIG_NONE ? (long)m->v[k].num : 0;
+        if (m->v[MK_HEAD_DIM].origin == ORIG_DERIVED && sh->heads > 0)
+            sh->head_dim = sh->d_model / sh->heads;
+        if (m->v[MK_KV_HEADS].origin == ORIG_DERIVED)
+            sh->kv_heads = sh->heads;
+        TsErr e;
+        ts_err_clear(&e);
+        if (shape_check(sh, &e))
+            return ts_err_set(err, TS_EINPUT, "%s: model '%s': %s", s->path, m->name, e.msg);
+        shape_params(sh, &m->params);
+        m->params_total = m->params.total;
+        m->params_active = m->params.active;
+    }
+    for (int i = 0; i < s->n_fleets; i++) {
+        ScnFleet *f = &s->fleets[i];
+        ScnVal *v = f->v, *cv = f->chip.v;
+        if (f->energy_source && strcmp(f->energy_source, "catalog:all_in_w") == 0)
+            v[FK_POWER_W_PER_CHIP].num = cv[CK_ALL_IN_W].num;
+        else if (f->energy_source && strcmp(f->energy_source, "catalog:tdp_w") == 0)
+            v[FK_POWER_W_PER_CHIP].num = cv[CK_TDP_W].num;
+        if (f->idle_from_chip)
+            v[FK_IDLE_W_PER_CHIP].num = cv[CK_IDLE_W].num;
+        else if (v[FK_IDLE_W_PER_CHIP].origin == ORIG_DERIVED)
+            v[FK_IDLE_W_PER_CHIP].num = 0.3 * v[FK_POWER_W_PER_CHIP].num;
+        if (f->mfu_prefill_from_mfu)
+            v[FK_MFU_PREFILL].num = v[FK_MFU].num;
+    }
+    return 0;
+}
+
 int scn_load_text(Scenario *s, const char *path, const char *text, size_t len,
                   const ScnCatalogs *cats, TsErr *err)
 {
@@ -1472,10 +1615,12 @@ static int load_text(Scenario *s, const char *path, const char *text, size_t len
         rc = ts_err_set(err, TS_EINPUT, "%s:1: empty %s: expected a [%s] section", path,
                         models_only ? "model file" : "scenario", models_only ? "model NAME" : "scenario");
     if (!rc) {
-        Ctx c = {s, &rp, cats, err, models_only};
+        Ctx c = {.s = s, .rp = &rp, .cats = cats, .err = err, .models_only = models_only};
         rc = resolve(&c);
     }
     raw_free(&rp);
+    if (!rc)
+        rc = collect_sites(s, err);
     if (rc)
         scn_fini(s);
     return rc;
@@ -1575,5 +1720,7 @@ void scn_fini(Scenario *s)
     for (int i = 0; i < s->n_warnings; i++)
         free(s->warnings[i]);
     free(s->warnings);
+    free(s->dists);
+    free(s->sites);
     memset(s, 0, sizeof *s);
 }

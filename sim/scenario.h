@@ -10,6 +10,7 @@
 #include "../models/shape.h"
 #include "../models/tserr.h"
 #include "catalog.h"
+#include "dist.h"
 
 /* Where a value came from. */
 typedef enum {
@@ -23,8 +24,9 @@ typedef struct {
     int line;            /* line in the scenario (ORIG_FILE) or catalog file (ORIG_CATALOG) */
     const CatTable *cat; /* borrowed: the catalog it came from (ORIG_CATALOG) */
     int cat_row;
-    double num;
+    double num;          /* the value; for a distribution, its median until a draw sets it */
     char *text;          /* owned; text keys only */
+    int dist;            /* 1 + index into Scenario.dists when the value is a distribution */
 } ScnVal;
 
 /* Key tables: one enum per section kind; the *_KEYS arrays give names (scenario.c). */
@@ -107,6 +109,8 @@ typedef struct {
     const char *energy_source; /* "declared", "catalog:all_in_w", "catalog:tdp_w", or the
                                   measure run's source (points into measured_source) */
     int this_machine;         /* chip = this-machine: peaks come from a measure run */
+    int idle_from_chip;       /* idle_w_per_chip is the chip's idle_w (rederived on change) */
+    int mfu_prefill_from_mfu; /* mfu_prefill defaulted to mfu */
     long measure_run;         /* throughput = measured: the run used (after msd_bind) */
     int measured_threads;
     char measured_source[96];
@@ -132,6 +136,10 @@ typedef struct {
     int n_pricings;
     char **warnings;          /* "FILE:LINE: ..." messages that do not stop the run */
     int n_warnings;
+    Dist *dists;              /* the distributions of the file, in order of appearance */
+    int n_dists;
+    ScnVal **sites;           /* every value holding a distribution (copies included) */
+    int n_sites;
     const ScnCatalogs *cats;  /* borrowed */
 } Scenario;
 
@@ -149,6 +157,18 @@ int scn_load_text(Scenario *s, const char *path, const char *text, size_t len,
                   const ScnCatalogs *cats, TsErr *err);
 
 void scn_fini(Scenario *s);
+
+/* Recomputes the values derived from others (prompt and context lengths from requests, idle
+ * and busy power copied from the chip, mfu_prefill from mfu, model shapes and parameter counts)
+ * after values were changed by a draw or a sweep. TS_EINPUT when a model shape stops being
+ * valid (e.g. a choice() of layers below dense_layers). */
+int scn_rederive(Scenario *s, TsErr *err);
+
+/* Sets every distributed value to its draw: draws[i] for s->dists[i] (clamped already). */
+void scn_apply_draws(Scenario *s, const double *draws);
+
+/* Sets every distributed value back to its distribution's median. */
+void scn_apply_medians(Scenario *s);
 
 /* Reads a model file: only [model NAME] sections (the scenario keys, plus max_seq, rope_theta,
  * norm_eps, shared_classifier), each resolved as in a scenario (catalog rows may be

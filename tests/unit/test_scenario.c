@@ -322,9 +322,12 @@ static void test_errors_name_file_and_line(void **state)
                  "t.ini:9: key 'chip' given twice in one section (first at line 8)");
     expect_error(HEAD TOKENS "[fleet a]\nchip: h100-sxm\n", "t.ini:8: expected 'key = value'");
     expect_error(HEAD TOKENS "[fleet a]\n  chip = h100-sxm\n", "t.ini:8: lines must not be indented");
-    expect_error(HEAD TOKENS "[fleet a]\nchip = h100-sxm\nusd_per_kwh = uniform(0.05, 0.1)\n",
-                 "t.ini:9: usd_per_kwh: distributions such as 'uniform(0.05, 0.1)' are not "
-                 "supported yet");
+    expect_error(HEAD TOKENS "[fleet a]\nchip = h100-sxm\nusd_per_kwh = triangular(0.1, 0.05, 0.2)\n",
+                 "t.ini:9: usd_per_kwh: triangular(LOW, MODE, HIGH) needs LOW <= MODE <= HIGH");
+    expect_error(HEAD TOKENS "[fleet a]\nchip = h100-sxm\nyears = uniform(3, 5)\n",
+                 "t.ini:9: years: a whole-number key takes only choice(V1, V2, ...)");
+    expect_error(HEAD TOKENS "[fleet a]\nchip = h100-sxm\npue = uniform(0.5, 0.9)\n",
+                 "t.ini:9: pue: the median 0.7 of 'uniform(0.5, 0.9)' is outside the valid range");
     expect_error(HEAD TOKENS "[fleet a]\nchip = h100-sxm\n[FLEET A]\nchip = b200\n",
                  "t.ini:9: duplicate [fleet A] (first at line 7)");
     expect_error("name = x\n", "t.ini:1: 'name' is outside any section");
