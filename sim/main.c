@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <gsl/gsl_errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "../models/machine.h"
 #include "bench.h"
 #include "measure.h"
+#include "montecarlo.h"
 #include "measured.h"
 #include "store.h"
 #include "validate.h"
@@ -1081,6 +1083,26 @@ static int cmd_validate(int argc, char **argv)
     return rc ? fail(&err) : 0;
 }
 
+/* Set by SIGINT during a Monte Carlo run; the sampling loop checks it between blocks. The one
+ * piece of mutable global state: a signal handler can reach nothing else. */
+static volatile sig_atomic_t g_interrupted = 0;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    g_interrupted = 1;
+}
+
+static void mc_progress(void *ctx, long done, long total)
+{
+    (void)ctx;
+    fprintf(stderr, "\rMonte Carlo: %ld of %ld samples (%.0f%%)", done, total,
+            100.0 * (double)done / (double)total);
+    if (done == total)
+        fputc('\n', stderr);
+    fflush(stderr);
+}
+
 static void print_summary(const Scenario *s, const FleetResult *res)
 {
     char a[32], b[32], c[32], d[32], e[32];
@@ -1150,10 +1172,31 @@ static int cmd_run(int argc, char **argv)
                     report_fmt(res[i].metrics.value[MET_SERVED_SHARE], sh, sizeof sh));
         }
     }
+    /* Monte Carlo when the scenario has distributions */
+    McResult mc;
+    int have_mc = 0, status = 0;
+    if (s.n_dists > 0) {
+        long samples = (long)s.sc[SK_SAMPLES].num;
+        McOptions mo = {samples, 0, 1, isatty(2) ? mc_progress : NULL, NULL, &g_interrupted};
+        signal(SIGINT, on_interrupt);
+        if (mc_init(&mc, &s, samples, &err) || mc_run(&s, &mo, &mc, &err)) {
+            signal(SIGINT, SIG_DFL);
+            mc_fini(&mc);
+            free(res);
+            scn_fini(&s);
+            scn_catalogs_fini(&cats);
+            if (g_interrupted) {
+                fprintf(stderr, "\ntokensim: interrupted; nothing was stored\n");
+                return 130;
+            }
+            return fail(&err);
+        }
+        signal(SIGINT, SIG_DFL);
+        have_mc = 1;
+    }
     RunnerOptions ro = {o.db, o.out, TS_VERSION};
     RunnerResult rr;
-    int status = 0;
-    if (runner_record(&s, res, &ro, &rr, &err)) {
+    if (runner_record(&s, res, have_mc ? &mc : NULL, &ro, &rr, &err)) {
         status = fail(&err);
     } else if (o.quiet) {
         printf("%s/report.md\n", rr.out_dir);
@@ -1164,6 +1207,8 @@ static int cmd_run(int argc, char **argv)
         printf("\nreport:   %s/report.md\nmetrics:  %s/metrics.csv\ndatabase: %s (run %lld)\n",
                rr.out_dir, rr.out_dir, o.db, (long long)rr.run_id);
     }
+    if (have_mc)
+        mc_fini(&mc);
     free(res);
     scn_fini(&s);
     scn_catalogs_fini(&cats);

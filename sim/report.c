@@ -209,7 +209,17 @@ static const MetricId SUMMARY[] = {
     MET_USD_PER_DAY, MET_J_PER_OUTPUT_TOKEN, MET_FACILITY_POWER_KW, MET_GROSS_MARGIN,
 };
 
-static void write_md(FILE *f, const Scenario *s, const FleetResult *res, int64_t run_id)
+/* The index of metric m among the Monte Carlo percentile metrics, or -1. */
+static int pct_index(int m)
+{
+    for (int p = 0; p < MC_N_PCT; p++)
+        if ((int)MC_PCT[p] == m)
+            return p;
+    return -1;
+}
+
+static void write_md(FILE *f, const Scenario *s, const FleetResult *res, const ReportMc *mc,
+                     int64_t run_id)
 {
     char num[64], num2[64], num3[64], num4[64];
     fputs("# ", f);
@@ -254,6 +264,30 @@ static void write_md(FILE *f, const Scenario *s, const FleetResult *res, int64_t
     fputs("\nEnergy figures are modeled from power figures (`energy_source` per fleet below), "
           "never measured here.\n",
           f);
+    if (mc) {
+        fprintf(f, "\nMonte Carlo: %ld samples (seed %.0f); values are sample means, with "
+                   "P5 to P95 where shown; %ld draws were clamped into their keys' valid ranges.",
+                mc->samples, s->sc[SK_SEED].num, mc->clamped);
+        for (int i = 0; i < s->n_fleets; i++)
+            if (mc->failed[i] > 0) {
+                fputs(" Fleet ", f);
+                md_text(f, s->fleets[i].name);
+                fprintf(f, " could not be priced in %ld samples (left out).", mc->failed[i]);
+            }
+        fputs("\n\n| fleet | usd_per_m_output P5 | P50 | P95 (USD/Mtok) | j_per_output_token P5 "
+              "| P95 (J/token) |\n|---|---:|---:|---:|---:|---:|\n",
+              f);
+        for (int i = 0; i < s->n_fleets; i++) {
+            const double *q = mc->pct + (size_t)i * MC_N_PCT * 3;
+            const double *j = q + (size_t)pct_index(MET_J_PER_OUTPUT_TOKEN) * 3;
+            char a[32], b[32], c[32], d[32], e[32];
+            fputs("| ", f);
+            md_text(f, s->fleets[i].name);
+            fprintf(f, " | %s | %s | %s | %s | %s |\n", report_fmt(q[0], a, 32),
+                    report_fmt(q[1], b, 32), report_fmt(q[2], c, 32), report_fmt(j[0], d, 32),
+                    report_fmt(j[2], e, 32));
+        }
+    }
 
     int warned = 0;
     for (int i = 0; i < s->n_fleets; i++)
@@ -310,11 +344,36 @@ static void write_md(FILE *f, const Scenario *s, const FleetResult *res, int64_t
                     report_fmt(ro->memory_ms, num3, sizeof num3),
                     report_fmt(ro->comm_ms, num4, sizeof num4));
         }
-        fputs("| metric | value | unit |\n|---|---:|---|\n", f);
+        fputs(mc ? "| metric | mean | P5 | P95 | unit |\n|---|---:|---:|---:|---|\n"
+                 : "| metric | value | unit |\n|---|---:|---|\n",
+              f);
         for (int k = 0; k < MET_COUNT; k++) {
             const MetricInfo *mi = met_info((MetricId)k);
-            fprintf(f, "| %s | %s | %s |\n", mi->name,
-                    ms->has[k] ? report_fmt(ms->value[k], num, sizeof num) : "n/a", mi->unit);
+            fprintf(f, "| %s | %s |", mi->name,
+                    ms->has[k] ? report_fmt(ms->value[k], num, sizeof num) : "n/a");
+            if (mc) {
+                int p = pct_index(k);
+                const double *q = p >= 0 ? mc->pct + ((size_t)i * MC_N_PCT + (size_t)p) * 3 : NULL;
+                fprintf(f, " %s | %s |", q ? report_fmt(q[0], num2, sizeof num2) : "",
+                        q ? report_fmt(q[2], num3, sizeof num3) : "");
+            }
+            fprintf(f, " %s |\n", mi->unit);
+        }
+        if (mc && mc->n_bars[i] > 0) {
+            fputs("\nSensitivity of usd_per_m_output (tornado): each uncertain input at its P10 and "
+                  "P90, the others at their medians, largest swing first.\n\n| input | P10 | P90 | "
+                  "usd_per_m_output at P10 | at P90 | swing |\n|---|---:|---:|---:|---:|---:|\n",
+                  f);
+            for (int b = 0; b < mc->n_bars[i]; b++) {
+                const McTornadoBar *t = &mc->tornado[(size_t)i * (size_t)mc->n_dists + (size_t)b];
+                char a[32], c[32], d[32], e[32], g[32];
+                fputs("| ", f);
+                md_text(f, t->input);
+                fprintf(f, " | %s | %s | %s | %s | %s |\n", report_fmt(t->low_x, a, 32),
+                        report_fmt(t->high_x, c, 32), report_fmt(t->low_value, d, 32),
+                        report_fmt(t->high_value, e, 32),
+                        report_fmt(fabs(t->high_value - t->low_value), g, 32));
+            }
         }
         fputs("\nInputs used:\n\n| key | value | unit | from |\n|---|---:|---|---|\n", f);
         for (int k = 0; k < FK_COUNT; k++) {
@@ -407,13 +466,13 @@ static void write_csv(FILE *f, const Scenario *s, const FleetResult *res)
 }
 
 int report_write_scenario(const char *dir, const Scenario *s, const FleetResult *results,
-                          int64_t run_id, TsErr *err)
+                          const ReportMc *mc, int64_t run_id, TsErr *err)
 {
     char tmp[4096];
     FILE *f = open_tmp(dir, "report.md", tmp, sizeof tmp, err);
     if (!f)
         return err->code;
-    write_md(f, s, results, run_id);
+    write_md(f, s, results, mc, run_id);
     if (commit_file(f, tmp, dir, "report.md", err))
         return err->code;
     f = open_tmp(dir, "metrics.csv", tmp, sizeof tmp, err);

@@ -9,6 +9,7 @@
 
 #include "../models/tserr.h"
 #include "evaluate.h"
+#include "montecarlo.h"
 #include "scenario.h"
 
 /* Creates a new folder for a run under out_root: out_root/<stem>-<run_id>, or with a "-2",
@@ -17,10 +18,21 @@
 int report_make_dir(const char *out_root, const char *scenario_path, int64_t run_id, char *dir,
                     int size, TsErr *err);
 
+/* What a Monte Carlo run adds to a report (NULL for a deterministic one). */
+typedef struct {
+    long samples;
+    long clamped;
+    const long *failed;          /* (fleets) samples a fleet could not be priced */
+    const double *pct;           /* (fleets, MC_N_PCT, 3): p5, p50, p95 */
+    const McTornadoBar *tornado; /* (fleets, n_dists) sorted per fleet */
+    const int *n_bars;           /* (fleets) */
+    int n_dists;
+} ReportMc;
+
 /* Writes report.md and metrics.csv for scenario s and its per-fleet results (s->n_fleets of
  * them) into dir. run_id may be 0 for a report without a run id. */
 int report_write_scenario(const char *dir, const Scenario *s, const FleetResult *results,
-                          int64_t run_id, TsErr *err);
+                          const ReportMc *mc, int64_t run_id, TsErr *err);
 
 /* Formats v for people: grouped integers from 1,000 up, else 4 significant figures. */
 const char *report_fmt(double v, char *buf, int size);

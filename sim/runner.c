@@ -3,6 +3,7 @@
  * run is either done with all its rows, failed with none, or (killed) running with none. */
 #include "runner.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,18 +15,52 @@
 #include "store.h"
 #include "validate.h"
 
+/* The histogram rows of the kept samples: MC_HIST_BINS equal bins from min to max. */
+static int histogram_rows(const Scenario *s, const McResult *mc, StoreHistogramRow *rows)
+{
+    int n = 0;
+    for (int f = 0; f < s->n_fleets; f++)
+        for (int p = 0; p < MC_N_PCT; p++) {
+            const double *v = mc->samples + ((size_t)f * MC_N_PCT + (size_t)p) * (size_t)mc->n_samples;
+            double lo = INFINITY, hi = -INFINITY;
+            for (long i = 0; i < mc->n_samples; i++)
+                if (!isnan(v[i])) {
+                    lo = v[i] < lo ? v[i] : lo;
+                    hi = v[i] > hi ? v[i] : hi;
+                }
+            if (!(lo <= hi))
+                continue;
+            int64_t count[MC_HIST_BINS] = {0};
+            double width = (hi - lo) / MC_HIST_BINS;
+            for (long i = 0; i < mc->n_samples; i++) {
+                if (isnan(v[i]))
+                    continue;
+                int b = width > 0 ? (int)((v[i] - lo) / width) : 0;
+                count[b >= MC_HIST_BINS ? MC_HIST_BINS - 1 : b]++;
+            }
+            for (int b = 0; b < MC_HIST_BINS; b++)
+                rows[n++] = (StoreHistogramRow){s->fleets[f].name, met_info(MC_PCT[p])->name,
+                                                lo + b * width, lo + (b + 1) * width, count[b]};
+        }
+    return n;
+}
+
 static int store_results(Store *db, int64_t run_id, const Scenario *s,
-                         const FleetResult *results, TsErr *err)
+                         const FleetResult *results, const double *pct,
+                         const McTornadoBar *bars, const int *n_bars,
+                         const StoreHistogramRow *hist, int n_hist, TsErr *err)
 {
     int n_rows = s->n_fleets * MET_COUNT;
     StoreFleetRow *fleets = calloc((size_t)s->n_fleets, sizeof *fleets);
     StoreMetricRow *rows = calloc((size_t)n_rows, sizeof *rows);
-    if (!fleets || !rows) {
+    StoreTornadoRow *torn = calloc((size_t)(s->n_fleets * (s->n_dists + 1)), sizeof *torn);
+    if (!fleets || !rows || !torn) {
         free(fleets);
         free(rows);
+        free(torn);
         return ts_err_set(err, TS_ENOMEM, "out of memory");
     }
-    int n = 0;
+    int n = 0, nt = 0;
     for (int i = 0; i < s->n_fleets; i++) {
         const ScnFleet *f = &s->fleets[i];
         fleets[i] = (StoreFleetRow){
@@ -39,28 +74,73 @@ static int store_results(Store *db, int64_t run_id, const Scenario *s,
         };
         for (int k = 0; k < MET_COUNT; k++) {
             const MetricInfo *mi = met_info((MetricId)k);
-            rows[n++] = (StoreMetricRow){
+            StoreMetricRow *r = &rows[n++];
+            *r = (StoreMetricRow){
                 .fleet = f->name,
                 .metric = mi->name,
                 .unit = mi->unit,
                 .value = results[i].metrics.value[k],
                 .has_value = results[i].metrics.has[k],
             };
+            for (int p = 0; pct && p < MC_N_PCT; p++)
+                if ((int)MC_PCT[p] == k) {
+                    const double *q = pct + ((size_t)i * MC_N_PCT + (size_t)p) * 3;
+                    r->p5 = q[0];
+                    r->p50 = q[1];
+                    r->p95 = q[2];
+                    r->has_pct = !isnan(q[0]);
+                }
+        }
+        for (int b = 0; bars && b < n_bars[i]; b++) {
+            const McTornadoBar *t = &bars[(size_t)i * (size_t)s->n_dists + (size_t)b];
+            torn[nt++] = (StoreTornadoRow){f->name,  t->input,     t->low_x,
+                                           t->high_x, t->low_value, t->high_value};
         }
     }
-    int rc = store_run_finish(db, run_id, fleets, s->n_fleets, rows, n, err);
+    StoreResults res = {fleets, s->n_fleets, rows, n, NULL, 0, NULL, 0, torn, nt, hist, n_hist};
+    int rc = store_run_finish_all(db, run_id, &res, err);
     free(fleets);
     free(rows);
+    free(torn);
     return rc;
 }
 
-int runner_record(const Scenario *s, const FleetResult *results, const RunnerOptions *opt,
-                  RunnerResult *out, TsErr *err)
+int runner_record(Scenario *s, const FleetResult *results, const McResult *mc,
+                  const RunnerOptions *opt, RunnerResult *out, TsErr *err)
 {
     memset(out, 0, sizeof *out);
+    /* Monte Carlo: means, percentiles, tornado and histograms first (pure computation) */
+    FleetResult *res = NULL;
+    double *pct = NULL;
+    McTornadoBar *bars = NULL;
+    int *n_bars = NULL;
+    StoreHistogramRow *hist = NULL;
+    int n_hist = 0, rc = 0;
+    ReportMc rmc = {0};
+    if (mc) {
+        res = malloc(sizeof *res * (size_t)s->n_fleets);
+        MetricSet *means = malloc(sizeof *means * (size_t)s->n_fleets);
+        pct = malloc(sizeof(double) * (size_t)s->n_fleets * MC_N_PCT * 3);
+        bars = calloc((size_t)(s->n_fleets * (s->n_dists + 1)), sizeof *bars);
+        n_bars = calloc((size_t)s->n_fleets, sizeof *n_bars);
+        hist = calloc((size_t)s->n_fleets * MC_N_PCT * MC_HIST_BINS, sizeof *hist);
+        if (!res || !means || !pct || !bars || !n_bars || !hist)
+            rc = ts_err_set(err, TS_ENOMEM, "out of memory");
+        if (!rc)
+            rc = mc_summarise(mc, means, pct, err);
+        for (int i = 0; !rc && i < s->n_fleets; i++) {
+            res[i] = results[i];
+            res[i].metrics = means[i];
+            n_bars[i] = mc_tornado(s, i, bars + (size_t)i * (size_t)s->n_dists);
+        }
+        if (!rc)
+            n_hist = histogram_rows(s, mc, hist);
+        free(means);
+        rmc = (ReportMc){mc->n_samples, mc->clamped, mc->failed, pct, bars, n_bars, s->n_dists};
+    }
     Store *db = NULL;
-    if (store_open(opt->db_path, &db, err))
-        return err->code;
+    if (!rc && store_open(opt->db_path, &db, err))
+        rc = err->code;
     char sha[65], machine[1024];
     sha_hex(s->text, s->text_len, sha);
     machine_fingerprint_json(machine, sizeof machine);
@@ -74,24 +154,30 @@ int runner_record(const Scenario *s, const FleetResult *results, const RunnerOpt
         .machine = machine,
     };
     int64_t run_id = 0;
-    if (store_run_begin(db, &info, &run_id, err)) {
-        store_close(db);
-        return err->code;
-    }
+    if (!rc && store_run_begin(db, &info, &run_id, err))
+        rc = err->code;
+    int begun = !rc;
     out->run_id = run_id;
-    int rc = report_make_dir(opt->out_root, s->path, run_id, out->out_dir,
+    const FleetResult *use = mc ? res : results;
+    if (!rc)
+        rc = report_make_dir(opt->out_root, s->path, run_id, out->out_dir,
                              (int)sizeof out->out_dir, err);
     if (!rc)
         rc = store_run_set_out_dir(db, run_id, out->out_dir, err);
     if (!rc)
-        rc = report_write_scenario(out->out_dir, s, results, run_id, err);
+        rc = report_write_scenario(out->out_dir, s, use, mc ? &rmc : NULL, run_id, err);
     if (!rc)
-        rc = store_results(db, run_id, s, results, err);
-    if (rc) {
+        rc = store_results(db, run_id, s, use, pct, mc ? bars : NULL, n_bars, hist, n_hist, err);
+    if (rc && begun) {
         TsErr ignored;
         store_run_fail(db, run_id, err->msg, &ignored);
     }
     store_close(db);
+    free(res);
+    free(pct);
+    free(bars);
+    free(n_bars);
+    free(hist);
     return rc;
 }
 
@@ -169,7 +255,7 @@ int runner_record_measure(const MsrResult *r, const EngineConfig *configs, int n
                                 machine_json, val, n_val, &vo, err);
     if (!rc) {
         int nm = msr_machine_metrics(r, machine);
-        StoreResults res = {NULL, 0, machine, nm, rows, n, vrows, n_val};
+        StoreResults res = {NULL, 0, machine, nm, rows, n, vrows, n_val, NULL, 0, NULL, 0};
         rc = store_run_finish_all(db, run_id, &res, err);
     }
     if (rc) {

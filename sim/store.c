@@ -627,6 +627,65 @@ static int store_insert_validation(Store *s, int64_t run_id, const StoreValidati
     return code;
 }
 
+static int store_insert_tornado(Store *s, int64_t run_id, const StoreTornadoRow *rows, int n,
+                                TsErr *err)
+{
+    static const char sql[] = "INSERT INTO tornado (run_id, fleet, input, low_x, high_x,"
+                              " low_value, high_value) VALUES (?, ?, ?, ?, ?, ?, ?)";
+    sqlite3_stmt *st;
+    if (n == 0)
+        return 0;
+    if (store_prepare(s, sql, &st, "preparing the tornado rows", err))
+        return TS_EIO;
+    int code = 0;
+    for (int i = 0; i < n && !code; i++) {
+        const StoreTornadoRow *t = &rows[i];
+        StoreBind b;
+        store_bind_start(&b, st);
+        store_bind_int64(&b, run_id);
+        store_bind_text(&b, t->fleet);
+        store_bind_text(&b, t->input);
+        store_bind_real(&b, t->low_x, 1);
+        store_bind_real(&b, t->high_x, 1);
+        store_bind_real(&b, t->low_value, 1);
+        store_bind_real(&b, t->high_value, 1);
+        if (b.rc != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE || sqlite3_reset(st) != SQLITE_OK)
+            code = ts_err_set(err, TS_EIO, "%s: run %lld: inserting a tornado row: %s", s->path,
+                              (long long)run_id, sqlite3_errmsg(s->db));
+    }
+    store_finalize(st);
+    return code;
+}
+
+static int store_insert_histograms(Store *s, int64_t run_id, const StoreHistogramRow *rows,
+                                   int n, TsErr *err)
+{
+    static const char sql[] = "INSERT INTO histograms (run_id, fleet, metric, bin_low, bin_high,"
+                              " count) VALUES (?, ?, ?, ?, ?, ?)";
+    sqlite3_stmt *st;
+    if (n == 0)
+        return 0;
+    if (store_prepare(s, sql, &st, "preparing the histogram rows", err))
+        return TS_EIO;
+    int code = 0;
+    for (int i = 0; i < n && !code; i++) {
+        const StoreHistogramRow *h = &rows[i];
+        StoreBind b;
+        store_bind_start(&b, st);
+        store_bind_int64(&b, run_id);
+        store_bind_text(&b, h->fleet);
+        store_bind_text(&b, h->metric);
+        store_bind_real(&b, h->bin_low, 1);
+        store_bind_real(&b, h->bin_high, 1);
+        store_bind_int64(&b, h->count);
+        if (b.rc != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE || sqlite3_reset(st) != SQLITE_OK)
+            code = ts_err_set(err, TS_EIO, "%s: run %lld: inserting a histogram row: %s", s->path,
+                              (long long)run_id, sqlite3_errmsg(s->db));
+    }
+    store_finalize(st);
+    return code;
+}
+
 int store_replace_validation(Store *s, int64_t run_id, const StoreValidationRow *rows, int n,
                              TsErr *err)
 {
@@ -673,6 +732,10 @@ int store_run_finish_all(Store *s, int64_t run_id, const StoreResults *r, TsErr 
         code = store_insert_measurements(s, run_id, r->measurements, r->n_measurements, err);
     if (!code)
         code = store_insert_validation(s, run_id, r->validation, r->n_validation, err);
+    if (!code)
+        code = store_insert_tornado(s, run_id, r->tornado, r->n_tornado, err);
+    if (!code)
+        code = store_insert_histograms(s, run_id, r->histograms, r->n_histograms, err);
     if (!code && store_exec(s, "COMMIT", "committing the run's results", err))
         code = TS_EIO;
     if (code)
@@ -684,7 +747,7 @@ int store_run_finish(Store *s, int64_t run_id, const StoreFleetRow *fleets, int 
                      const StoreMetricRow *metrics, int n_metrics, TsErr *err)
 {
     assert((fleets || n_fleets == 0) && (metrics || n_metrics == 0));
-    StoreResults r = {fleets, n_fleets, metrics, n_metrics, NULL, 0, NULL, 0};
+    StoreResults r = {fleets, n_fleets, metrics, n_metrics, NULL, 0, NULL, 0, NULL, 0, NULL, 0};
     return store_run_finish_all(s, run_id, &r, err);
 }
 

@@ -58,6 +58,18 @@ typedef struct {
     double predicted_tok_s, measured_tok_s;
 } StoreValidationRow;
 
+/* Rows of tables `tornado` and `histograms` (strings borrowed). */
+typedef struct {
+    const char *fleet, *input;
+    double low_x, high_x, low_value, high_value;
+} StoreTornadoRow;
+
+typedef struct {
+    const char *fleet, *metric;
+    double bin_low, bin_high;
+    int64_t count;
+} StoreHistogramRow;
+
 /* All results of a run, for store_run_finish_all. */
 typedef struct {
     const StoreFleetRow *fleets;
@@ -68,6 +80,10 @@ typedef struct {
     int n_measurements;
     const StoreValidationRow *validation;
     int n_validation;
+    const StoreTornadoRow *tornado;
+    int n_tornado;
+    const StoreHistogramRow *histograms;
+    int n_histograms;
 } StoreResults;
 
 /* What a new run records about itself (table `runs`). Strings are borrowed. */
