@@ -97,7 +97,8 @@ static int store_results(Store *db, int64_t run_id, const Scenario *s,
                                            t->high_x, t->low_value, t->high_value};
         }
     }
-    StoreResults res = {fleets, s->n_fleets, rows, n, NULL, 0, NULL, 0, torn, nt, hist, n_hist};
+    StoreResults res = {fleets, s->n_fleets, rows, n, NULL, 0, NULL, 0, torn, nt, hist, n_hist,
+                        NULL, NULL};
     int rc = store_run_finish_all(db, run_id, &res, err);
     free(fleets);
     free(rows);
@@ -255,7 +256,8 @@ int runner_record_measure(const MsrResult *r, const EngineConfig *configs, int n
                                 machine_json, val, n_val, &vo, err);
     if (!rc) {
         int nm = msr_machine_metrics(r, machine);
-        StoreResults res = {NULL, 0, machine, nm, rows, n, vrows, n_val, NULL, 0, NULL, 0};
+        StoreResults res = {NULL, 0, machine, nm, rows, n, vrows, n_val, NULL, 0, NULL, 0, NULL,
+                            NULL};
         rc = store_run_finish_all(db, run_id, &res, err);
     }
     if (rc) {

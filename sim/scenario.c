@@ -125,6 +125,11 @@ static const KeySpec SCENARIO_KEYS[SK_COUNT] = {
     INT("samples", 1, 1e8), {"hours", KT_NUM, 0, 1e6, 1, 0, NULL},
 };
 
+static const KeySpec SWEEP_KEYS[SWK_COUNT] = {TEXT("over"), TEXT("values"), TEXT("over2"),
+                                              TEXT("values2")};
+static const KeySpec COMPARE_KEYS[CMK_COUNT] = {TEXT("baseline"), TEXT("breakeven"),
+                                                TEXT("breakeven_range")};
+
 static const char *const THROUGHPUT_NAMES[] = {"declared", "mfu", "roofline", "measured"};
 
 const char *scn_chip_key(ChipKey k) { return CHIP_KEYS[k].name; }
@@ -817,11 +822,6 @@ static int check_sections(Ctx *c)
     const RawParse *rp = c->rp;
     for (int i = 0; i < rp->n_secs; i++) {
         const RawSection *s = &rp->secs[i];
-        if (s->kind == SEC_SWEEP || s->kind == SEC_COMPARE)
-            return fail_at(c, s->line,
-                           "[%s] is not supported yet (sweeps and comparisons come with the "
-                           "uncertainty release); remove the section",
-                           SEC_NAMES[s->kind]);
         for (int j = 0; j < i; j++) {
             const RawSection *o = &rp->secs[j];
             if (o->kind != s->kind)
@@ -1444,6 +1444,24 @@ static int resolve(Ctx *c)
         if (resolve_model(c, s->wl[WK_MODEL].text, s->wl[WK_MODEL].line, &idx))
             return c->err->code;
     }
+    const RawSection *sw = find_section(c->rp, SEC_SWEEP, NULL);
+    if (sw) {
+        s->sweep.line = sw->line;
+        if (apply_section(c, sw, SWEEP_KEYS, SWK_COUNT, s->sweep.v, NULL, 0, NULL))
+            return c->err->code;
+        if (!has(&s->sweep.v[SWK_OVER]) || !has(&s->sweep.v[SWK_VALUES]))
+            return fail_at(c, sw->line, "[sweep] needs over = KEY and values = ...");
+        if (has(&s->sweep.v[SWK_OVER2]) != has(&s->sweep.v[SWK_VALUES2]))
+            return fail_at(c, sw->line, "[sweep] needs over2 and values2 together");
+    }
+    const RawSection *cm = find_section(c->rp, SEC_COMPARE, NULL);
+    if (cm) {
+        s->compare.line = cm->line;
+        if (apply_section(c, cm, COMPARE_KEYS, CMK_COUNT, s->compare.v, NULL, 0, NULL))
+            return c->err->code;
+        if (!has(&s->compare.v[CMK_BASELINE]))
+            return fail_at(c, cm->line, "[compare] needs baseline = FLEET");
+    }
     int n = 0;
     for (int i = 0; i < c->rp->n_secs; i++)
         n += c->rp->secs[i].kind == SEC_FLEET;
@@ -1517,6 +1535,103 @@ void scn_apply_medians(Scenario *s)
 {
     for (int i = 0; i < s->n_sites; i++)
         s->sites[i]->num = dist_median(&s->dists[s->sites[i]->dist - 1]);
+}
+
+static void range_of(const KeySpec *k, ScnKeyRange *r)
+{
+    *r = (ScnKeyRange){k->name, k->lo, k->hi, k->lo_open, k->hi_open, k->type == KT_INT};
+}
+
+int scn_in_range(const ScnKeyRange *r, double x)
+{
+    if (!isfinite(x) || x < r->lo || x > r->hi || (r->lo_open && x == r->lo) ||
+        (r->hi_open && x == r->hi))
+        return 0;
+    return !r->integer || x == floor(x);
+}
+
+static int numeric(const KeySpec *k)
+{
+    return k->type == KT_NUM || k->type == KT_INT;
+}
+
+int scn_param_sites(Scenario *s, const char *path, int only_fleet, ScnVal **sites, int max,
+                    ScnKeyRange *range, char *msg, size_t msg_size)
+{
+    char buf[128], *key;
+    snprintf(buf, sizeof buf, "%s", path);
+    txt_trim(buf);
+    int n = 0;
+    char *dot = strrchr(buf, '.');
+    key = dot ? dot + 1 : buf;
+    if (dot)
+        *dot = '\0';
+    char *space = dot ? strchr(buf, ' ') : NULL;
+    const char *name = space ? space + 1 : NULL;
+    if (space)
+        *space = '\0';
+    const char *section = dot ? buf : NULL;
+    int fk = key_index(FLEET_KEYS, FK_COUNT, key), ck = key_index(CHIP_KEYS, CK_COUNT, key);
+    int wk = key_index(WORKLOAD_KEYS, WK_COUNT, key), mk = key_index(MODEL_KEYS, MK_COUNT, key);
+    if (!section || txt_eq_nocase(section, "fleet")) {
+        if (fk >= 0 && !numeric(&FLEET_KEYS[fk]))
+            fk = -1;
+        if (fk < 0 && ck < 0 && (section || wk < 0 || !numeric(&WORKLOAD_KEYS[wk]))) {
+            snprintf(msg, msg_size, "'%s' is not a numeric fleet or chip key", key);
+            return -1;
+        }
+        if (fk < 0 && ck < 0) /* unqualified workload key */
+            goto workload;
+        int found = 0;
+        for (int i = 0; i < s->n_fleets; i++) {
+            ScnFleet *f = &s->fleets[i];
+            if ((only_fleet >= 0 && i != only_fleet) || (name && !txt_eq_nocase(name, f->name)))
+                continue;
+            found = 1;
+            if (n < max)
+                sites[n++] = fk >= 0 ? &f->v[fk] : &f->chip.v[ck];
+        }
+        if (!found) {
+            snprintf(msg, msg_size, "no fleet '%s'", name ? name : "");
+            return -1;
+        }
+        range_of(fk >= 0 ? &FLEET_KEYS[fk] : &CHIP_KEYS[ck], range);
+        return n;
+    }
+    if (txt_eq_nocase(section, "workload")) {
+    workload:
+        if (wk < 0 || !numeric(&WORKLOAD_KEYS[wk])) {
+            snprintf(msg, msg_size, "'%s' is not a numeric workload key", key);
+            return -1;
+        }
+        range_of(&WORKLOAD_KEYS[wk], range);
+        sites[n++] = &s->wl[wk];
+        return n;
+    }
+    if (txt_eq_nocase(section, "model")) {
+        if (mk < 0 || !numeric(&MODEL_KEYS[mk])) {
+            snprintf(msg, msg_size, "'%s' is not a numeric model key", key);
+            return -1;
+        }
+        for (int i = 0; i < s->n_models; i++) {
+            if (name && !txt_eq_nocase(name, s->models[i].name))
+                continue;
+            if (only_fleet >= 0 && s->fleets[only_fleet].model != i)
+                continue;
+            if (n < max)
+                sites[n++] = &s->models[i].v[mk];
+        }
+        if (n == 0) {
+            snprintf(msg, msg_size, "no model '%s' in this scenario%s", name ? name : "",
+                     only_fleet >= 0 ? " for that fleet" : "");
+            return -1;
+        }
+        range_of(&MODEL_KEYS[mk], range);
+        return n;
+    }
+    snprintf(msg, msg_size, "expected KEY, fleet NAME.KEY, model NAME.KEY or workload.KEY, got "
+                            "'%s'", path);
+    return -1;
 }
 
 int scn_rederive(Scenario *s, TsErr *err)
@@ -1722,5 +1837,7 @@ void scn_fini(Scenario *s)
     free(s->warnings);
     free(s->dists);
     free(s->sites);
+    vals_free(s->sweep.v, SWK_COUNT);
+    vals_free(s->compare.v, CMK_COUNT);
     memset(s, 0, sizeof *s);
 }

@@ -116,6 +116,27 @@ typedef struct {
     char measured_source[96];
 } ScnFleet;
 
+typedef enum { SWK_OVER, SWK_VALUES, SWK_OVER2, SWK_VALUES2, SWK_COUNT } SweepKey;
+typedef enum { CMK_BASELINE, CMK_BREAKEVEN, CMK_BREAKEVEN_RANGE, CMK_COUNT } CompareKey;
+
+typedef struct {
+    int line;               /* the section's line; 0 when absent */
+    ScnVal v[SWK_COUNT];    /* text values */
+} ScnSweep;
+
+typedef struct {
+    int line;
+    ScnVal v[CMK_COUNT];
+} ScnCompare;
+
+/* A key's valid range, for checking values set by sweeps and break-even searches. */
+typedef struct {
+    const char *key;
+    double lo, hi;
+    int lo_open, hi_open;
+    int integer;
+} ScnKeyRange;
+
 typedef struct {
     CatTable chips, models, electricity, api_prices;
     char *dir;
@@ -140,6 +161,8 @@ typedef struct {
     int n_dists;
     ScnVal **sites;           /* every value holding a distribution (copies included) */
     int n_sites;
+    ScnSweep sweep;           /* [sweep], when present */
+    ScnCompare compare;       /* [compare], when present */
     const ScnCatalogs *cats;  /* borrowed */
 } Scenario;
 
@@ -157,6 +180,17 @@ int scn_load_text(Scenario *s, const char *path, const char *text, size_t len,
                   const ScnCatalogs *cats, TsErr *err);
 
 void scn_fini(Scenario *s);
+
+/* Resolves a key path of [sweep] or [compare] (scenario-format.md): "KEY" (a fleet or chip
+ * key for every fleet, else a workload key), "fleet NAME.KEY", "model NAME.KEY",
+ * "workload.KEY". only_fleet >= 0 keeps that fleet's values only (model keys: its model).
+ * Writes up to max value pointers into sites and the key's range into *range; returns their
+ * count, or -1 with a message (unknown key, section or name). */
+int scn_param_sites(Scenario *s, const char *path, int only_fleet, ScnVal **sites, int max,
+                    ScnKeyRange *range, char *msg, size_t msg_size);
+
+/* 1 when x is inside range (whole when the key is). */
+int scn_in_range(const ScnKeyRange *range, double x);
 
 /* Recomputes the values derived from others (prompt and context lengths from requests, idle
  * and busy power copied from the chip, mfu_prefill from mfu, model shapes and parameter counts)

@@ -736,6 +736,8 @@ int store_run_finish_all(Store *s, int64_t run_id, const StoreResults *r, TsErr 
         code = store_insert_tornado(s, run_id, r->tornado, r->n_tornado, err);
     if (!code)
         code = store_insert_histograms(s, run_id, r->histograms, r->n_histograms, err);
+    if (!code && r->extra)
+        code = r->extra(r->extra_ctx, s->db, run_id, err);
     if (!code && store_exec(s, "COMMIT", "committing the run's results", err))
         code = TS_EIO;
     if (code)
@@ -747,7 +749,8 @@ int store_run_finish(Store *s, int64_t run_id, const StoreFleetRow *fleets, int 
                      const StoreMetricRow *metrics, int n_metrics, TsErr *err)
 {
     assert((fleets || n_fleets == 0) && (metrics || n_metrics == 0));
-    StoreResults r = {fleets, n_fleets, metrics, n_metrics, NULL, 0, NULL, 0, NULL, 0, NULL, 0};
+    StoreResults r = {fleets, n_fleets, metrics, n_metrics, NULL, 0, NULL, 0, NULL, 0, NULL, 0,
+                      NULL, NULL};
     return store_run_finish_all(s, run_id, &r, err);
 }
 

@@ -10,6 +10,7 @@
 #include "../models/tserr.h"
 
 typedef struct Store Store; /* opaque */
+struct sqlite3;
 
 /* The schema version this build writes (PRAGMA user_version after migration). */
 #define STORE_SCHEMA_VERSION 2
@@ -84,6 +85,10 @@ typedef struct {
     int n_tornado;
     const StoreHistogramRow *histograms;
     int n_histograms;
+    /* more rows of the same transaction (sweep points, comparisons), written by the caller
+     * with the connection; may be NULL */
+    int (*extra)(void *ctx, struct sqlite3 *db, int64_t run_id, TsErr *err);
+    void *extra_ctx;
 } StoreResults;
 
 /* What a new run records about itself (table `runs`). Strings are borrowed. */
