@@ -1194,9 +1194,30 @@ static int cmd_run(int argc, char **argv)
         signal(SIGINT, SIG_DFL);
         have_mc = 1;
     }
+    /* [sweep] and [compare] at the central values */
+    SwpPlan plan;
+    SwpResult sweep;
+    CmpResult cmp;
+    int have_sweep = 0, have_cmp = 0;
+    memset(&plan, 0, sizeof plan);
+    if (s.sweep.line > 0) {
+        if (swp_plan(&s, &plan, &err) || swp_run(&s, &plan, &sweep, &err))
+            status = fail(&err);
+        else
+            have_sweep = 1;
+    }
+    if (!status && s.compare.line > 0) {
+        if (cmp_run(&s, res, &cmp, &err))
+            status = fail(&err);
+        else
+            have_cmp = 1;
+    }
     RunnerOptions ro = {o.db, o.out, TS_VERSION};
     RunnerResult rr;
-    if (runner_record(&s, res, have_mc ? &mc : NULL, &ro, &rr, &err)) {
+    if (status) {
+        /* nothing stored: the error was printed */
+    } else if (runner_record(&s, res, have_mc ? &mc : NULL, have_sweep ? &sweep : NULL,
+                             have_cmp ? &cmp : NULL, &ro, &rr, &err)) {
         status = fail(&err);
     } else if (o.quiet) {
         printf("%s/report.md\n", rr.out_dir);
@@ -1209,6 +1230,11 @@ static int cmd_run(int argc, char **argv)
     }
     if (have_mc)
         mc_fini(&mc);
+    if (have_sweep)
+        swp_result_fini(&sweep);
+    swp_plan_fini(&plan);
+    if (have_cmp)
+        cmp_fini(&cmp);
     free(res);
     scn_fini(&s);
     scn_catalogs_fini(&cats);

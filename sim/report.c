@@ -162,7 +162,7 @@ static void md_value_row(FILE *f, const char *key, const ScnVal *v, const char *
 }
 
 /* The unit a key's name carries, for the inputs tables. */
-static const char *key_unit(const char *key)
+const char *report_key_unit(const char *key)
 {
     static const struct {
         const char *suffix, *unit;
@@ -314,7 +314,7 @@ static void write_md(FILE *f, const Scenario *s, const FleetResult *res, const R
     fputs("\n## Workload\n\n| key | value | unit | from |\n|---|---:|---|---|\n", f);
     for (int k = 0; k < WK_COUNT; k++)
         md_value_row(f, scn_workload_key((WorkloadKey)k), &s->wl[k],
-                     key_unit(scn_workload_key((WorkloadKey)k)));
+                     report_key_unit(scn_workload_key((WorkloadKey)k)));
 
     for (int i = 0; i < s->n_fleets; i++) {
         const ScnFleet *fl = &s->fleets[i];
@@ -381,17 +381,17 @@ static void write_md(FILE *f, const Scenario *s, const FleetResult *res, const R
                 fl->v[k].origin != ORIG_FILE)
                 continue; /* the roofline chose it: see the line above and the metrics */
             md_value_row(f, scn_fleet_key((FleetKey)k), &fl->v[k],
-                         key_unit(scn_fleet_key((FleetKey)k)));
+                         report_key_unit(scn_fleet_key((FleetKey)k)));
         }
         for (int k = 0; k < CK_COUNT; k++) {
             char key[64];
             snprintf(key, sizeof key, "chip.%s", scn_chip_key((ChipKey)k));
-            md_value_row(f, key, &fl->chip.v[k], key_unit(scn_chip_key((ChipKey)k)));
+            md_value_row(f, key, &fl->chip.v[k], report_key_unit(scn_chip_key((ChipKey)k)));
         }
         for (int k = 0; k < MK_COUNT; k++) {
             char key[64];
             snprintf(key, sizeof key, "model.%s", scn_model_key((ModelKey)k));
-            md_value_row(f, key, &m->v[k], key_unit(scn_model_key((ModelKey)k)));
+            md_value_row(f, key, &m->v[k], report_key_unit(scn_model_key((ModelKey)k)));
         }
         if (m->has_shape)
             fprintf(f, "| model parameters from shape (total / active) | %s / ",

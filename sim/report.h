@@ -34,6 +34,9 @@ typedef struct {
 int report_write_scenario(const char *dir, const Scenario *s, const FleetResult *results,
                           const ReportMc *mc, int64_t run_id, TsErr *err);
 
+/* The unit a key's name carries ("usd_per_kwh" -> "USD/kWh"), "" when it has none. */
+const char *report_key_unit(const char *key);
+
 /* Formats v for people: grouped integers from 1,000 up, else 4 significant figures. */
 const char *report_fmt(double v, char *buf, int size);
 

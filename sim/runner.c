@@ -45,12 +45,28 @@ static int histogram_rows(const Scenario *s, const McResult *mc, StoreHistogramR
     return n;
 }
 
+typedef struct {
+    const SwpResult *sweep;
+    const CmpResult *cmp;
+} Extra;
+
+static int extra_rows(void *ctx, struct sqlite3 *db, int64_t run_id, TsErr *err)
+{
+    const Extra *x = ctx;
+    if (x->sweep && swp_store_rows((void *)x->sweep, db, run_id, err))
+        return err->code;
+    if (x->cmp && cmp_store_rows((void *)x->cmp, db, run_id, err))
+        return err->code;
+    return 0;
+}
+
 static int store_results(Store *db, int64_t run_id, const Scenario *s,
                          const FleetResult *results, const double *pct,
                          const McTornadoBar *bars, const int *n_bars,
-                         const StoreHistogramRow *hist, int n_hist, TsErr *err)
+                         const StoreHistogramRow *hist, int n_hist, const SwpResult *sweep,
+                         const CmpResult *cmp, TsErr *err)
 {
-    int n_rows = s->n_fleets * MET_COUNT;
+    int n_rows = s->n_fleets * (MET_COUNT + CMP_MAX_KEYS);
     StoreFleetRow *fleets = calloc((size_t)s->n_fleets, sizeof *fleets);
     StoreMetricRow *rows = calloc((size_t)n_rows, sizeof *rows);
     StoreTornadoRow *torn = calloc((size_t)(s->n_fleets * (s->n_dists + 1)), sizeof *torn);
@@ -91,14 +107,22 @@ static int store_results(Store *db, int64_t run_id, const Scenario *s,
                     r->has_pct = !isnan(q[0]);
                 }
         }
+        for (int k = 0; cmp && k < cmp->n_keys; k++) {
+            double v = cmp->breakeven[(size_t)k * (size_t)s->n_fleets + (size_t)i];
+            const char *key = strrchr(cmp->keys[k], '.');
+            rows[n++] = (StoreMetricRow){f->name, cmp->metric[k],
+                                         report_key_unit(key ? key + 1 : cmp->keys[k]), v,
+                                         !isnan(v), 0, 0, 0, 0};
+        }
         for (int b = 0; bars && b < n_bars[i]; b++) {
             const McTornadoBar *t = &bars[(size_t)i * (size_t)s->n_dists + (size_t)b];
             torn[nt++] = (StoreTornadoRow){f->name,  t->input,     t->low_x,
                                            t->high_x, t->low_value, t->high_value};
         }
     }
+    Extra extra = {sweep, cmp};
     StoreResults res = {fleets, s->n_fleets, rows, n, NULL, 0, NULL, 0, torn, nt, hist, n_hist,
-                        NULL, NULL};
+                        extra_rows, &extra};
     int rc = store_run_finish_all(db, run_id, &res, err);
     free(fleets);
     free(rows);
@@ -107,7 +131,8 @@ static int store_results(Store *db, int64_t run_id, const Scenario *s,
 }
 
 int runner_record(Scenario *s, const FleetResult *results, const McResult *mc,
-                  const RunnerOptions *opt, RunnerResult *out, TsErr *err)
+                  const SwpResult *sweep, const CmpResult *cmp, const RunnerOptions *opt,
+                  RunnerResult *out, TsErr *err)
 {
     memset(out, 0, sizeof *out);
     /* Monte Carlo: means, percentiles, tornado and histograms first (pure computation) */
@@ -146,7 +171,7 @@ int runner_record(Scenario *s, const FleetResult *results, const McResult *mc,
     sha_hex(s->text, s->text_len, sha);
     machine_fingerprint_json(machine, sizeof machine);
     StoreRunInfo info = {
-        .kind = "scenario",
+        .kind = sweep ? "sweep" : "scenario",
         .name = s->sc[SK_NAME].text,
         .seed = (int64_t)s->sc[SK_SEED].num,
         .scenario_sha256 = sha,
@@ -168,7 +193,8 @@ int runner_record(Scenario *s, const FleetResult *results, const McResult *mc,
     if (!rc)
         rc = report_write_scenario(out->out_dir, s, use, mc ? &rmc : NULL, run_id, err);
     if (!rc)
-        rc = store_results(db, run_id, s, use, pct, mc ? bars : NULL, n_bars, hist, n_hist, err);
+        rc = store_results(db, run_id, s, use, pct, mc ? bars : NULL, n_bars, hist, n_hist, sweep,
+                           cmp, err);
     if (rc && begun) {
         TsErr ignored;
         store_run_fail(db, run_id, err->msg, &ignored);

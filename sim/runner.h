@@ -9,7 +9,9 @@
 
 #include "evaluate.h"
 #include "measure.h"
+#include "compare.h"
 #include "montecarlo.h"
+#include "sweep.h"
 #include "scenario.h"
 
 typedef struct {
@@ -23,13 +25,15 @@ typedef struct {
     char out_dir[4096];
 } RunnerResult;
 
-/* Stores scenario s with its per-fleet results and writes its report. With mc (a finished
+/* Stores scenario s with its per-fleet results and writes its report; with sweep (its points)
+ * the run's kind is `sweep`; with cmp, comparison ratios and breakeven_KEY metrics. With mc (a finished
  * Monte Carlo run of s, every block present), the metrics are its sample means with P5/P50/P95,
  * plus histograms and a tornado per fleet (s's values are borrowed for the tornado and left at
  * their medians). TS_EIO on database or file failures (the run, if created, is then `failed`
  * with no result rows). */
 int runner_record(Scenario *s, const FleetResult *results, const McResult *mc,
-                  const RunnerOptions *opt, RunnerResult *out, TsErr *err);
+                  const SwpResult *sweep, const CmpResult *cmp, const RunnerOptions *opt,
+                  RunnerResult *out, TsErr *err);
 
 /* Stores a measure run (its measurements and machine metrics) and writes its report folder
  * DIR/measure-<id>/ (report.md, results.json). configs: the models measured, for the

@@ -139,6 +139,29 @@ static const char *const STORE_MIGRATIONS[] = {
     "  PRIMARY KEY (run_id, model, phase, batch, threads)"
     ") STRICT;"
     "PRAGMA user_version = 2;",
+    /* 2 -> 3: the Monte Carlo blocks of a `run --shard K/N` (a part for `tokensim merge`). The
+     * blobs hold doubles in the writing machine's byte order, named in mc_shards.byte_order. */
+    "CREATE TABLE mc_shards ("
+    "  run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,"
+    "  shard INTEGER NOT NULL CHECK (shard >= 1),"
+    "  n_shards INTEGER NOT NULL CHECK (n_shards >= shard),"
+    "  samples INTEGER NOT NULL CHECK (samples > 0),"
+    "  block_size INTEGER NOT NULL CHECK (block_size > 0),"
+    "  clamped INTEGER NOT NULL CHECK (clamped >= 0),"
+    "  scenario_path TEXT NOT NULL,"
+    "  byte_order TEXT NOT NULL CHECK (byte_order IN ('little', 'big'))"
+    ") STRICT;"
+    "CREATE TABLE mc_blocks ("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  block INTEGER NOT NULL CHECK (block >= 0),"
+    "  fleet INTEGER NOT NULL CHECK (fleet >= 0),"
+    "  sums BLOB NOT NULL,"
+    "  counts BLOB NOT NULL,"
+    "  samples BLOB NOT NULL,"
+    "  failed INTEGER NOT NULL CHECK (failed >= 0),"
+    "  PRIMARY KEY (run_id, block, fleet)"
+    ") STRICT;"
+    "PRAGMA user_version = 3;",
 };
 
 _Static_assert(sizeof STORE_MIGRATIONS / sizeof STORE_MIGRATIONS[0] == STORE_SCHEMA_VERSION,
