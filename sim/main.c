@@ -380,9 +380,26 @@ static int cmd_check(int argc, char **argv)
         FleetResult r;
         if (bind_measured(&s, o.db, &err))
             status = fail(&err);
+        /* the sweep's and the comparison's keys and values are checked too */
+        SwpPlan plan;
+        memset(&plan, 0, sizeof plan);
+        if (!status && s.sweep.line > 0 && swp_plan(&s, &plan, &err))
+            status = fail(&err);
+        swp_plan_fini(&plan);
         for (int k = 0; k < s.n_fleets && status == 0; k++)
             if (eval_fleet(&s, &s.fleets[k], &r, &err))
                 status = fail(&err);
+        if (!status && s.compare.line > 0) {
+            FleetResult *all = calloc((size_t)s.n_fleets, sizeof *all);
+            CmpResult cmp;
+            for (int k = 0; all && k < s.n_fleets; k++)
+                eval_fleet(&s, &s.fleets[k], &all[k], &err);
+            if (!all || cmp_run(&s, all, &cmp, &err))
+                status = fail(&err);
+            else
+                cmp_fini(&cmp);
+            free(all);
+        }
         if (status) {
             scn_fini(&s);
             break;

@@ -333,7 +333,10 @@ static void test_errors_name_file_and_line(void **state)
     expect_error("name = x\n", "t.ini:1: 'name' is outside any section");
     expect_error("", "t.ini:1: empty scenario");
     expect_error(HEAD TOKENS, "no [fleet NAME] section");
-    expect_error(HEAD TOKENS "[sweep]\nover = usd_per_kwh\n", "t.ini:7: [sweep] is not supported yet");
+    expect_error(HEAD TOKENS "[fleet a]\nchip = h100-sxm\nusd_per_kwh = 0.1\n"
+                             "decode_tok_s_per_chip = 5\nprefill_tok_s_per_chip = 5\n"
+                             "[sweep]\nover = usd_per_kwh\n",
+                 "t.ini:12: [sweep] needs over = KEY and values");
     expect_error(HEAD TOKENS "[fleet a]\nchip = h100-sxm\nusd_per_kwh = 0.1\nthroughput = roofline\n",
                  "t.ini:3: throughput = roofline (fleet 'a') needs context_tokens");
     expect_error(HEAD TOKENS "context_tokens = 100\n[fleet a]\nchip = h100-sxm\nusd_per_kwh = 0.1\n",
