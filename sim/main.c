@@ -383,6 +383,8 @@ static int cmd_check(int argc, char **argv)
         /* the sweep's and the comparison's keys and values are checked too */
         SwpPlan plan;
         memset(&plan, 0, sizeof plan);
+        if (!status && s.n_dists > 0 && mc_check_size(&s, (long)s.sc[SK_SAMPLES].num, &err))
+            status = fail(&err);
         if (!status && s.sweep.line > 0 && swp_plan(&s, &plan, &err))
             status = fail(&err);
         swp_plan_fini(&plan);
