@@ -52,6 +52,8 @@ static const MetricInfo METRICS[MET_COUNT] = {
     [MET_COMPUTE_MS] = {"step_compute_ms", "ms"},
     [MET_MEMORY_MS] = {"step_memory_ms", "ms"},
     [MET_COMM_MS] = {"step_comm_ms", "ms"},
+    [MET_OPTIMIZE_RANK] = {"optimize_rank", "rank"},
+    [MET_OPTIMIZE_FEASIBLE] = {"optimize_feasible", "yes/no"},
 };
 
 const MetricInfo *met_info(MetricId id)

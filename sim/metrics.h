@@ -51,6 +51,8 @@ typedef enum {
     MET_COMPUTE_MS,
     MET_MEMORY_MS,
     MET_COMM_MS,
+    MET_OPTIMIZE_RANK,
+    MET_OPTIMIZE_FEASIBLE,
     MET_COUNT
 } MetricId;
 

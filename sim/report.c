@@ -289,6 +289,39 @@ static void write_md(FILE *f, const Scenario *s, const FleetResult *res, const R
         }
     }
 
+    if (s->optimize.line > 0) {
+        fputs("\n## Optimizer\n\nCandidates: the template fleet ", f);
+        md_text(f, s->optimize.v[OPK_FLEET].text);
+        fprintf(f, " with each chip, sized for the workload, ranked by %s",
+                s->optimize.v[OPK_OBJECTIVE].text);
+        if (s->optimize.v[OPK_POWER_CAP_MW].origin != ORIG_NONE)
+            fprintf(f, "; facility power at most %s MW",
+                    report_fmt(s->optimize.v[OPK_POWER_CAP_MW].num, num, sizeof num));
+        if (s->optimize.v[OPK_BUDGET_USD_PER_DAY].origin != ORIG_NONE)
+            fprintf(f, "; at most %s USD per window",
+                    report_fmt(s->optimize.v[OPK_BUDGET_USD_PER_DAY].num, num, sizeof num));
+        fputs(".\n\n| rank | candidate | chip | chips | usd_per_m_output | usd_per_m_blended | "
+              "facility_power_kw | usd_per_day |\n|---:|---|---|---:|---:|---:|---:|---:|\n",
+              f);
+        for (int i = 0; i < s->n_fleets; i++) {
+            if (!s->fleets[i].candidate)
+                continue;
+            const MetricSet *m = &res[i].metrics;
+            char a[32], b[32], c[32], d[32], e[32];
+            fprintf(f, "| %s | ", m->has[MET_OPTIMIZE_RANK]
+                                      ? report_fmt(m->value[MET_OPTIMIZE_RANK], num, sizeof num)
+                                      : "infeasible");
+            md_text(f, s->fleets[i].name);
+            fputs(" | ", f);
+            md_text(f, s->fleets[i].chip.name);
+#define V(id, buf) (m->has[id] ? report_fmt(m->value[id], buf, 32) : "n/a")
+            fprintf(f, " | %s | %s | %s | %s | %s |\n", V(MET_CHIPS, a), V(MET_USD_PER_M_OUTPUT, b),
+                    V(MET_USD_PER_M_BLENDED, c), V(MET_FACILITY_POWER_KW, d),
+                    V(MET_USD_PER_DAY, e));
+#undef V
+        }
+    }
+
     int warned = 0;
     for (int i = 0; i < s->n_fleets; i++)
         if (res[i].over_capacity)

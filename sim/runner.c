@@ -13,6 +13,7 @@
 #include "report.h"
 #include "sha256.h"
 #include "store.h"
+#include "optimize.h"
 #include "validate.h"
 
 /* The histogram rows of the kept samples: MC_HIST_BINS equal bins from min to max. */
@@ -184,7 +185,15 @@ int runner_record(Scenario *s, const FleetResult *results, const McResult *mc,
         rc = err->code;
     int begun = !rc;
     out->run_id = run_id;
-    const FleetResult *use = mc ? res : results;
+    /* the optimizer ranks whatever values are stored (means for a Monte Carlo run) */
+    FleetResult *ranked = malloc(sizeof *ranked * (size_t)(s->n_fleets + 1));
+    if (!rc && !ranked)
+        rc = ts_err_set(err, TS_ENOMEM, "out of memory");
+    if (!rc) {
+        memcpy(ranked, mc ? res : results, sizeof *ranked * (size_t)s->n_fleets);
+        opt_rank(s, ranked);
+    }
+    const FleetResult *use = ranked;
     if (!rc)
         rc = report_make_dir(opt->out_root, s->path, run_id, out->out_dir,
                              (int)sizeof out->out_dir, err);
@@ -200,6 +209,7 @@ int runner_record(Scenario *s, const FleetResult *results, const McResult *mc,
         store_run_fail(db, run_id, err->msg, &ignored);
     }
     store_close(db);
+    free(ranked);
     free(res);
     free(pct);
     free(bars);

@@ -130,6 +130,11 @@ static const KeySpec SWEEP_KEYS[SWK_COUNT] = {TEXT("over"), TEXT("values"), TEXT
 static const KeySpec COMPARE_KEYS[CMK_COUNT] = {TEXT("baseline"), TEXT("breakeven"),
                                                 TEXT("breakeven_range")};
 
+static const KeySpec OPTIMIZE_KEYS[OPK_COUNT] = {
+    TEXT("fleet"), TEXT("chips"), NUM("power_cap_mw", 0, 1e9), NUM("budget_usd_per_day", 0, 1e15),
+    {"objective", KT_ENUM, 0, 0, 0, 0, "usd_per_m_output|usd_per_m_blended"},
+};
+
 static const char *const THROUGHPUT_NAMES[] = {"declared", "mfu", "roofline", "measured"};
 
 const char *scn_chip_key(ChipKey k) { return CHIP_KEYS[k].name; }
@@ -143,11 +148,11 @@ const char *scn_throughput_name(ThroughputMode m) { return THROUGHPUT_NAMES[m]; 
 
 typedef enum {
     SEC_SCENARIO, SEC_MODEL, SEC_CHIP, SEC_WORKLOAD, SEC_FLEET, SEC_PRICING, SEC_SWEEP,
-    SEC_COMPARE, SEC_COUNT
+    SEC_COMPARE, SEC_OPTIMIZE, SEC_COUNT
 } SecKind;
 
 static const char *const SEC_NAMES[SEC_COUNT] = {
-    "scenario", "model", "chip", "workload", "fleet", "pricing", "sweep", "compare",
+    "scenario", "model", "chip", "workload", "fleet", "pricing", "sweep", "compare", "optimize",
 };
 
 typedef struct {
@@ -246,7 +251,7 @@ static int raw_section(RawParse *rp, const char *line)
                         NULL);
     int named = kind_id == SEC_MODEL || kind_id == SEC_CHIP || kind_id == SEC_FLEET;
     int unnamed = kind_id == SEC_SCENARIO || kind_id == SEC_WORKLOAD || kind_id == SEC_SWEEP ||
-                  kind_id == SEC_COMPARE;
+                  kind_id == SEC_COMPARE || kind_id == SEC_OPTIMIZE;
     if (named && words < 2)
         return raw_fail(rp, TS_EINPUT, "[%s] needs a name: [%s NAME]", SEC_NAMES[kind_id],
                         SEC_NAMES[kind_id]);
@@ -1465,7 +1470,40 @@ static int resolve(Ctx *c)
     int n = 0;
     for (int i = 0; i < c->rp->n_secs; i++)
         n += c->rp->secs[i].kind == SEC_FLEET;
-    s->fleets = calloc((size_t)n, sizeof *s->fleets);
+    /* [optimize]: one candidate fleet per chip option, the template with that chip, sized */
+    const RawSection *op = find_section(c->rp, SEC_OPTIMIZE, NULL);
+    const RawSection *tmpl = NULL;
+    char chips[OPT_MAX_CHIPS][48];
+    int n_chips = 0;
+    if (op) {
+        ScnOptimize *o = &s->optimize;
+        o->line = op->line;
+        if (apply_section(c, op, OPTIMIZE_KEYS, OPK_COUNT, o->v, NULL, 0, NULL))
+            return c->err->code;
+        if (!has(&o->v[OPK_FLEET]) || !has(&o->v[OPK_CHIPS]))
+            return fail_at(c, op->line, "[optimize] needs fleet = TEMPLATE and chips = A, B, ...");
+        tmpl = find_section(c->rp, SEC_FLEET, o->v[OPK_FLEET].text);
+        if (!tmpl)
+            return fail_at(c, o->v[OPK_FLEET].line, "[optimize] fleet: no fleet '%s'",
+                           o->v[OPK_FLEET].text);
+        char list[256];
+        snprintf(list, sizeof list, "%s", o->v[OPK_CHIPS].text);
+        char *save = NULL;
+        for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+            if (n_chips == OPT_MAX_CHIPS)
+                return fail_at(c, o->v[OPK_CHIPS].line, "[optimize] chips: at most %d",
+                               OPT_MAX_CHIPS);
+            txt_trim(tok);
+            if (!txt_valid_name(tok))
+                return fail_at(c, o->v[OPK_CHIPS].line, "[optimize] chips: bad chip name '%s'",
+                               tok);
+            snprintf(chips[n_chips++], sizeof chips[0], "%s", tok);
+        }
+        if (!has(&o->v[OPK_OBJECTIVE]) &&
+            set_default_text(c, &o->v[OPK_OBJECTIVE], 0, "usd_per_m_output"))
+            return c->err->code;
+    }
+    s->fleets = calloc((size_t)(n + n_chips), sizeof *s->fleets);
     if (!s->fleets)
         return ts_err_set(c->err, TS_ENOMEM, "out of memory");
     for (int i = 0; i < c->rp->n_secs; i++) {
@@ -1475,6 +1513,28 @@ static int resolve(Ctx *c)
         ScnFleet *f = &s->fleets[s->n_fleets++];
         if (resolve_fleet(c, sec, f))
             return c->err->code;
+    }
+    for (int k = 0; k < n_chips; k++) {
+        /* the template's keys with chip replaced and no fixed chip count */
+        RawSection cand = *tmpl;
+        RawKV kv[SCN_MAX_KEYS + 1];
+        char name[64];
+        snprintf(name, sizeof name, "opt-%.40s", chips[k]);
+        cand.name = name;
+        cand.n_kv = 0;
+        cand.kv = kv;
+        for (int i = 0; i < tmpl->n_kv; i++) {
+            if (strcmp(tmpl->kv[i].key, "chips") == 0)
+                continue;
+            kv[cand.n_kv] = tmpl->kv[i];
+            if (strcmp(tmpl->kv[i].key, "chip") == 0)
+                kv[cand.n_kv].value = chips[k];
+            cand.n_kv++;
+        }
+        ScnFleet *f = &s->fleets[s->n_fleets++];
+        f->candidate = 1;
+        if (resolve_fleet(c, &cand, f))
+            return ts_err_prefix(c->err, "[optimize] candidate %s: ", chips[k]);
     }
     return 0;
 }
@@ -1839,5 +1899,6 @@ void scn_fini(Scenario *s)
     free(s->sites);
     vals_free(s->sweep.v, SWK_COUNT);
     vals_free(s->compare.v, CMK_COUNT);
+    vals_free(s->optimize.v, OPK_COUNT);
     memset(s, 0, sizeof *s);
 }

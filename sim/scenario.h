@@ -111,6 +111,7 @@ typedef struct {
     int this_machine;         /* chip = this-machine: peaks come from a measure run */
     int idle_from_chip;       /* idle_w_per_chip is the chip's idle_w (rederived on change) */
     int mfu_prefill_from_mfu; /* mfu_prefill defaulted to mfu */
+    int candidate;            /* an [optimize] candidate (the template with another chip) */
     long measure_run;         /* throughput = measured: the run used (after msd_bind) */
     int measured_threads;
     char measured_source[96];
@@ -128,6 +129,17 @@ typedef struct {
     int line;
     ScnVal v[CMK_COUNT];
 } ScnCompare;
+
+typedef enum {
+    OPK_FLEET, OPK_CHIPS, OPK_POWER_CAP_MW, OPK_BUDGET_USD_PER_DAY, OPK_OBJECTIVE, OPK_COUNT
+} OptimizeKey;
+
+#define OPT_MAX_CHIPS 32
+
+typedef struct {
+    int line;
+    ScnVal v[OPK_COUNT];
+} ScnOptimize;
 
 /* A key's valid range, for checking values set by sweeps and break-even searches. */
 typedef struct {
@@ -163,6 +175,7 @@ typedef struct {
     int n_sites;
     ScnSweep sweep;           /* [sweep], when present */
     ScnCompare compare;       /* [compare], when present */
+    ScnOptimize optimize;     /* [optimize], when present: its candidates are extra fleets */
     const ScnCatalogs *cats;  /* borrowed */
 } Scenario;
 

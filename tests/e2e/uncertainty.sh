@@ -153,4 +153,44 @@ n=$(q "$TMP/big.db" "select count(*) from runs" 2>/dev/null)
 [ -z "$n" ] || [ "$n" = 0 ] || echo "$n" | grep -q "no such table" || addwhy "$n runs stored"
 report "Ctrl-C stops a Monte Carlo run and stores nothing"
 
+cat >"$TMP/opt.ini" <<'INI'
+[scenario]
+name = opt
+
+[workload]
+model = llama-3.3-70b
+requests_per_day = 5e6
+input_tokens_per_request = 1000
+output_tokens_per_request = 300
+tpot_slo_ms = 50
+
+[fleet t]
+chip = h100-sxm
+usd_per_kwh = 0.08
+pue = 1.2
+throughput = roofline
+chips_per_instance = 8
+
+[optimize]
+fleet = t
+chips = h100-sxm, h20, ascend-910b, b200
+power_cap_mw = 0.1
+INI
+why=
+"$TS" run --db "$TMP/o.db" --out "$TMP/out" "$TMP/opt.ini" >"$TMP/o" 2>"$TMP/e" ||
+    addwhy "exit status $?: $(head -c 300 "$TMP/e")"
+# brute force: the cheapest candidate within the cap, then the next
+want=$(q "$TMP/o.db" "select c.fleet from metrics c join metrics p on p.fleet = c.fleet
+    and p.metric = 'facility_power_kw' where c.fleet like 'opt-%' and c.metric = 'usd_per_m_output'
+    and p.value <= 100 order by c.value limit 2" | tr '\n' ' ')
+got=$(q "$TMP/o.db" "select fleet from metrics where metric = 'optimize_rank' and value is not null
+    order by value limit 2" | tr '\n' ' ')
+[ "$want" = "$got" ] || addwhy "ranked '$got', brute force '$want'"
+inf=$(q "$TMP/o.db" "select count(*) from metrics where metric = 'optimize_feasible' and value = 0")
+over=$(q "$TMP/o.db" "select count(*) from metrics where fleet like 'opt-%' and
+    metric = 'facility_power_kw' and value > 100")
+[ "$inf" = "$over" ] && [ "$inf" -ge 1 ] || addwhy "$inf infeasible, $over over the cap"
+grep -q "## Optimizer" "$TMP/out/opt-1/report.md" || addwhy "no optimizer section"
+report "the optimizer's ranking matches a brute-force search under the power cap"
+
 [ "$failed" -eq 0 ]
