@@ -71,6 +71,7 @@ test: deps
 bench: deps
 	@$(MAKE) --no-print-directory build
 	./tokensim bench --commit "$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" --out BENCHMARKS.md
+	sh scripts/bench-mc.sh BENCHMARKS.md
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tokensim/data
