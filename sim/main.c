@@ -1244,6 +1244,11 @@ static int cmd_run(int argc, char **argv)
         printf("scenario %s: %d fleet%s, window %g h\n\n", s.sc[SK_NAME].text, s.n_fleets,
                s.n_fleets == 1 ? "" : "s", s.sc[SK_HOURS].num);
         print_summary(&s, res);
+        if (have_mc)
+            printf("\nMonte Carlo: %ld samples. The table shows the central values (every input "
+                   "at its median);\nthe report and the database hold sample means with P5 to "
+                   "P95.\n",
+                   (long)s.sc[SK_SAMPLES].num);
         printf("\nreport:   %s/report.md\nmetrics:  %s/metrics.csv\ndatabase: %s (run %lld)\n",
                rr.out_dir, rr.out_dir, o.db, (long long)rr.run_id);
     }
