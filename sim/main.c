@@ -28,6 +28,7 @@
 #include "report.h"
 #include "runner.h"
 #include "scenario.h"
+#include "shard.h"
 #include "text.h"
 
 #ifndef TS_VERSION
@@ -48,6 +49,9 @@ static const char USAGE[] =
     "commands:\n"
     "  run SCENARIO.ini     price every fleet of a scenario; store the results in SQLite and\n"
     "                       write a report (report.md, metrics.csv) into a new folder\n"
+    "  merge OUT.db PART...\n"
+    "                       combine the parts of a Monte Carlo run (run --shard K/N) into a new\n"
+    "                       database as one run\n"
     "  check SCENARIO.ini   validate scenario files; write nothing\n"
     "  models               list the engine's model presets with parameters, FLOPs and bytes\n"
     "  bench                benchmark the engine against this machine's measured ceilings\n"
@@ -65,7 +69,8 @@ static const char USAGE[] =
     "Scenario format: docs/scenario-format.md. Example: tokensim run scenarios/deepseek-day-margin.ini\n";
 
 static const char USAGE_RUN[] =
-    "usage: tokensim run [--db FILE] [--out DIR] [--data DIR] [--quiet] SCENARIO.ini\n"
+    "usage: tokensim run [--db FILE] [--out DIR] [--data DIR] [--quiet] [--shard K/N]\n"
+    "                    SCENARIO.ini\n"
     "\n"
     "Prices every fleet of the scenario: throughput, chips, power, energy, $/M input and output\n"
     "tokens, revenue and margin. Results go to the database (table metrics, one row per fleet\n"
@@ -77,6 +82,23 @@ static const char USAGE_RUN[] =
     "  --out DIR     folder for report folders (default out)\n"
     "  --data DIR    catalog folder (default $TOKENSIM_DATA, then ./data, then the folder\n"
     "                beside the program, then " TS_DATADIR ")\n"
+    "  -q, --quiet   print only the report path\n"
+    "  --shard K/N   Monte Carlo scenarios: run only shard K of N (1-based) of the sample\n"
+    "                blocks and store them in --db as a part for `tokensim merge`; no report\n"
+    "  -h, --help    show this help\n";
+
+static const char USAGE_MERGE[] =
+    "usage: tokensim merge [--out DIR] [--data DIR] [--quiet] OUT.db PART.db...\n"
+    "\n"
+    "Combines the parts of a Monte Carlo run, each made by `tokensim run --shard K/N\n"
+    "SCENARIO.ini --db PART.db` for K = 1..N, into the new database OUT.db as one finished run:\n"
+    "its metrics, histograms and tornado rows are those `tokensim run SCENARIO.ini` gives in one\n"
+    "process, and its report folder goes under --out. The parts are only read. Refuses an\n"
+    "existing OUT.db, and parts that are not shards 1..N (each once) of the same scenario.\n"
+    "\n"
+    "options:\n"
+    "  --out DIR     folder for report folders (default out)\n"
+    "  --data DIR    catalog folder (as for run)\n"
     "  -q, --quiet   print only the report path\n"
     "  -h, --help    show this help\n";
 
@@ -189,6 +211,7 @@ typedef struct {
     const char *out;
     const char *data;
     int quiet;
+    const char *shard; /* run --shard K/N, as given */
 } Options;
 
 static int exit_for(int code)
@@ -216,7 +239,8 @@ static int parse_options(const char *cmd, const char *usage, int argc, char **ar
     static const struct option longs[] = {
         {"db", required_argument, NULL, 'd'},  {"out", required_argument, NULL, 'o'},
         {"data", required_argument, NULL, 'D'}, {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},      {"shard", required_argument, NULL, 's'},
+        {NULL, 0, NULL, 0},
     };
     optind = 1;
     opterr = 0;
@@ -225,6 +249,7 @@ static int parse_options(const char *cmd, const char *usage, int argc, char **ar
         switch (c) {
         case 'o':
         case 'q':
+        case 's':
             if (!allow_store) {
                 char msg[128];
                 snprintf(msg, sizeof msg, "'%s' does not take %s", cmd, argv[optind - 1]);
@@ -233,6 +258,8 @@ static int parse_options(const char *cmd, const char *usage, int argc, char **ar
             }
             if (c == 'o')
                 o->out = optarg;
+            else if (c == 's')
+                o->shard = optarg;
             else
                 o->quiet = 1;
             break;
@@ -1139,6 +1166,149 @@ static void print_summary(const Scenario *s, const FleetResult *res)
     }
 }
 
+/* run --shard K/N: this shard's Monte Carlo blocks of s into o->db, a part for merge. Returns
+ * the exit status (messages printed). */
+static int run_shard(Scenario *s, const Options *o, ShardSpec spec)
+{
+    if (s->n_dists == 0) {
+        char msg[PATH_MAX + 160];
+        snprintf(msg, sizeof msg,
+                 "--shard splits the Monte Carlo samples of a scenario with distributions, and "
+                 "%s has none: run it without --shard",
+                 s->path);
+        return usage_error("run", msg);
+    }
+    TsErr err;
+    ts_err_clear(&err);
+    ShardRun r;
+    McOptions mo = {0, 0, 1, isatty(2) ? mc_progress : NULL, NULL, &g_interrupted};
+    signal(SIGINT, on_interrupt);
+    int rc = shard_run_init(&r, s, spec, &err);
+    if (!rc)
+        rc = shard_run(s, &mo, &r, &err);
+    signal(SIGINT, SIG_DFL);
+    if (rc) {
+        shard_run_fini(&r);
+        if (g_interrupted) {
+            fprintf(stderr, "\ntokensim: interrupted; nothing was stored\n");
+            return 130;
+        }
+        return fail(&err);
+    }
+    RunnerOptions ro = {o->db, o->out, TS_VERSION};
+    RunnerResult rr;
+    rc = runner_record_shard(s, &r, &ro, &rr, &err);
+    if (!rc) {
+        int blocks = 0;
+        long samples = 0;
+        for (int b = 0; b < r.mc.n_blocks; b++)
+            if (r.mc.have_block[b]) {
+                blocks++;
+                samples += (b + 1 < r.mc.n_blocks ? MC_BLOCK : r.mc.n_samples - (long)b * MC_BLOCK);
+            }
+        if (o->quiet)
+            printf("%s\n", o->db);
+        else
+            printf("scenario %s: shard %d/%d, %d of %d blocks (%ld of %ld samples)\n"
+                   "database: %s (run %lld); combine the parts with `tokensim merge OUT.db "
+                   "PART.db...`\n",
+                   s->sc[SK_NAME].text, spec.k, spec.n, blocks, r.mc.n_blocks, samples,
+                   r.mc.n_samples, o->db, (long long)rr.run_id);
+    }
+    shard_run_fini(&r);
+    return rc ? fail(&err) : 0;
+}
+
+/* merge OUT.db PART.db...: the scenario is read back from the parts, its fleets priced at the
+ * medians, the Monte Carlo result rebuilt from the parts' blocks, [sweep] and [compare] rerun,
+ * and all of it recorded by runner_record, as `run` does in one process. */
+static int cmd_merge(int argc, char **argv)
+{
+    Options o = {.out = "out"};
+    int first = parse_options("merge", USAGE_MERGE, argc, argv, &o, 1);
+    if (first < 0)
+        return first == -2 ? 0 : EXIT_USAGE;
+    if (o.db || o.shard)
+        return usage_error("merge", "merge takes OUT.db as its first argument, and no --db or "
+                                    "--shard");
+    if (argc - first < 2)
+        return usage_error("merge", "merge needs OUT.db and at least one PART.db");
+    const char *out_db = argv[first];
+    TsErr err;
+    ts_err_clear(&err);
+    if (access(out_db, F_OK) == 0) {
+        ts_err_set(&err, TS_EINPUT, "%s exists; merge writes a new database", out_db);
+        return fail(&err);
+    }
+    ScnCatalogs cats;
+    if (load_catalogs(&o, &cats, &err))
+        return fail(&err);
+    ShardMerge m;
+    Scenario s;
+    McResult mc;
+    SwpPlan plan;
+    SwpResult sweep;
+    CmpResult cmp;
+    FleetResult *res = NULL;
+    int have_s = 0, have_sweep = 0, have_cmp = 0;
+    memset(&mc, 0, sizeof mc);
+    memset(&plan, 0, sizeof plan);
+    int rc = shard_merge_open(&m, (const char *const *)argv + first + 1, argc - first - 1,
+                              TS_VERSION, &err);
+    if (!rc) {
+        const StoreShardRun *p = &m.runs[0];
+        rc = scn_load_text(&s, p->scenario_path, p->scenario_text, strlen(p->scenario_text),
+                           &cats, &err);
+        have_s = !rc;
+    }
+    if (!rc && msd_needed(&s)) /* the measure run the shards used: the first part's */
+        rc = msd_bind(&s, m.dbs[0], &err);
+    if (!rc) {
+        print_warnings(&s);
+        res = calloc((size_t)s.n_fleets, sizeof *res);
+        if (!res)
+            rc = ts_err_set(&err, TS_ENOMEM, "out of memory");
+    }
+    for (int i = 0; !rc && i < s.n_fleets; i++)
+        rc = eval_fleet(&s, &s.fleets[i], &res[i], &err);
+    if (!rc)
+        rc = shard_merge_blocks(&m, &s, &mc, &err);
+    if (!rc && s.sweep.line > 0 && !(rc = swp_plan(&s, &plan, &err)) &&
+        !(rc = swp_run(&s, &plan, &sweep, &err)))
+        have_sweep = 1;
+    if (!rc && s.compare.line > 0 && !(rc = cmp_run(&s, res, &cmp, &err)))
+        have_cmp = 1;
+    RunnerOptions ro = {out_db, o.out, TS_VERSION};
+    RunnerResult rr;
+    if (!rc)
+        rc = runner_record(&s, res, &mc, have_sweep ? &sweep : NULL, have_cmp ? &cmp : NULL, &ro,
+                           &rr, &err);
+    if (!rc && o.quiet) {
+        printf("%s/report.md\n", rr.out_dir);
+    } else if (!rc) {
+        printf("scenario %s: %d shards merged, %d fleet%s, window %g h\n\n", s.sc[SK_NAME].text,
+               m.n_parts, s.n_fleets, s.n_fleets == 1 ? "" : "s", s.sc[SK_HOURS].num);
+        print_summary(&s, res);
+        printf("\nMonte Carlo: %ld samples. The table shows the central values (every input at "
+               "its median);\nthe report and the database hold sample means with P5 to P95.\n",
+               mc.n_samples);
+        printf("\nreport:   %s/report.md\nmetrics:  %s/metrics.csv\ndatabase: %s (run %lld)\n",
+               rr.out_dir, rr.out_dir, out_db, (long long)rr.run_id);
+    }
+    mc_fini(&mc);
+    if (have_sweep)
+        swp_result_fini(&sweep);
+    swp_plan_fini(&plan);
+    if (have_cmp)
+        cmp_fini(&cmp);
+    free(res);
+    if (have_s)
+        scn_fini(&s);
+    shard_merge_fini(&m);
+    scn_catalogs_fini(&cats);
+    return rc ? fail(&err) : 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     Options o = {.db = "tokensim.db", .out = "out"};
@@ -1150,6 +1320,10 @@ static int cmd_run(int argc, char **argv)
     if (argc - first > 1)
         return usage_error("run", "run takes one scenario file");
     const char *path = argv[first];
+    ShardSpec spec = {1, 1};
+    TsErr shard_err;
+    if (o.shard && shard_parse(o.shard, &spec, &shard_err))
+        return usage_error("run", shard_err.msg);
 
     TsErr err;
     ts_err_clear(&err);
@@ -1190,6 +1364,13 @@ static int cmd_run(int argc, char **argv)
                     report_fmt(res[i].metrics.value[MET_UTILIZATION_NEEDED], u, sizeof u),
                     report_fmt(res[i].metrics.value[MET_SERVED_SHARE], sh, sizeof sh));
         }
+    }
+    if (o.shard) { /* a part of a Monte Carlo run: its blocks only */
+        int shard_status = run_shard(&s, &o, spec);
+        free(res);
+        scn_fini(&s);
+        scn_catalogs_fini(&cats);
+        return shard_status;
     }
     /* Monte Carlo when the scenario has distributions */
     McResult mc;
@@ -1291,6 +1472,7 @@ int main(int argc, char **argv)
               : strcmp(topic, "measure") == 0 ? USAGE_MEASURE
               : strcmp(topic, "validate") == 0 ? USAGE_VALIDATE
               : strcmp(topic, "export") == 0 ? USAGE_EXPORT
+              : strcmp(topic, "merge") == 0  ? USAGE_MERGE
                                              : USAGE,
               stdout);
         return 0;
@@ -1299,6 +1481,8 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0)
         return cmd_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "merge") == 0)
+        return cmd_merge(argc - 1, argv + 1);
     if (strcmp(cmd, "models") == 0)
         return cmd_models(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)

@@ -218,6 +218,48 @@ int runner_record(Scenario *s, const FleetResult *results, const McResult *mc,
     return rc;
 }
 
+int runner_record_shard(const Scenario *s, const ShardRun *r, const RunnerOptions *opt,
+                        RunnerResult *out, TsErr *err)
+{
+    memset(out, 0, sizeof *out);
+    StoreMcBlockRow *rows = NULL;
+    double *packed = NULL;
+    int n = 0;
+    if (shard_block_rows(r, &rows, &n, &packed, err))
+        return err->code;
+    Store *db = NULL;
+    int rc = store_open(opt->db_path, &db, err);
+    char sha[65], machine[1024];
+    sha_hex(s->text, s->text_len, sha);
+    machine_fingerprint_json(machine, sizeof machine);
+    StoreRunInfo info = {
+        .kind = "scenario",
+        .name = s->sc[SK_NAME].text,
+        .seed = (int64_t)s->sc[SK_SEED].num,
+        .scenario_sha256 = sha,
+        .scenario_text = s->text,
+        .version = opt->version,
+        .machine = machine,
+    };
+    int64_t run_id = 0;
+    if (!rc)
+        rc = store_run_begin(db, &info, &run_id, err);
+    out->run_id = run_id;
+    if (!rc) {
+        StoreShardInfo si = {r->spec.k, r->spec.n, r->mc.n_samples, MC_BLOCK, r->mc.clamped,
+                             s->path};
+        rc = store_run_finish_shard(db, run_id, &si, rows, n, err);
+        if (rc) {
+            TsErr ignored;
+            store_run_fail(db, run_id, err->msg, &ignored);
+        }
+    }
+    store_close(db);
+    free(rows);
+    free(packed);
+    return rc;
+}
+
 /* Writes one report file of a measure run through a temporary name. */
 static int write_measure_file(const char *dir, const char *name, const MsrResult *r,
                               const EngineConfig *configs, int n_cfg, int64_t run_id,

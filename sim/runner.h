@@ -13,6 +13,7 @@
 #include "montecarlo.h"
 #include "sweep.h"
 #include "scenario.h"
+#include "shard.h"
 
 typedef struct {
     const char *db_path;  /* SQLite file */
@@ -34,6 +35,12 @@ typedef struct {
 int runner_record(Scenario *s, const FleetResult *results, const McResult *mc,
                   const SwpResult *sweep, const CmpResult *cmp, const RunnerOptions *opt,
                   RunnerResult *out, TsErr *err);
+
+/* Stores shard r of scenario s: a `scenario` runs row, `done` with its Monte Carlo blocks, its
+ * mc_shards row (s->path kept for the merged run's report folder) and no metrics: it is a part
+ * for `tokensim merge`. Writes no report folder. Errors as runner_record. */
+int runner_record_shard(const Scenario *s, const ShardRun *r, const RunnerOptions *opt,
+                        RunnerResult *out, TsErr *err);
 
 /* Stores a measure run (its measurements and machine metrics) and writes its report folder
  * DIR/measure-<id>/ (report.md, results.json). configs: the models measured, for the

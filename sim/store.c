@@ -896,3 +896,308 @@ void store_measurements_free(StoreMeasurements *m)
     free(m->strings);
     memset(m, 0, sizeof *m);
 }
+
+/* Shard runs (schema v3): a run's Monte Carlo blocks as blobs of doubles, for `tokensim merge`. */
+
+const char *store_path(const Store *s)
+{
+    return s ? s->path : NULL;
+}
+
+/* The byte order of this machine's doubles, as mc_shards.byte_order names it. */
+static const char *store_byte_order(void)
+{
+    const uint16_t one = 1;
+    unsigned char first;
+    memcpy(&first, &one, 1);
+    return first ? "little" : "big";
+}
+
+static void store_bind_doubles(StoreBind *b, const double *v, int n)
+{
+    int i = b->next++;
+    if (b->rc != SQLITE_OK)
+        return;
+    /* a zero-length blob still binds a blob (not NULL) when the pointer is non-NULL */
+    static const double none = 0;
+    b->rc = sqlite3_bind_blob(b->st, i, n > 0 ? (const void *)v : (const void *)&none,
+                              (int)(sizeof(double) * (size_t)n), SQLITE_STATIC);
+}
+
+static int store_insert_shard(Store *s, int64_t run_id, const StoreShardInfo *info, TsErr *err)
+{
+    static const char sql[] =
+        "INSERT INTO mc_shards (run_id, shard, n_shards, samples, block_size, clamped,"
+        " scenario_path, byte_order) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+    sqlite3_stmt *st;
+    if (store_prepare(s, sql, &st, "preparing the shard row", err))
+        return TS_EIO;
+    StoreBind b;
+    store_bind_start(&b, st);
+    store_bind_int64(&b, run_id);
+    store_bind_int64(&b, info->shard);
+    store_bind_int64(&b, info->n_shards);
+    store_bind_int64(&b, info->samples);
+    store_bind_int64(&b, info->block_size);
+    store_bind_int64(&b, info->clamped);
+    store_bind_text(&b, info->scenario_path);
+    store_bind_text(&b, store_byte_order());
+    int code = 0;
+    if (b.rc != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
+        code = ts_err_set(err, TS_EIO, "%s: run %lld: inserting shard %d/%d: %s", s->path,
+                          (long long)run_id, info->shard, info->n_shards, sqlite3_errmsg(s->db));
+    store_finalize(st);
+    return code;
+}
+
+static int store_insert_mc_blocks(Store *s, int64_t run_id, const StoreMcBlockRow *rows, int n,
+                                  TsErr *err)
+{
+    static const char sql[] = "INSERT INTO mc_blocks (run_id, block, fleet, sums, counts, samples,"
+                              " failed) VALUES (?, ?, ?, ?, ?, ?, ?)";
+    sqlite3_stmt *st;
+    if (n == 0)
+        return 0;
+    if (store_prepare(s, sql, &st, "preparing the Monte Carlo block rows", err))
+        return TS_EIO;
+    int code = 0;
+    for (int i = 0; i < n && !code; i++) {
+        const StoreMcBlockRow *r = &rows[i];
+        StoreBind b;
+        store_bind_start(&b, st);
+        store_bind_int64(&b, run_id);
+        store_bind_int64(&b, r->block);
+        store_bind_int64(&b, r->fleet);
+        store_bind_doubles(&b, r->sums, r->n_metrics);
+        store_bind_doubles(&b, r->counts, r->n_metrics);
+        store_bind_doubles(&b, r->samples, r->n_samples);
+        store_bind_int64(&b, r->failed);
+        if (b.rc != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE || sqlite3_reset(st) != SQLITE_OK)
+            code = ts_err_set(err, TS_EIO, "%s: run %lld: inserting block %d of fleet %d: %s",
+                              s->path, (long long)run_id, r->block, r->fleet,
+                              sqlite3_errmsg(s->db));
+    }
+    store_finalize(st);
+    return code;
+}
+
+int store_run_finish_shard(Store *s, int64_t run_id, const StoreShardInfo *info,
+                           const StoreMcBlockRow *rows, int n, TsErr *err)
+{
+    assert(s && info && (rows || n == 0));
+    if (store_exec(s, "BEGIN IMMEDIATE", "starting the shard transaction", err))
+        return TS_EIO;
+    int code = store_update_run(s,
+                                "UPDATE runs SET status = 'done', finished_at = " STORE_NOW_UTC
+                                " WHERE id = ?1 AND status = 'running'",
+                                run_id, NULL, "writing the shard's blocks",
+                                "is not running (missing, done or failed)", err);
+    if (!code)
+        code = store_insert_shard(s, run_id, info, err);
+    if (!code)
+        code = store_insert_mc_blocks(s, run_id, rows, n, err);
+    if (!code && store_exec(s, "COMMIT", "committing the shard's blocks", err))
+        code = TS_EIO;
+    if (code)
+        return store_rollback(s, code, err);
+    return 0;
+}
+
+int store_open_readonly(const char *path, Store **out, TsErr *err)
+{
+    assert(path && out);
+    *out = NULL;
+    FILE *probe = fopen(path, "rb");
+    if (!probe)
+        return ts_err_set(err, TS_EINPUT, "%s: cannot open it (does it exist?)", path);
+    fclose(probe);
+    Store *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = strdup(path))) {
+        free(s);
+        return ts_err_set(err, TS_ENOMEM, "%s: out of memory opening the database", path);
+    }
+    /* Read-write with query_only, so that as the last connection it removes the -wal and -shm
+     * files that a read-only connection leaves beside the part; SQLITE_OPEN_READONLY when the
+     * file or its folder cannot be written. Either way no statement can change the file. */
+    int code = 0, version = 0;
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        (void)sqlite3_close(s->db);
+        s->db = NULL;
+        if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+            code = s->db ? store_fail(s, "cannot open the database", err)
+                         : ts_err_set(err, TS_ENOMEM, "%s: out of memory opening the database",
+                                      path);
+    }
+    if (!code && sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS) != SQLITE_OK)
+        code = store_fail(s, "setting the busy timeout", err);
+    if (!code)
+        code = store_exec(s, "PRAGMA query_only = 1", "opening it read-only", err);
+    if (!code && (code = store_user_version(s, &version, err)) != 0 &&
+        sqlite3_errcode(s->db) == SQLITE_NOTADB)
+        code = ts_err_set(err, TS_EINPUT, "%s: cannot read it as a SQLite database: %s", path,
+                          sqlite3_errmsg(s->db));
+    if (!code && version > STORE_SCHEMA_VERSION)
+        code = store_refuse_newer(s, version, err);
+    if (code) {
+        store_close(s);
+        return code;
+    }
+    *out = s;
+    return 0;
+}
+
+/* A copy of column col's text, "" for NULL; NULL only when out of memory. */
+static char *store_column_dup(sqlite3_stmt *st, int col)
+{
+    const char *t = (const char *)sqlite3_column_text(st, col);
+    return strdup(t ? t : "");
+}
+
+void store_shard_run_free(StoreShardRun *r)
+{
+    if (!r)
+        return;
+    free(r->name);
+    free(r->scenario_sha256);
+    free(r->scenario_text);
+    free(r->version);
+    free(r->scenario_path);
+    memset(r, 0, sizeof *r);
+}
+
+int store_read_shard_run(Store *s, StoreShardRun *out, TsErr *err)
+{
+    assert(s && out);
+    memset(out, 0, sizeof *out);
+    int version = 0;
+    if (store_user_version(s, &version, err))
+        return TS_EIO;
+    if (version < 3)
+        return ts_err_set(err, TS_EINPUT,
+                          "%s holds no shard run (schema version %d predates `run --shard`)",
+                          s->path, version);
+    static const char sql[] =
+        "SELECT r.id, r.seed, r.name, r.scenario_sha256, r.scenario_text, r.version, m.shard,"
+        " m.n_shards, m.samples, m.block_size, m.clamped, m.scenario_path, m.byte_order"
+        " FROM runs r JOIN mc_shards m ON m.run_id = r.id WHERE r.status = 'done' ORDER BY r.id";
+    sqlite3_stmt *st;
+    if (store_prepare(s, sql, &st, "reading the shard run", err))
+        return TS_EIO;
+    int n = 0, rc, code = 0;
+    char order[16] = "";
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && ++n == 1) {
+        out->run_id = sqlite3_column_int64(st, 0);
+        out->seed = sqlite3_column_int64(st, 1);
+        out->name = store_column_dup(st, 2);
+        out->scenario_sha256 = store_column_dup(st, 3);
+        out->scenario_text = store_column_dup(st, 4);
+        out->version = store_column_dup(st, 5);
+        out->shard = sqlite3_column_int(st, 6);
+        out->n_shards = sqlite3_column_int(st, 7);
+        out->samples = sqlite3_column_int64(st, 8);
+        out->block_size = sqlite3_column_int(st, 9);
+        out->clamped = sqlite3_column_int64(st, 10);
+        out->scenario_path = store_column_dup(st, 11);
+        const char *bo = (const char *)sqlite3_column_text(st, 12);
+        snprintf(order, sizeof order, "%s", bo ? bo : "");
+    }
+    while (rc == SQLITE_ROW) { /* count the others for the message */
+        rc = sqlite3_step(st);
+        n += rc == SQLITE_ROW;
+    }
+    if (rc != SQLITE_DONE)
+        code = store_fail(s, "reading the shard run", err);
+    store_finalize(st);
+    if (!code && n > 0 &&
+        (!out->name || !out->scenario_sha256 || !out->scenario_text || !out->version ||
+         !out->scenario_path))
+        code = ts_err_set(err, TS_ENOMEM, "%s: out of memory reading the shard run", s->path);
+    else if (!code && n == 0)
+        code = ts_err_set(err, TS_EINPUT,
+                          "%s holds no finished shard run (`tokensim run --shard K/N` writes one)",
+                          s->path);
+    else if (!code && n > 1)
+        code = ts_err_set(err, TS_EINPUT,
+                          "%s holds %d finished shard runs; merge takes one per database "
+                          "(give each shard its own --db)",
+                          s->path, n);
+    else if (!code && strcmp(order, store_byte_order()) != 0)
+        code = ts_err_set(err, TS_EINPUT,
+                          "%s: its blocks were written on a %s-endian machine and this one is "
+                          "%s-endian; merge on a machine like the one that ran the shard",
+                          s->path, order, store_byte_order());
+    if (code)
+        store_shard_run_free(out);
+    return code;
+}
+
+/* Copies a blob of whole doubles into *buf (grown as needed; the blob may not be aligned).
+ * -1 when its size is not whole doubles or memory runs out. */
+static int store_column_doubles(sqlite3_stmt *st, int col, double **buf, size_t *cap, int *n)
+{
+    int bytes = sqlite3_column_bytes(st, col);
+    const void *p = sqlite3_column_blob(st, col);
+    if (bytes < 0 || bytes % (int)sizeof(double) != 0 || (bytes > 0 && !p))
+        return -1;
+    size_t count = (size_t)bytes / sizeof(double);
+    if (count > *cap) {
+        double *grown = realloc(*buf, count * sizeof(double));
+        if (!grown)
+            return -1;
+        *buf = grown;
+        *cap = count;
+    }
+    if (count > 0)
+        memcpy(*buf, p, (size_t)bytes);
+    *n = (int)count;
+    return 0;
+}
+
+int store_each_mc_block(Store *s, int64_t run_id,
+                        int (*fn)(void *ctx, const StoreMcBlockRow *row, TsErr *err), void *ctx,
+                        TsErr *err)
+{
+    assert(s && fn);
+    static const char sql[] = "SELECT block, fleet, sums, counts, samples, failed FROM mc_blocks"
+                              " WHERE run_id = ? ORDER BY block, fleet";
+    sqlite3_stmt *st;
+    if (store_prepare(s, sql, &st, "reading the Monte Carlo blocks", err))
+        return TS_EIO;
+    double *buf[3] = {NULL, NULL, NULL};
+    size_t cap[3] = {0, 0, 0};
+    int code = 0, rc = SQLITE_OK;
+    if (sqlite3_bind_int64(st, 1, run_id) != SQLITE_OK)
+        code = store_fail(s, "reading the Monte Carlo blocks", err);
+    while (!code && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        StoreMcBlockRow row = {.block = sqlite3_column_int(st, 0),
+                               .fleet = sqlite3_column_int(st, 1),
+                               .failed = sqlite3_column_int64(st, 5)};
+        int n_sums = 0;
+        if (store_column_doubles(st, 2, &buf[0], &cap[0], &n_sums) ||
+            store_column_doubles(st, 3, &buf[1], &cap[1], &row.n_metrics) ||
+            store_column_doubles(st, 4, &buf[2], &cap[2], &row.n_samples)) {
+            code = ts_err_set(err, TS_EINPUT,
+                              "%s: run %lld: block %d of fleet %d is not whole doubles (or "
+                              "memory ran out)",
+                              s->path, (long long)run_id, row.block, row.fleet);
+            break;
+        }
+        if (n_sums != row.n_metrics) {
+            code = ts_err_set(err, TS_EINPUT,
+                              "%s: run %lld: block %d of fleet %d has %d sums and %d counts",
+                              s->path, (long long)run_id, row.block, row.fleet, n_sums,
+                              row.n_metrics);
+            break;
+        }
+        row.sums = buf[0];
+        row.counts = buf[1];
+        row.samples = buf[2];
+        code = fn(ctx, &row, err);
+    }
+    if (!code && rc != SQLITE_DONE)
+        code = store_fail(s, "reading the Monte Carlo blocks", err);
+    store_finalize(st);
+    for (int i = 0; i < 3; i++)
+        free(buf[i]);
+    return code;
+}

@@ -149,6 +149,61 @@ int store_replace_validation(Store *s, int64_t run_id, const StoreValidationRow 
  * can fail: a missing, `done` or `failed` run is an error (TS_EIO). */
 int store_run_fail(Store *s, int64_t run_id, const char *message, TsErr *err);
 
+/* Schema v3: the Monte Carlo blocks of a `run --shard K/N` (tables mc_shards and mc_blocks), the
+ * parts that `tokensim merge` combines. A block's doubles are stored as blobs in the writing
+ * machine's byte order (mc_shards.byte_order); reading refuses the other byte order. */
+typedef struct {
+    int shard, n_shards;       /* 1-based: shard K of N */
+    int64_t samples;           /* all samples of the run, not only this shard's */
+    int block_size;            /* samples per block of the writer (MC_BLOCK) */
+    int64_t clamped;           /* draws this shard clamped into their keys' ranges */
+    const char *scenario_path; /* the scenario file as named on the command line (borrowed) */
+} StoreShardInfo;
+
+/* One block of one fleet (table mc_blocks). Arrays are borrowed. */
+typedef struct {
+    int block, fleet;          /* block index from 0; fleet index in the scenario's order */
+    const double *sums;        /* (n_metrics) the block's sum of every metric */
+    const double *counts;      /* (n_metrics) how many samples had each metric */
+    int n_metrics;
+    const double *samples;     /* (n_samples) kept samples, (percentile metric, sample) order;
+                                  NaN where absent */
+    int n_samples;
+    int64_t failed;            /* samples of the block the fleet could not be priced in */
+} StoreMcBlockRow;
+
+/* In one transaction: the mc_shards row and every block row of run_id, and `done` (the run
+ * stores no metrics: it is a part). On failure nothing of it stays and the run is `running`. */
+int store_run_finish_shard(Store *s, int64_t run_id, const StoreShardInfo *info,
+                           const StoreMcBlockRow *rows, int n, TsErr *err);
+
+/* Opens an existing database read-only, without migrating it (TS_EINPUT when path does not
+ * exist; TS_EIO when it cannot be read as a tokensim database or is newer than this build). */
+int store_open_readonly(const char *path, Store **out, TsErr *err);
+
+/* The shard run of a part database, read back (strings owned: store_shard_run_free). */
+typedef struct {
+    int64_t run_id, seed;
+    char *name, *scenario_sha256, *scenario_text, *version;
+    char *scenario_path;
+    int shard, n_shards, block_size;
+    int64_t samples, clamped;
+} StoreShardRun;
+
+/* Reads the one finished shard run of s. TS_EINPUT when the database has none (or predates
+ * schema 3), has several, or was written with the other byte order. */
+int store_read_shard_run(Store *s, StoreShardRun *out, TsErr *err);
+void store_shard_run_free(StoreShardRun *r);
+
+/* Calls fn for every mc_blocks row of run_id, in (block, fleet) order; the row's arrays are
+ * valid during the call only. Stops at fn's first nonzero return and returns it. */
+int store_each_mc_block(Store *s, int64_t run_id,
+                        int (*fn)(void *ctx, const StoreMcBlockRow *row, TsErr *err), void *ctx,
+                        TsErr *err);
+
+/* The database's path as given to store_open (borrowed; for messages). */
+const char *store_path(const Store *s);
+
 /* The underlying connection, for tests and read-only queries by other modules (borrowed). */
 struct sqlite3 *store_db(Store *s);
 

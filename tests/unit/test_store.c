@@ -131,11 +131,12 @@ static void test_open_fresh_file_has_the_current_user_version_and_strict_tables(
     Store *s = open_ok(t);
     sqlite3 *db = store_db(s);
     assert_int_equal(query_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-    assert_int_equal(STORE_SCHEMA_VERSION, 2);
+    assert_int_equal(STORE_SCHEMA_VERSION, 3);
 
-    static const char *const tables[] = {"runs",        "fleets",     "metrics",
+    static const char *const tables[] = {"runs",        "fleets",       "metrics",
                                          "sweep_points", "measurements", "tornado",
-                                         "histograms",  "comparisons", "validation"};
+                                         "histograms",  "comparisons",  "validation",
+                                         "mc_shards",   "mc_blocks"};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         sqlite3_stmt *st = NULL;
         assert_int_equal(sqlite3_prepare_v2(db,
@@ -188,19 +189,39 @@ static void test_reopen_keeps_rows_and_does_not_rerun_migrations(void **state)
     store_close(s);
 }
 
-static void test_version_1_database_migrates_to_2_keeping_its_rows(void **state)
+static void test_version_1_database_migrates_to_3_keeping_its_rows(void **state)
 {
     Tmp *t = *state;
     Store *s = open_ok(t);
     begin_ok(s, "kept");
     store_close(s);
-    /* make it a version-1 database: no validation table yet */
-    raw_exec(t->path, "DROP TABLE validation; PRAGMA user_version = 1;");
+    /* make it a version-1 database: no validation table and no shard tables yet */
+    raw_exec(t->path, "DROP TABLE validation; DROP TABLE mc_blocks; DROP TABLE mc_shards;"
+                      " PRAGMA user_version = 1;");
     s = open_ok(t);
     sqlite3 *db = store_db(s);
-    assert_int_equal(query_int(db, "PRAGMA user_version"), 2);
-    assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'validation'"),
-                     1);
+    assert_int_equal(query_int(db, "PRAGMA user_version"), 3);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE name IN"
+                                   " ('validation', 'mc_shards', 'mc_blocks')"),
+                     3);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM runs WHERE name = 'kept'"), 1);
+    store_close(s);
+}
+
+static void test_version_2_database_migrates_to_3_keeping_its_rows(void **state)
+{
+    Tmp *t = *state;
+    Store *s = open_ok(t);
+    begin_ok(s, "kept");
+    store_close(s);
+    /* make it a version-2 database: no shard tables yet */
+    raw_exec(t->path, "DROP TABLE mc_blocks; DROP TABLE mc_shards; PRAGMA user_version = 2;");
+    s = open_ok(t);
+    sqlite3 *db = store_db(s);
+    assert_int_equal(query_int(db, "PRAGMA user_version"), 3);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE name IN"
+                                   " ('mc_shards', 'mc_blocks')"),
+                     2);
     assert_int_equal(query_int(db, "SELECT count(*) FROM runs WHERE name = 'kept'"), 1);
     store_close(s);
 }
@@ -588,7 +609,8 @@ int main(void)
         T(test_open_fresh_file_has_the_current_user_version_and_strict_tables),
         T(test_open_turns_on_wal_and_foreign_keys),
         T(test_reopen_keeps_rows_and_does_not_rerun_migrations),
-        T(test_version_1_database_migrates_to_2_keeping_its_rows),
+        T(test_version_1_database_migrates_to_3_keeping_its_rows),
+        T(test_version_2_database_migrates_to_3_keeping_its_rows),
         T(test_open_refuses_user_version_99_as_newer_tokensim),
         T(test_open_refuses_text_file_and_leaves_it_unchanged),
         T(test_open_in_missing_folder_fails_naming_the_path),
