@@ -466,6 +466,48 @@ static void write_md(FILE *f, const Scenario *s, const FleetResult *res, const R
     fputs("\nConfidence: P primary source, S secondary report, E estimate, D derived.\n", f);
 }
 
+/* The comparison: usd_per_m_output and usd_per_day relative to the baseline, break-evens. */
+static void write_compare_md(FILE *f, const Scenario *s, const FleetResult *res,
+                             const CmpResult *cmp)
+{
+    const MetricSet *base = &res[cmp->baseline].metrics;
+    fputs("\n## Comparison\n\nBaseline: ", f);
+    md_text(f, s->fleets[cmp->baseline].name);
+    fputs(" (central values).\n\n| fleet | usd_per_m_output / baseline | usd_per_day / baseline |",
+          f);
+    for (int k = 0; k < cmp->n_keys; k++) {
+        fputs(" ", f);
+        md_text(f, cmp->metric[k]);
+        fputs(" |", f);
+    }
+    fputs("\n|---|---:|---:|", f);
+    for (int k = 0; k < cmp->n_keys; k++)
+        fputs("---:|", f);
+    fputc('\n', f);
+    for (int i = 0; i < s->n_fleets; i++) {
+        if (i == cmp->baseline)
+            continue;
+        const MetricSet *m = &res[i].metrics;
+        char a[32], b[32];
+        fputs("| ", f);
+        md_text(f, s->fleets[i].name);
+        MetricId ids[2] = {MET_USD_PER_M_OUTPUT, MET_USD_PER_DAY};
+        char *bufs[2] = {a, b};
+        for (int j = 0; j < 2; j++)
+            fprintf(f, " | %s",
+                    m->has[ids[j]] && base->has[ids[j]] && base->value[ids[j]] != 0
+                        ? report_fmt(m->value[ids[j]] / base->value[ids[j]], bufs[j], 32)
+                        : "n/a");
+        fputs(" |", f);
+        for (int k = 0; k < cmp->n_keys; k++) {
+            double v = cmp->breakeven[(size_t)k * (size_t)s->n_fleets + (size_t)i];
+            char c[32];
+            fprintf(f, " %s |", isnan(v) ? "none in range" : report_fmt(v, c, 32));
+        }
+        fputc('\n', f);
+    }
+}
+
 /* ---- metrics.csv ----------------------------------------------------------------------- */
 
 static void csv_text(FILE *f, const char *s)
@@ -480,7 +522,7 @@ static void csv_text(FILE *f, const char *s)
     }
 }
 
-static void write_csv(FILE *f, const Scenario *s, const FleetResult *res)
+static void write_csv(FILE *f, const Scenario *s, const FleetResult *res, const CmpResult *cmp)
 {
     fputs("fleet,metric,value,unit\n", f);
     for (int i = 0; i < s->n_fleets; i++)
@@ -496,21 +538,37 @@ static void write_csv(FILE *f, const Scenario *s, const FleetResult *res)
             csv_text(f, mi->unit);
             fputc('\n', f);
         }
+    for (int i = 0; cmp && i < s->n_fleets; i++)
+        for (int k = 0; k < cmp->n_keys; k++) {
+            double v = cmp->breakeven[(size_t)k * (size_t)s->n_fleets + (size_t)i];
+            const char *key = strrchr(cmp->keys[k], '.');
+            csv_text(f, s->fleets[i].name);
+            fputc(',', f);
+            csv_text(f, cmp->metric[k]);
+            fputc(',', f);
+            if (!isnan(v))
+                fprintf(f, "%.10g", v);
+            fputc(',', f);
+            csv_text(f, report_key_unit(key ? key + 1 : cmp->keys[k]));
+            fputc('\n', f);
+        }
 }
 
 int report_write_scenario(const char *dir, const Scenario *s, const FleetResult *results,
-                          const ReportMc *mc, int64_t run_id, TsErr *err)
+                          const ReportMc *mc, const CmpResult *cmp, int64_t run_id, TsErr *err)
 {
     char tmp[4096];
     FILE *f = open_tmp(dir, "report.md", tmp, sizeof tmp, err);
     if (!f)
         return err->code;
     write_md(f, s, results, mc, run_id);
+    if (cmp)
+        write_compare_md(f, s, results, cmp);
     if (commit_file(f, tmp, dir, "report.md", err))
         return err->code;
     f = open_tmp(dir, "metrics.csv", tmp, sizeof tmp, err);
     if (!f)
         return err->code;
-    write_csv(f, s, results);
+    write_csv(f, s, results, cmp);
     return commit_file(f, tmp, dir, "metrics.csv", err);
 }

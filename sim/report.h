@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "../models/tserr.h"
+#include "compare.h"
 #include "evaluate.h"
 #include "montecarlo.h"
 #include "scenario.h"
@@ -32,7 +33,7 @@ typedef struct {
 /* Writes report.md and metrics.csv for scenario s and its per-fleet results (s->n_fleets of
  * them) into dir. run_id may be 0 for a report without a run id. */
 int report_write_scenario(const char *dir, const Scenario *s, const FleetResult *results,
-                          const ReportMc *mc, int64_t run_id, TsErr *err);
+                          const ReportMc *mc, const CmpResult *cmp, int64_t run_id, TsErr *err);
 
 /* The unit a key's name carries ("usd_per_kwh" -> "USD/kWh"), "" when it has none. */
 const char *report_key_unit(const char *key);

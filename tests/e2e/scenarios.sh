@@ -58,7 +58,9 @@ for f in scenarios/*.ini; do
     st=$(q "select status from runs where id = $id")
     [ "$st" = "done" ] || addwhy "runs.status is '$st'"
     k=$(q "select kind from runs where id = $id")
-    [ "$k" = scenario ] || addwhy "runs.kind is '$k'"
+    want_kind=scenario
+    grep -q '^\[sweep\]' "$f" && want_kind=sweep
+    [ "$k" = "$want_kind" ] || addwhy "runs.kind is '$k', expected '$want_kind'"
     report "$stem: the runs row is 'done'"
 
     why=
