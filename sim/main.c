@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../models/config.h"
@@ -1139,11 +1140,21 @@ static void on_interrupt(int sig)
     g_interrupted = 1;
 }
 
+static double wall_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* ctx: a double holding the start time (wall_now). */
 static void mc_progress(void *ctx, long done, long total)
 {
-    (void)ctx;
-    fprintf(stderr, "\rMonte Carlo: %ld of %ld samples (%.0f%%)", done, total,
-            100.0 * (double)done / (double)total);
+    double elapsed = wall_now() - *(double *)ctx;
+    double rate = elapsed > 0 ? (double)done / elapsed : 0;
+    fprintf(stderr, "\rMonte Carlo: %ld of %ld samples (%.0f%%), %.0f samples/s, %.0f s left  ",
+            done, total, 100.0 * (double)done / (double)total, rate,
+            rate > 0 ? (double)(total - done) / rate : 0);
     if (done == total)
         fputc('\n', stderr);
     fflush(stderr);
@@ -1181,7 +1192,8 @@ static int run_shard(Scenario *s, const Options *o, ShardSpec spec)
     TsErr err;
     ts_err_clear(&err);
     ShardRun r;
-    McOptions mo = {0, 0, 1, isatty(2) ? mc_progress : NULL, NULL, &g_interrupted};
+    double started = wall_now();
+    McOptions mo = {0, 0, 1, isatty(2) ? mc_progress : NULL, &started, &g_interrupted};
     signal(SIGINT, on_interrupt);
     int rc = shard_run_init(&r, s, spec, &err);
     if (!rc)
@@ -1377,7 +1389,8 @@ static int cmd_run(int argc, char **argv)
     int have_mc = 0, status = 0;
     if (s.n_dists > 0) {
         long samples = (long)s.sc[SK_SAMPLES].num;
-        McOptions mo = {samples, 0, 1, isatty(2) ? mc_progress : NULL, NULL, &g_interrupted};
+        double started = wall_now();
+        McOptions mo = {samples, 0, 1, isatty(2) ? mc_progress : NULL, &started, &g_interrupted};
         signal(SIGINT, on_interrupt);
         if (mc_init(&mc, &s, samples, &err) || mc_run(&s, &mo, &mc, &err)) {
             signal(SIGINT, SIG_DFL);
