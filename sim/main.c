@@ -232,6 +232,18 @@ static int usage_error(const char *cmd, const char *msg)
     return EXIT_USAGE;
 }
 
+/* The usage error for getopt's ':' (an option without its value) or anything else it returns
+ * for an unknown option; returns EXIT_USAGE. */
+static int option_error(const char *cmd, int c, char **argv)
+{
+    char msg[200];
+    if (c == ':')
+        snprintf(msg, sizeof msg, "option %s needs a value", argv[optind - 1]);
+    else
+        snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
+    return usage_error(cmd, msg);
+}
+
 /* Parses the options of run/check; returns the index of the first argument, or -1 (usage
  * error printed) or -2 (help printed). */
 static int parse_options(const char *cmd, const char *usage, int argc, char **argv, Options *o,
@@ -273,18 +285,9 @@ static int parse_options(const char *cmd, const char *usage, int argc, char **ar
         case 'h':
             fputs(usage, stdout);
             return -2;
-        case ':': {
-            char msg[128];
-            snprintf(msg, sizeof msg, "option %s needs a value", argv[optind - 1]);
-            usage_error(cmd, msg);
+        default:
+            option_error(cmd, c, argv);
             return -1;
-        }
-        default: {
-            char msg[160];
-            snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
-            usage_error(cmd, msg);
-            return -1;
-        }
         }
     }
     if (o->db && !o->db[0]) {
@@ -469,17 +472,12 @@ static int cmd_models(int argc, char **argv)
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
-        char msg[200];
         switch (c) {
         case 'c': config = optarg; break;
         case 'D': data = optarg; break;
         case 'h': fputs(USAGE_MODELS, stdout); return 0;
-        case ':':
-            snprintf(msg, sizeof msg, "option %s needs a value", argv[optind - 1]);
-            return usage_error("models", msg);
         default:
-            snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
-            return usage_error("models", msg);
+            return option_error("models", c, argv);
         }
     }
     if (optind < argc)
@@ -582,12 +580,8 @@ static int cmd_bench(int argc, char **argv)
         case 'h':
             fputs(USAGE_BENCH, stdout);
             return 0;
-        case ':':
-            snprintf(msg, sizeof msg, "option %s needs a value", argv[optind - 1]);
-            return usage_error("bench", msg);
         default:
-            snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
-            return usage_error("bench", msg);
+            return option_error("bench", c, argv);
         }
     }
     if (optind < argc)
@@ -711,7 +705,6 @@ static int cmd_generate(int argc, char **argv)
     long lv;
     double dv;
     while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
-        char msg[200];
         switch (c) {
         case 'c': checkpoint = optarg; break;
         case 'f': model_file = optarg; break;
@@ -745,12 +738,8 @@ static int cmd_generate(int argc, char **argv)
             break;
         case 'C': config = optarg; break;
         case 'h': fputs(USAGE_GENERATE, stdout); return 0;
-        case ':':
-            snprintf(msg, sizeof msg, "option %s needs a value", argv[optind - 1]);
-            return usage_error("generate", msg);
         default:
-            snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
-            return usage_error("generate", msg);
+            return option_error("generate", c, argv);
         }
     }
     if (optind < argc)
@@ -793,7 +782,6 @@ static int cmd_export(int argc, char **argv)
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
-        char msg[200];
         switch (c) {
         case 'm': preset = optarg; break;
         case 'o': out = optarg; break;
@@ -804,12 +792,8 @@ static int cmd_export(int argc, char **argv)
             break;
         case 'C': config = optarg; break;
         case 'h': fputs(USAGE_EXPORT, stdout); return 0;
-        case ':':
-            snprintf(msg, sizeof msg, "option %s needs a value", argv[optind - 1]);
-            return usage_error("export", msg);
         default:
-            snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
-            return usage_error("export", msg);
+            return option_error("export", c, argv);
         }
     }
     if (optind < argc || !preset || !out)
@@ -886,7 +870,6 @@ static int cmd_measure(int argc, char **argv)
     int c;
     long v;
     while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
-        char msg[200];
         switch (c) {
         case 'm':
             if (n_names == MSR_MAX_MODELS)
@@ -929,12 +912,8 @@ static int cmd_measure(int argc, char **argv)
             modeled_only = strcmp(optarg, "modeled") == 0;
             break;
         case 'h': fputs(USAGE_MEASURE, stdout); return 0;
-        case ':':
-            snprintf(msg, sizeof msg, "option %s needs a value", argv[optind - 1]);
-            return usage_error("measure", msg);
         default:
-            snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
-            return usage_error("measure", msg);
+            return option_error("measure", c, argv);
         }
     }
     if (optind < argc)
@@ -1065,7 +1044,6 @@ static int cmd_validate(int argc, char **argv)
     int c;
     double v;
     while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
-        char msg[200];
         switch (c) {
         case 'd': db_path = optarg; break;
         case 'r':
@@ -1080,12 +1058,8 @@ static int cmd_validate(int argc, char **argv)
             *(c == 'c' ? &vo.eff_compute : c == 'm' ? &vo.eff_memory : &vo.eff_prefill) = v;
             break;
         case 'h': fputs(USAGE_VALIDATE, stdout); return 0;
-        case ':':
-            snprintf(msg, sizeof msg, "option %s needs a value", argv[optind - 1]);
-            return usage_error("validate", msg);
         default:
-            snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
-            return usage_error("validate", msg);
+            return option_error("validate", c, argv);
         }
     }
     if (optind < argc)
@@ -1234,6 +1208,49 @@ static int run_shard(Scenario *s, const Options *o, ShardSpec spec)
 /* merge OUT.db PART.db...: the scenario is read back from the parts, its fleets priced at the
  * medians, the Monte Carlo result rebuilt from the parts' blocks, [sweep] and [compare] rerun,
  * and all of it recorded by runner_record, as `run` does in one process. */
+/* The end of a scenario run, whole or merged: [sweep] and [compare] at the central values,
+ * the runner (database and report), then what it prints. mc may be NULL; headline names the
+ * run ("3 shards merged, " or ""). Returns 0 or the error's code (not printed). */
+static int finish_run(Scenario *s, FleetResult *res, const McResult *mc, const Options *o,
+                      const char *db_path, const char *headline, TsErr *err)
+{
+    SwpPlan plan;
+    SwpResult sweep;
+    CmpResult cmp;
+    int have_sweep = 0, have_cmp = 0, rc = 0;
+    memset(&plan, 0, sizeof plan);
+    if (s->sweep.line > 0 && !(rc = swp_plan(s, &plan, err)) &&
+        !(rc = swp_run(s, &plan, &sweep, err)))
+        have_sweep = 1;
+    if (!rc && s->compare.line > 0 && !(rc = cmp_run(s, res, &cmp, err)))
+        have_cmp = 1;
+    RunnerOptions ro = {db_path, o->out, TS_VERSION};
+    RunnerResult rr;
+    if (!rc)
+        rc = runner_record(s, res, mc, have_sweep ? &sweep : NULL, have_cmp ? &cmp : NULL, &ro,
+                           &rr, err);
+    if (!rc && o->quiet) {
+        printf("%s/report.md\n", rr.out_dir);
+    } else if (!rc) {
+        printf("scenario %s: %s%d fleet%s, window %g h\n\n", s->sc[SK_NAME].text, headline,
+               s->n_fleets, s->n_fleets == 1 ? "" : "s", s->sc[SK_HOURS].num);
+        print_summary(s, res);
+        if (mc)
+            printf("\nMonte Carlo: %ld samples. The table shows the central values (every input "
+                   "at its median);\nthe report and the database hold sample means with P5 to "
+                   "P95.\n",
+                   mc->n_samples);
+        printf("\nreport:   %s/report.md\nmetrics:  %s/metrics.csv\ndatabase: %s (run %lld)\n",
+               rr.out_dir, rr.out_dir, db_path, (long long)rr.run_id);
+    }
+    if (have_sweep)
+        swp_result_fini(&sweep);
+    swp_plan_fini(&plan);
+    if (have_cmp)
+        cmp_fini(&cmp);
+    return rc;
+}
+
 static int cmd_merge(int argc, char **argv)
 {
     Options o = {.out = "out"};
@@ -1258,13 +1275,9 @@ static int cmd_merge(int argc, char **argv)
     ShardMerge m;
     Scenario s;
     McResult mc;
-    SwpPlan plan;
-    SwpResult sweep;
-    CmpResult cmp;
     FleetResult *res = NULL;
-    int have_s = 0, have_sweep = 0, have_cmp = 0;
+    int have_s = 0;
     memset(&mc, 0, sizeof mc);
-    memset(&plan, 0, sizeof plan);
     int rc = shard_merge_open(&m, (const char *const *)argv + first + 1, argc - first - 1,
                               TS_VERSION, &err);
     if (!rc) {
@@ -1285,34 +1298,12 @@ static int cmd_merge(int argc, char **argv)
         rc = eval_fleet(&s, &s.fleets[i], &res[i], &err);
     if (!rc)
         rc = shard_merge_blocks(&m, &s, &mc, &err);
-    if (!rc && s.sweep.line > 0 && !(rc = swp_plan(&s, &plan, &err)) &&
-        !(rc = swp_run(&s, &plan, &sweep, &err)))
-        have_sweep = 1;
-    if (!rc && s.compare.line > 0 && !(rc = cmp_run(&s, res, &cmp, &err)))
-        have_cmp = 1;
-    RunnerOptions ro = {out_db, o.out, TS_VERSION};
-    RunnerResult rr;
-    if (!rc)
-        rc = runner_record(&s, res, &mc, have_sweep ? &sweep : NULL, have_cmp ? &cmp : NULL, &ro,
-                           &rr, &err);
-    if (!rc && o.quiet) {
-        printf("%s/report.md\n", rr.out_dir);
-    } else if (!rc) {
-        printf("scenario %s: %d shards merged, %d fleet%s, window %g h\n\n", s.sc[SK_NAME].text,
-               m.n_parts, s.n_fleets, s.n_fleets == 1 ? "" : "s", s.sc[SK_HOURS].num);
-        print_summary(&s, res);
-        printf("\nMonte Carlo: %ld samples. The table shows the central values (every input at "
-               "its median);\nthe report and the database hold sample means with P5 to P95.\n",
-               mc.n_samples);
-        printf("\nreport:   %s/report.md\nmetrics:  %s/metrics.csv\ndatabase: %s (run %lld)\n",
-               rr.out_dir, rr.out_dir, out_db, (long long)rr.run_id);
+    if (!rc) {
+        char headline[64];
+        snprintf(headline, sizeof headline, "%d shards merged, ", m.n_parts);
+        rc = finish_run(&s, res, &mc, &o, out_db, headline, &err);
     }
     mc_fini(&mc);
-    if (have_sweep)
-        swp_result_fini(&sweep);
-    swp_plan_fini(&plan);
-    if (have_cmp)
-        cmp_fini(&cmp);
     free(res);
     if (have_s)
         scn_fini(&s);
@@ -1407,52 +1398,10 @@ static int cmd_run(int argc, char **argv)
         signal(SIGINT, SIG_DFL);
         have_mc = 1;
     }
-    /* [sweep] and [compare] at the central values */
-    SwpPlan plan;
-    SwpResult sweep;
-    CmpResult cmp;
-    int have_sweep = 0, have_cmp = 0;
-    memset(&plan, 0, sizeof plan);
-    if (s.sweep.line > 0) {
-        if (swp_plan(&s, &plan, &err) || swp_run(&s, &plan, &sweep, &err))
-            status = fail(&err);
-        else
-            have_sweep = 1;
-    }
-    if (!status && s.compare.line > 0) {
-        if (cmp_run(&s, res, &cmp, &err))
-            status = fail(&err);
-        else
-            have_cmp = 1;
-    }
-    RunnerOptions ro = {o.db, o.out, TS_VERSION};
-    RunnerResult rr;
-    if (status) {
-        /* nothing stored: the error was printed */
-    } else if (runner_record(&s, res, have_mc ? &mc : NULL, have_sweep ? &sweep : NULL,
-                             have_cmp ? &cmp : NULL, &ro, &rr, &err)) {
+    if (finish_run(&s, res, have_mc ? &mc : NULL, &o, o.db, "", &err))
         status = fail(&err);
-    } else if (o.quiet) {
-        printf("%s/report.md\n", rr.out_dir);
-    } else {
-        printf("scenario %s: %d fleet%s, window %g h\n\n", s.sc[SK_NAME].text, s.n_fleets,
-               s.n_fleets == 1 ? "" : "s", s.sc[SK_HOURS].num);
-        print_summary(&s, res);
-        if (have_mc)
-            printf("\nMonte Carlo: %ld samples. The table shows the central values (every input "
-                   "at its median);\nthe report and the database hold sample means with P5 to "
-                   "P95.\n",
-                   (long)s.sc[SK_SAMPLES].num);
-        printf("\nreport:   %s/report.md\nmetrics:  %s/metrics.csv\ndatabase: %s (run %lld)\n",
-               rr.out_dir, rr.out_dir, o.db, (long long)rr.run_id);
-    }
     if (have_mc)
         mc_fini(&mc);
-    if (have_sweep)
-        swp_result_fini(&sweep);
-    swp_plan_fini(&plan);
-    if (have_cmp)
-        cmp_fini(&cmp);
     free(res);
     scn_fini(&s);
     scn_catalogs_fini(&cats);
