@@ -20,64 +20,21 @@
 
 #include "../../models/llama2c.h"
 
-typedef struct {
-    char dir[64];
-    char path[128]; /* dir/tiny.bin, not created by setup */
-} Tmp;
+typedef TestTmp Tmp;
 
 static int tmp_setup(void **state)
 {
-    Tmp *t = calloc(1, sizeof *t);
-    if (!t)
-        return -1;
-    snprintf(t->dir, sizeof t->dir, "/tmp/test_llama2c.XXXXXX");
-    if (!mkdtemp(t->dir)) {
-        free(t);
-        return -1;
-    }
-    snprintf(t->path, sizeof t->path, "%s/tiny.bin", t->dir);
-    *state = t;
-    return 0;
+    return test_tmp_setup(state, "test_llama2c", "tiny.bin");
 }
 
 static int tmp_teardown(void **state)
 {
-    Tmp *t = *state;
-    DIR *d = opendir(t->dir);
-    if (d) {
-        struct dirent *e;
-        char p[400];
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            snprintf(p, sizeof p, "%s/%s", t->dir, e->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    int rc = rmdir(t->dir);
-    free(t);
-    return rc;
+    return test_tmp_teardown(state);
 }
 
-/* dim 16, hidden 32, 2 layers, 4 heads of 4, 2 KV heads, vocab 40, seq 32. */
 static EngineConfig tiny(int shared)
 {
-    EngineConfig c;
-    memset(&c, 0, sizeof c);
-    snprintf(c.name, sizeof c.name, "tiny");
-    c.shape.layers = 2;
-    c.shape.d_model = 16;
-    c.shape.heads = 4;
-    c.shape.kv_heads = 2;
-    c.shape.head_dim = 4;
-    c.shape.ffn = 32;
-    c.shape.vocab = 40;
-    c.max_seq = 32;
-    c.rope_theta = 10000.0f;
-    c.norm_eps = 1e-5f;
-    c.shared_classifier = shared;
-    return c;
+    return test_tiny_dense("tiny", shared);
 }
 
 /* Floats of tiny: embedding 40x16 = 640, rms_att 2x16 = 32, wq 2x16x16 = 512, wk and wv

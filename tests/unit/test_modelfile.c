@@ -20,65 +20,21 @@
 
 #include "../../models/modelfile.h"
 
-typedef struct {
-    char dir[64];
-    char path[128]; /* dir/model.tsm, not created by setup */
-} Tmp;
+typedef TestTmp Tmp;
 
 static int tmp_setup(void **state)
 {
-    Tmp *t = calloc(1, sizeof *t);
-    if (!t)
-        return -1;
-    snprintf(t->dir, sizeof t->dir, "/tmp/test_modelfile.XXXXXX");
-    if (!mkdtemp(t->dir)) {
-        free(t);
-        return -1;
-    }
-    snprintf(t->path, sizeof t->path, "%s/model.tsm", t->dir);
-    *state = t;
-    return 0;
+    return test_tmp_setup(state, "test_modelfile", "model.tsm");
 }
 
-/* Removes every file the test left in the folder, then the folder. */
 static int tmp_teardown(void **state)
 {
-    Tmp *t = *state;
-    DIR *d = opendir(t->dir);
-    if (d) {
-        struct dirent *e;
-        char p[512];
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            snprintf(p, sizeof p, "%s/%s", t->dir, e->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    int rc = rmdir(t->dir);
-    free(t);
-    return rc;
+    return test_tmp_teardown(state);
 }
 
-/* dim 16, 2 layers, 4 heads of 4, 2 KV heads, FFN 32, vocab 40, max_seq 32. */
-static EngineConfig tiny_dense(int shared_classifier)
+static EngineConfig tiny_dense(int shared)
 {
-    EngineConfig c;
-    memset(&c, 0, sizeof c);
-    snprintf(c.name, sizeof c.name, "tiny-dense");
-    c.shape.layers = 2;
-    c.shape.d_model = 16;
-    c.shape.heads = 4;
-    c.shape.kv_heads = 2;
-    c.shape.head_dim = 4;
-    c.shape.ffn = 32;
-    c.shape.vocab = 40;
-    c.max_seq = 32;
-    c.rope_theta = 10000.0f;
-    c.norm_eps = 1e-5f;
-    c.shared_classifier = shared_classifier;
-    return c;
+    return test_tiny_dense("tiny-dense", shared);
 }
 
 /* tiny_dense with 4 experts (top 2) of width 8 plus 1 shared one; layer 0 stays dense. */
