@@ -264,8 +264,10 @@ static int parse_options(const char *cmd, const char *usage, int argc, char **ar
         case 'q':
         case 's':
             if (!allow_store) {
+                /* argv[optind - 1] is the value for "--shard 1/2": name the option instead */
+                const char *name = c == 'o' ? "--out" : c == 's' ? "--shard" : "--quiet";
                 char msg[128];
-                snprintf(msg, sizeof msg, "'%s' does not take %s", cmd, argv[optind - 1]);
+                snprintf(msg, sizeof msg, "'%s' does not take %s", cmd, name);
                 usage_error(cmd, msg);
                 return -1;
             }

@@ -96,6 +96,11 @@ err_prefixed
 has_err "--frob"
 report "an unknown option of check exits 2 with 'tokensim: '"
 
+t 2 check --shard 1/2 "$SCN"
+err_prefixed
+has_err "does not take --shard"
+report "check --shard names the option it does not take, not its value"
+
 t 0 check --db "$TMP/x.db" "$SCN"
 [ ! -e "$TMP/x.db" ] || addwhy "check created the database"
 report "check takes --db (for measured fleets) and never creates it"
