@@ -162,6 +162,45 @@ static const char *const STORE_MIGRATIONS[] = {
     "  PRIMARY KEY (run_id, block, fleet)"
     ") STRICT;"
     "PRAGMA user_version = 3;",
+    /* 3 -> 4: wide views for people (README "Querying results"). v_fleet_summary: one row per
+     * fleet of every run with the main metrics as columns (NULL where a run has none);
+     * v_price_curve: $/M tokens against electricity price, from sweeps over usd_per_kwh (on
+     * every fleet or qualified `fleet NAME.usd_per_kwh`), one row per fleet and price. */
+    "CREATE VIEW v_fleet_summary AS"
+    " SELECT r.id AS run_id, r.name AS run, r.kind AS kind, r.status AS status,"
+    "  f.fleet AS fleet, f.chip AS chip, f.model AS model, f.bound AS bound,"
+    "  f.energy_source AS energy_source,"
+    "  MAX(CASE WHEN m.metric = 'chips' THEN m.value END) AS chips,"
+    "  MAX(CASE WHEN m.metric = 'batch' THEN m.value END) AS batch,"
+    "  MAX(CASE WHEN m.metric = 'decode_tok_s_per_chip' THEN m.value END)"
+    "   AS decode_tok_s_per_chip,"
+    "  MAX(CASE WHEN m.metric = 'usd_per_m_input' THEN m.value END) AS usd_per_m_input,"
+    "  MAX(CASE WHEN m.metric = 'usd_per_m_output' THEN m.value END) AS usd_per_m_output,"
+    "  MAX(CASE WHEN m.metric = 'usd_per_m_output' THEN m.p5 END) AS usd_per_m_output_p5,"
+    "  MAX(CASE WHEN m.metric = 'usd_per_m_output' THEN m.p95 END) AS usd_per_m_output_p95,"
+    "  MAX(CASE WHEN m.metric = 'usd_per_m_blended' THEN m.value END) AS usd_per_m_blended,"
+    "  MAX(CASE WHEN m.metric = 'energy_usd_per_m_output' THEN m.value END)"
+    "   AS energy_usd_per_m_output,"
+    "  MAX(CASE WHEN m.metric = 'j_per_output_token' THEN m.value END) AS j_per_output_token,"
+    "  MAX(CASE WHEN m.metric = 'usd_per_day' THEN m.value END) AS usd_per_day,"
+    "  MAX(CASE WHEN m.metric = 'facility_power_kw' THEN m.value END) AS facility_power_kw,"
+    "  MAX(CASE WHEN m.metric = 'utilization_needed' THEN m.value END) AS utilization_needed,"
+    "  MAX(CASE WHEN m.metric = 'gross_margin' THEN m.value END) AS gross_margin"
+    " FROM fleets f JOIN runs r ON r.id = f.run_id"
+    " LEFT JOIN metrics m ON m.run_id = f.run_id AND m.fleet = f.fleet"
+    " GROUP BY f.run_id, f.fleet;"
+    "CREATE VIEW v_price_curve AS"
+    " SELECT p.run_id AS run_id, r.name AS run, p.fleet AS fleet, p.x AS usd_per_kwh,"
+    "  p.param2 AS param2, p.y AS y,"
+    "  MAX(CASE WHEN p.metric = 'usd_per_m_output' THEN p.value END) AS usd_per_m_output,"
+    "  MAX(CASE WHEN p.metric = 'usd_per_m_input' THEN p.value END) AS usd_per_m_input,"
+    "  MAX(CASE WHEN p.metric = 'usd_per_m_blended' THEN p.value END) AS usd_per_m_blended,"
+    "  MAX(CASE WHEN p.metric = 'energy_usd_per_m_output' THEN p.value END)"
+    "   AS energy_usd_per_m_output"
+    " FROM sweep_points p JOIN runs r ON r.id = p.run_id"
+    " WHERE p.param = 'usd_per_kwh' OR p.param LIKE '%.usd_per_kwh'"
+    " GROUP BY p.run_id, p.fleet, p.x, p.param2, p.y;"
+    "PRAGMA user_version = 4;",
 };
 
 _Static_assert(sizeof STORE_MIGRATIONS / sizeof STORE_MIGRATIONS[0] == STORE_SCHEMA_VERSION,

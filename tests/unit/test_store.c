@@ -131,7 +131,10 @@ static void test_open_fresh_file_has_the_current_user_version_and_strict_tables(
     Store *s = open_ok(t);
     sqlite3 *db = store_db(s);
     assert_int_equal(query_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-    assert_int_equal(STORE_SCHEMA_VERSION, 3);
+    assert_int_equal(STORE_SCHEMA_VERSION, 4);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'view'"
+                                   " AND name IN ('v_fleet_summary', 'v_price_curve')"),
+                     2);
 
     static const char *const tables[] = {"runs",        "fleets",       "metrics",
                                          "sweep_points", "measurements", "tornado",
@@ -189,39 +192,42 @@ static void test_reopen_keeps_rows_and_does_not_rerun_migrations(void **state)
     store_close(s);
 }
 
-static void test_version_1_database_migrates_to_3_keeping_its_rows(void **state)
+static void test_version_1_database_migrates_to_current_keeping_its_rows(void **state)
 {
     Tmp *t = *state;
     Store *s = open_ok(t);
     begin_ok(s, "kept");
     store_close(s);
     /* make it a version-1 database: no validation table and no shard tables yet */
-    raw_exec(t->path, "DROP TABLE validation; DROP TABLE mc_blocks; DROP TABLE mc_shards;"
-                      " PRAGMA user_version = 1;");
+    raw_exec(t->path, "DROP VIEW v_fleet_summary; DROP VIEW v_price_curve; DROP TABLE validation;"
+                      " DROP TABLE mc_blocks; DROP TABLE mc_shards; PRAGMA user_version = 1;");
     s = open_ok(t);
     sqlite3 *db = store_db(s);
-    assert_int_equal(query_int(db, "PRAGMA user_version"), 3);
+    assert_int_equal(query_int(db, "PRAGMA user_version"), 4);
     assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE name IN"
-                                   " ('validation', 'mc_shards', 'mc_blocks')"),
-                     3);
+                                   " ('validation', 'mc_shards', 'mc_blocks', 'v_fleet_summary',"
+                                   " 'v_price_curve')"),
+                     5);
     assert_int_equal(query_int(db, "SELECT count(*) FROM runs WHERE name = 'kept'"), 1);
     store_close(s);
 }
 
-static void test_version_2_database_migrates_to_3_keeping_its_rows(void **state)
+static void test_version_2_database_migrates_to_current_keeping_its_rows(void **state)
 {
     Tmp *t = *state;
     Store *s = open_ok(t);
     begin_ok(s, "kept");
     store_close(s);
     /* make it a version-2 database: no shard tables yet */
-    raw_exec(t->path, "DROP TABLE mc_blocks; DROP TABLE mc_shards; PRAGMA user_version = 2;");
+    raw_exec(t->path, "DROP VIEW v_fleet_summary; DROP VIEW v_price_curve; DROP TABLE mc_blocks;"
+                      " DROP TABLE mc_shards; PRAGMA user_version = 2;");
     s = open_ok(t);
     sqlite3 *db = store_db(s);
-    assert_int_equal(query_int(db, "PRAGMA user_version"), 3);
+    assert_int_equal(query_int(db, "PRAGMA user_version"), 4);
     assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE name IN"
-                                   " ('mc_shards', 'mc_blocks')"),
-                     2);
+                                   " ('mc_shards', 'mc_blocks', 'v_fleet_summary',"
+                                   " 'v_price_curve')"),
+                     4);
     assert_int_equal(query_int(db, "SELECT count(*) FROM runs WHERE name = 'kept'"), 1);
     store_close(s);
 }
@@ -609,8 +615,8 @@ int main(void)
         T(test_open_fresh_file_has_the_current_user_version_and_strict_tables),
         T(test_open_turns_on_wal_and_foreign_keys),
         T(test_reopen_keeps_rows_and_does_not_rerun_migrations),
-        T(test_version_1_database_migrates_to_3_keeping_its_rows),
-        T(test_version_2_database_migrates_to_3_keeping_its_rows),
+        T(test_version_1_database_migrates_to_current_keeping_its_rows),
+        T(test_version_2_database_migrates_to_current_keeping_its_rows),
         T(test_open_refuses_user_version_99_as_newer_tokensim),
         T(test_open_refuses_text_file_and_leaves_it_unchanged),
         T(test_open_in_missing_folder_fails_naming_the_path),
