@@ -58,6 +58,7 @@ static const char USAGE[] =
     "  bench                benchmark the engine against this machine's measured ceilings\n"
     "  measure              run the engine's models here: tokens/s, FLOPs, bytes, joules\n"
     "  validate             compare the roofline's predictions with a measure run\n"
+    "  runs                 list the runs in the database\n"
     "  generate             generate text with a model (llama2.c checkpoint, model file or preset)\n"
     "  export               write a preset's seeded weights to a model file\n"
     "  help [COMMAND]       show help for tokensim or a command\n"
@@ -186,6 +187,14 @@ static const char USAGE_VALIDATE[] =
     "run (default the latest) with the roofline model, from the run's own probed ceilings (FMA\n"
     "peak and triad bandwidth) and the scenario default efficiencies, prints predicted against\n"
     "measured with the error, and stores the comparison in table validation.\n";
+
+static const char USAGE_RUNS[] =
+    "usage: tokensim runs [--db FILE] [--limit N]\n"
+    "\n"
+    "Lists the runs in the database (default tokensim.db), newest first: id, kind (scenario,\n"
+    "sweep, measure), status (running, done, failed), start and finish time (UTC), number of\n"
+    "fleets, name and report folder; a failed run's error on the line below. --limit N shows\n"
+    "the newest N. Reads the database only.\n";
 
 static const char USAGE_EXPORT[] =
     "usage: tokensim export --model NAME [--config FILE] [--seed N] [--format tokensim|llama2c]\n"
@@ -1106,6 +1115,79 @@ static int cmd_validate(int argc, char **argv)
     return rc ? fail(&err) : 0;
 }
 
+/* Prints s with control characters as '?', so that a stored name cannot drive the terminal. */
+static void print_plain(const char *s, int width)
+{
+    int n = 0;
+    for (; *s; s++, n++)
+        putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+    for (; n < width; n++)
+        putchar(' ');
+}
+
+static int print_run_row(void *ctx, const StoreRunRow *r, TsErr *err)
+{
+    (void)err;
+    int *count = ctx;
+    if ((*count)++ == 0)
+        printf("%6s  %-8s  %-7s  %-20s  %-20s  %6s  %-24s  %s\n", "id", "kind", "status",
+               "started (UTC)", "finished (UTC)", "fleets", "name", "report folder");
+    printf("%6lld  %-8s  %-7s  %-20s  %-20s  %6d  ", (long long)r->id, r->kind, r->status,
+           r->started_at, r->finished_at[0] ? r->finished_at : "-", r->n_fleets);
+    print_plain(r->name, 24);
+    fputs("  ", stdout);
+    print_plain(r->out_dir[0] ? r->out_dir : "-", 0);
+    putchar('\n');
+    if (r->error[0]) {
+        fputs("        error: ", stdout);
+        print_plain(r->error, 0);
+        putchar('\n');
+    }
+    return 0;
+}
+
+static int cmd_runs(int argc, char **argv)
+{
+    static const struct option longs[] = {
+        {"db", required_argument, NULL, 'd'},
+        {"limit", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *db_path = "tokensim.db";
+    long limit = 0;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
+        switch (c) {
+        case 'd': db_path = optarg; break;
+        case 'n':
+            if (int_option("runs", "--limit", optarg, 1, INT_MAX, &limit))
+                return EXIT_USAGE;
+            break;
+        case 'h': fputs(USAGE_RUNS, stdout); return 0;
+        default:
+            return option_error("runs", c, argv);
+        }
+    }
+    if (optind < argc)
+        return usage_error("runs", "runs takes no arguments besides options");
+    TsErr err;
+    ts_err_clear(&err);
+    Store *db = NULL;
+    if (store_open_readonly(db_path, &db, &err))
+        return fail(&err);
+    int count = 0;
+    int rc = store_each_run(db, (int)limit, print_run_row, &count, &err);
+    store_close(db);
+    if (rc)
+        return fail(&err);
+    if (count == 0)
+        printf("%s holds no runs yet\n", db_path);
+    return 0;
+}
+
 /* Set by SIGINT during a Monte Carlo run; the sampling loop checks it between blocks. The one
  * piece of mutable global state: a signal handler can reach nothing else. */
 static volatile sig_atomic_t g_interrupted = 0;
@@ -1437,6 +1519,7 @@ int main(int argc, char **argv)
               : strcmp(topic, "validate") == 0 ? USAGE_VALIDATE
               : strcmp(topic, "export") == 0 ? USAGE_EXPORT
               : strcmp(topic, "merge") == 0  ? USAGE_MERGE
+              : strcmp(topic, "runs") == 0   ? USAGE_RUNS
                                              : USAGE,
               stdout);
         return 0;
@@ -1455,6 +1538,8 @@ int main(int argc, char **argv)
         return cmd_generate(argc - 1, argv + 1);
     if (strcmp(cmd, "measure") == 0)
         return cmd_measure(argc - 1, argv + 1);
+    if (strcmp(cmd, "runs") == 0)
+        return cmd_runs(argc - 1, argv + 1);
     if (strcmp(cmd, "validate") == 0)
         return cmd_validate(argc - 1, argv + 1);
     if (strcmp(cmd, "export") == 0)

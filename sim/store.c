@@ -1240,3 +1240,41 @@ int store_each_mc_block(Store *s, int64_t run_id,
         free(buf[i]);
     return code;
 }
+
+int store_each_run(Store *s, int limit, int (*fn)(void *ctx, const StoreRunRow *row, TsErr *err),
+                   void *ctx, TsErr *err)
+{
+    assert(s && fn);
+    static const char sql[] =
+        "SELECT r.id, r.kind, r.name, r.status, r.started_at, r.finished_at, r.out_dir, r.error,"
+        " (SELECT count(*) FROM fleets f WHERE f.run_id = r.id)"
+        " FROM runs r ORDER BY r.id DESC LIMIT ?";
+    sqlite3_stmt *st;
+    if (store_prepare(s, sql, &st, "listing the runs", err))
+        return TS_EIO;
+    int code = 0, rc = SQLITE_OK;
+    if (sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1) != SQLITE_OK)
+        code = store_fail(s, "listing the runs", err);
+    while (!code && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *text[7];
+        for (int i = 0; i < 7; i++) {
+            text[i] = (const char *)sqlite3_column_text(st, i + 1);
+            if (!text[i])
+                text[i] = "";
+        }
+        StoreRunRow row = {.id = sqlite3_column_int64(st, 0),
+                           .kind = text[0],
+                           .name = text[1],
+                           .status = text[2],
+                           .started_at = text[3],
+                           .finished_at = text[4],
+                           .out_dir = text[5],
+                           .error = text[6],
+                           .n_fleets = sqlite3_column_int(st, 8)};
+        code = fn(ctx, &row, err);
+    }
+    if (!code && rc != SQLITE_DONE)
+        code = store_fail(s, "listing the runs", err);
+    store_finalize(st);
+    return code;
+}

@@ -195,6 +195,18 @@ typedef struct {
 int store_read_shard_run(Store *s, StoreShardRun *out, TsErr *err);
 void store_shard_run_free(StoreShardRun *r);
 
+/* One row of `runs` for listing (strings valid during the callback only; "" for NULL). */
+typedef struct {
+    int64_t id;
+    const char *kind, *name, *status, *started_at, *finished_at, *out_dir, *error;
+    int n_fleets; /* rows in fleets */
+} StoreRunRow;
+
+/* Calls fn for every run, newest first, at most limit of them (limit <= 0: all). Stops at fn's
+ * first nonzero return and returns it. */
+int store_each_run(Store *s, int limit, int (*fn)(void *ctx, const StoreRunRow *row, TsErr *err),
+                   void *ctx, TsErr *err);
+
 /* Calls fn for every mc_blocks row of run_id, in (block, fleet) order; the row's arrays are
  * valid during the call only. Stops at fn's first nonzero return and returns it. */
 int store_each_mc_block(Store *s, int64_t run_id,

@@ -1,7 +1,7 @@
 #!/bin/sh
 # End-to-end: the SQL views for people (v_fleet_summary, v_price_curve) return the same numbers
 # as the metrics and sweep_points tables they pivot, for a Monte Carlo + sweep scenario and a
-# plain one in the same database. Prints TAP lines.
+# plain one in the same database; `tokensim runs` lists them. Prints TAP lines.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/e2e/tap.inc
@@ -57,5 +57,37 @@ rising=$(q "SELECT count(*) FROM v_price_curve a JOIN v_price_curve b ON a.run_i
             WHERE b.usd_per_m_output <= a.usd_per_m_output")
 [ "$rising" = 0 ] || addwhy "owned fleets: \$/M output should rise with the power price ($rising pairs do not)"
 report "v_price_curve equals the sweep points and rises with the electricity price"
+
+why=
+"$TS" runs --db "$DB" >"$TMP/o" 2>"$TMP/e" || addwhy "runs failed: $(cat "$TMP/e")"
+head -1 "$TMP/o" | grep -q "id  kind" || addwhy "no header line: $(head -1 "$TMP/o")"
+[ "$(sed -n 2p "$TMP/o" | awk '{print $1, $2, $3}')" = "2 scenario done" ] ||
+    addwhy "row 1 should be run 2 (newest first): $(sed -n 2p "$TMP/o")"
+[ "$(sed -n 3p "$TMP/o" | awk '{print $1, $2, $3}')" = "1 sweep done" ] ||
+    addwhy "row 2 should be run 1, a sweep: $(sed -n 3p "$TMP/o")"
+grep -q "uncertain-power" "$TMP/o" || addwhy "names missing"
+"$TS" runs --db "$DB" --limit 1 >"$TMP/o" 2>&1
+[ "$(wc -l <"$TMP/o")" -eq 2 ] || addwhy "--limit 1 printed $(wc -l <"$TMP/o") lines, want 2"
+report "runs lists runs newest first with id, kind, status, times and name; --limit"
+
+why=
+esc=$(printf 'a\033[31mred')
+sed "s/^name = .*/name = $esc/" scenarios/deepseek-day-margin.ini >"$TMP/esc.ini"
+"$TS" run --quiet --db "$DB" --out "$TMP/out" "$TMP/esc.ini" >/dev/null 2>"$TMP/e" ||
+    addwhy "run of a scenario named with ESC failed: $(cat "$TMP/e")"
+"$TS" runs --db "$DB" --limit 1 >"$TMP/o" 2>&1
+if grep -q "$(printf '\033')" "$TMP/o"; then addwhy "runs printed a raw ESC from a scenario name"; fi
+grep -q "a?\[31mred" "$TMP/o" || addwhy "name not shown with ? for ESC: $(cat "$TMP/o")"
+report "runs shows control characters of names as ?, never raw"
+
+why=
+"$TS" runs --db "$TMP/none.db" >"$TMP/o" 2>"$TMP/e"
+rc=$?
+[ "$rc" -ne 0 ] || addwhy "exit 0 for a missing database"
+grep -q "^tokensim: .*none.db" "$TMP/e" || addwhy "no message naming the file: $(cat "$TMP/e")"
+[ ! -e "$TMP/none.db" ] || addwhy "runs created the database"
+"$TS" runs --db "$DB" --limit 0 >/dev/null 2>&1
+[ $? -eq 2 ] || addwhy "--limit 0 should be a usage error (2)"
+report "runs: a missing database is an error naming it and is not created; --limit 0 exits 2"
 
 [ "$failed" -eq 0 ]
