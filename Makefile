@@ -21,7 +21,7 @@ MAIN_OBJ := $(BUILD)/sim/main.o
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all build deps demo test bench install clean
+.PHONY: all build deps demo test bench reports install clean
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -66,6 +66,11 @@ demo: deps
 test: deps
 	@$(MAKE) --no-print-directory build
 	@sh scripts/run-tests.sh
+
+# The example report gallery in reports/ (deterministic: rerunning changes no text file).
+reports: deps
+	@$(MAKE) --no-print-directory build
+	@sh scripts/make-reports.sh reports
 
 # The engine benchmark: measures this machine's ceilings and every preset, writes BENCHMARKS.md.
 bench: deps

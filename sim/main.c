@@ -72,7 +72,7 @@ static const char USAGE[] =
 
 static const char USAGE_RUN[] =
     "usage: tokensim run [--db FILE] [--out DIR] [--data DIR] [--quiet] [--shard K/N]\n"
-    "                    SCENARIO.ini\n"
+    "                    [--reproducible] SCENARIO.ini\n"
     "\n"
     "Prices every fleet of the scenario: throughput, chips, power, energy, $/M input and output\n"
     "tokens, revenue and margin. Results go to the database (table metrics, one row per fleet\n"
@@ -87,6 +87,8 @@ static const char USAGE_RUN[] =
     "  -q, --quiet   print only the report path\n"
     "  --shard K/N   Monte Carlo scenarios: run only shard K of N (1-based) of the sample\n"
     "                blocks and store them in --db as a part for `tokensim merge`; no report\n"
+    "  --reproducible  report text without the run id and metrics.csv to 6 significant\n"
+    "                figures, so that rerunning a scenario changes no text file (make reports)\n"
     "  -h, --help    show this help\n";
 
 static const char USAGE_MERGE[] =
@@ -221,6 +223,7 @@ typedef struct {
     const char *out;
     const char *data;
     int quiet;
+    int reproducible;  /* run --reproducible */
     const char *shard; /* run --shard K/N, as given */
 } Options;
 
@@ -262,7 +265,7 @@ static int parse_options(const char *cmd, const char *usage, int argc, char **ar
         {"db", required_argument, NULL, 'd'},  {"out", required_argument, NULL, 'o'},
         {"data", required_argument, NULL, 'D'}, {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},      {"shard", required_argument, NULL, 's'},
-        {NULL, 0, NULL, 0},
+        {"reproducible", no_argument, NULL, 'R'}, {NULL, 0, NULL, 0},
     };
     optind = 1;
     opterr = 0;
@@ -272,9 +275,13 @@ static int parse_options(const char *cmd, const char *usage, int argc, char **ar
         case 'o':
         case 'q':
         case 's':
+        case 'R':
             if (!allow_store) {
                 /* argv[optind - 1] is the value for "--shard 1/2": name the option instead */
-                const char *name = c == 'o' ? "--out" : c == 's' ? "--shard" : "--quiet";
+                const char *name = c == 'o'   ? "--out"
+                                   : c == 's' ? "--shard"
+                                   : c == 'R' ? "--reproducible"
+                                              : "--quiet";
                 char msg[128];
                 snprintf(msg, sizeof msg, "'%s' does not take %s", cmd, name);
                 usage_error(cmd, msg);
@@ -284,6 +291,8 @@ static int parse_options(const char *cmd, const char *usage, int argc, char **ar
                 o->out = optarg;
             else if (c == 's')
                 o->shard = optarg;
+            else if (c == 'R')
+                o->reproducible = 1;
             else
                 o->quiet = 1;
             break;
@@ -1007,7 +1016,7 @@ static int cmd_measure(int argc, char **argv)
                  (int)strlen(base) - 1, base, plan.threads, result.bandwidth.best,
                  result.compute.best, result.n_runs ? result.runs[0].r.kernel_path : "",
                  result.energy_source);
-        RunnerOptions ro = {o.db, o.out, TS_VERSION};
+        RunnerOptions ro = {o.db, o.out, TS_VERSION, 0};
         RunnerResult rr;
         rc = runner_record_measure(&result, plan.models, n, machine, &ro, &rr, &err);
         if (!rc && json) {
@@ -1265,7 +1274,7 @@ static int run_shard(Scenario *s, const Options *o, ShardSpec spec)
         }
         return fail(&err);
     }
-    RunnerOptions ro = {o->db, o->out, TS_VERSION};
+    RunnerOptions ro = {o->db, o->out, TS_VERSION, 0};
     RunnerResult rr;
     rc = runner_record_shard(s, &r, &ro, &rr, &err);
     if (!rc) {
@@ -1308,7 +1317,7 @@ static int finish_run(Scenario *s, FleetResult *res, const McResult *mc, const O
         have_sweep = 1;
     if (!rc && s->compare.line > 0 && !(rc = cmp_run(s, res, &cmp, err)))
         have_cmp = 1;
-    RunnerOptions ro = {db_path, o->out, TS_VERSION};
+    RunnerOptions ro = {db_path, o->out, TS_VERSION, o->reproducible};
     RunnerResult rr;
     if (!rc)
         rc = runner_record(s, res, mc, have_sweep ? &sweep : NULL, have_cmp ? &cmp : NULL, &ro,

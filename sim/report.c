@@ -522,7 +522,8 @@ static void csv_text(FILE *f, const char *s)
     }
 }
 
-static void write_csv(FILE *f, const Scenario *s, const FleetResult *res, const CmpResult *cmp)
+static void write_csv(FILE *f, const Scenario *s, const FleetResult *res, const CmpResult *cmp,
+                      int digits)
 {
     fputs("fleet,metric,value,unit\n", f);
     for (int i = 0; i < s->n_fleets; i++)
@@ -533,7 +534,7 @@ static void write_csv(FILE *f, const Scenario *s, const FleetResult *res, const 
             csv_text(f, mi->name);
             fputc(',', f);
             if (res[i].metrics.has[k])
-                fprintf(f, "%.10g", res[i].metrics.value[k]);
+                fprintf(f, "%.*g", digits, res[i].metrics.value[k]);
             fputc(',', f);
             csv_text(f, mi->unit);
             fputc('\n', f);
@@ -547,7 +548,7 @@ static void write_csv(FILE *f, const Scenario *s, const FleetResult *res, const 
             csv_text(f, cmp->metric[k]);
             fputc(',', f);
             if (!isnan(v))
-                fprintf(f, "%.10g", v);
+                fprintf(f, "%.*g", digits, v);
             fputc(',', f);
             csv_text(f, report_key_unit(key ? key + 1 : cmp->keys[k]));
             fputc('\n', f);
@@ -555,7 +556,8 @@ static void write_csv(FILE *f, const Scenario *s, const FleetResult *res, const 
 }
 
 int report_write_scenario(const char *dir, const Scenario *s, const FleetResult *results,
-                          const ReportMc *mc, const CmpResult *cmp, int64_t run_id, TsErr *err)
+                          const ReportMc *mc, const CmpResult *cmp, int64_t run_id,
+                          int csv_digits, TsErr *err)
 {
     char tmp[4096];
     FILE *f = open_tmp(dir, "report.md", tmp, sizeof tmp, err);
@@ -569,6 +571,6 @@ int report_write_scenario(const char *dir, const Scenario *s, const FleetResult 
     f = open_tmp(dir, "metrics.csv", tmp, sizeof tmp, err);
     if (!f)
         return err->code;
-    write_csv(f, s, results, cmp);
+    write_csv(f, s, results, cmp, csv_digits);
     return commit_file(f, tmp, dir, "metrics.csv", err);
 }

@@ -31,9 +31,11 @@ typedef struct {
 } ReportMc;
 
 /* Writes report.md and metrics.csv for scenario s and its per-fleet results (s->n_fleets of
- * them) into dir. run_id may be 0 for a report without a run id. */
+ * them) into dir. run_id may be 0 for a report without a run id; metrics.csv prints values to
+ * csv_digits significant figures (10 for users, 6 for the reproducible gallery). */
 int report_write_scenario(const char *dir, const Scenario *s, const FleetResult *results,
-                          const ReportMc *mc, const CmpResult *cmp, int64_t run_id, TsErr *err);
+                          const ReportMc *mc, const CmpResult *cmp, int64_t run_id,
+                          int csv_digits, TsErr *err);
 
 /* The unit a key's name carries ("usd_per_kwh" -> "USD/kWh"), "" when it has none. */
 const char *report_key_unit(const char *key);

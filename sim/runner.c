@@ -200,7 +200,9 @@ int runner_record(Scenario *s, const FleetResult *results, const McResult *mc,
     if (!rc)
         rc = store_run_set_out_dir(db, run_id, out->out_dir, err);
     if (!rc)
-        rc = report_write_scenario(out->out_dir, s, use, mc ? &rmc : NULL, cmp, run_id, err);
+        rc = report_write_scenario(out->out_dir, s, use, mc ? &rmc : NULL, cmp,
+                                   opt->reproducible ? 0 : run_id,
+                                   opt->reproducible ? 6 : 10, err);
     if (!rc)
         rc = store_results(db, run_id, s, use, pct, mc ? bars : NULL, n_bars, hist, n_hist, sweep,
                            cmp, err);

@@ -19,6 +19,8 @@ typedef struct {
     const char *db_path;  /* SQLite file */
     const char *out_root; /* folder under which the run's folder is made */
     const char *version;  /* tokensim version for runs.version */
+    int reproducible;     /* report text without the run id, metrics.csv to 6 significant
+                             figures, so that a rerun changes no text file (make reports) */
 } RunnerOptions;
 
 typedef struct {
