@@ -1322,6 +1322,8 @@ static int finish_run(Scenario *s, FleetResult *res, const McResult *mc, const O
     if (!rc)
         rc = runner_record(s, res, mc, have_sweep ? &sweep : NULL, have_cmp ? &cmp : NULL, &ro,
                            &rr, err);
+    if (!rc && rr.plot_note[0])
+        fprintf(stderr, "tokensim: warning: %s\n", rr.plot_note);
     if (!rc && o->quiet) {
         printf("%s/report.md\n", rr.out_dir);
     } else if (!rc) {
@@ -1333,8 +1335,10 @@ static int finish_run(Scenario *s, FleetResult *res, const McResult *mc, const O
                    "at its median);\nthe report and the database hold sample means with P5 to "
                    "P95.\n",
                    mc->n_samples);
-        printf("\nreport:   %s/report.md\nmetrics:  %s/metrics.csv\ndatabase: %s (run %lld)\n",
-               rr.out_dir, rr.out_dir, db_path, (long long)rr.run_id);
+        printf("\nreport:   %s/report.html (and report.md)\nplots:    %d drawn of %d "
+               "(gnuplot scripts and data beside them)\nmetrics:  %s/metrics.csv\n"
+               "database: %s (run %lld)\n",
+               rr.out_dir, rr.n_images, rr.n_plots, rr.out_dir, db_path, (long long)rr.run_id);
     }
     if (have_sweep)
         swp_result_fini(&sweep);

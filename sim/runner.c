@@ -14,6 +14,8 @@
 #include "sha256.h"
 #include "store.h"
 #include "optimize.h"
+#include "plot.h"
+#include "html.h"
 #include "validate.h"
 
 /* The histogram rows of the kept samples: MC_HIST_BINS equal bins from min to max. */
@@ -131,6 +133,27 @@ static int store_results(Store *db, int64_t run_id, const Scenario *s,
     return rc;
 }
 
+/* The plots and report.html of a `done` run into out->out_dir (beside report.md). */
+static int runner_render(Store *db, int64_t run_id, const char *title, RunnerResult *out,
+                         TsErr *err)
+{
+    PlotResult *plots = calloc(1, sizeof *plots);
+    if (!plots)
+        return ts_err_set(err, TS_ENOMEM, "out of memory");
+    char md[4200];
+    snprintf(md, sizeof md, "%s/report.md", out->out_dir);
+    int rc = plot_run(store_db(db), run_id, out->out_dir, plots, err);
+    if (!rc)
+        rc = html_write_report(out->out_dir, md, plots, title, err);
+    if (!rc) {
+        out->n_plots = plots->n;
+        out->n_images = plots->n_images;
+        snprintf(out->plot_note, sizeof out->plot_note, "%s", plots->note);
+    }
+    free(plots);
+    return rc;
+}
+
 int runner_record(Scenario *s, const FleetResult *results, const McResult *mc,
                   const SwpResult *sweep, const CmpResult *cmp, const RunnerOptions *opt,
                   RunnerResult *out, TsErr *err)
@@ -210,6 +233,8 @@ int runner_record(Scenario *s, const FleetResult *results, const McResult *mc,
         TsErr ignored;
         store_run_fail(db, run_id, err->msg, &ignored);
     }
+    if (!rc)
+        rc = runner_render(db, run_id, s->sc[SK_NAME].text, out, err);
     store_close(db);
     free(ranked);
     free(res);

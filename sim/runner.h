@@ -26,14 +26,18 @@ typedef struct {
 typedef struct {
     int64_t run_id;
     char out_dir[4096];
+    int n_plots, n_images; /* plots written (.gp + .dat) and drawn (PNG + SVG) */
+    char plot_note[512];   /* "" when every plot was drawn, else why not (for a warning) */
 } RunnerResult;
 
 /* Stores scenario s with its per-fleet results and writes its report; with sweep (its points)
  * the run's kind is `sweep`; with cmp, comparison ratios and breakeven_KEY metrics. With mc (a finished
  * Monte Carlo run of s, every block present), the metrics are its sample means with P5/P50/P95,
  * plus histograms and a tornado per fleet (s's values are borrowed for the tornado and left at
- * their medians). TS_EIO on database or file failures (the run, if created, is then `failed`
- * with no result rows). */
+ * their medians). Once the run is `done`, the plots (plot.c) and report.html (html.c) go into
+ * its folder; a missing gnuplot only leaves out->plot_note. TS_EIO on database or file failures
+ * (the run, if created, is then `failed` with no result rows; a failure writing plots or the
+ * HTML page after `done` keeps the run and its report.md). */
 int runner_record(Scenario *s, const FleetResult *results, const McResult *mc,
                   const SwpResult *sweep, const CmpResult *cmp, const RunnerOptions *opt,
                   RunnerResult *out, TsErr *err);

@@ -270,7 +270,7 @@ static void test_three_shards_merge_into_the_single_run_bit_for_bit(void **state
             assert_int_equal(r.mc.have_block[b], b == k - 1);
         snprintf(paths[k - 1], sizeof paths[k - 1], "%s/p%d.db", t->dir, k);
         parts[k - 1] = paths[k - 1];
-        RunnerOptions ro = {paths[k - 1], t->dir, "test"};
+        RunnerOptions ro = {paths[k - 1], t->dir, "test", 0};
         RunnerResult rr;
         if (runner_record_shard(&s, &r, &ro, &rr, &err))
             fail_msg("runner_record_shard: %s", err.msg);
