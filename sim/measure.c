@@ -279,41 +279,17 @@ void msr_write_pairs_md(FILE *f, const MsrResult *r, const EngineConfig *configs
     }
 }
 
-/* JSON string with escapes. */
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            fprintf(f, "\\%c", ch);
-        else if (ch < 0x20)
-            fprintf(f, "\\u%04x", ch);
-        else
-            fputc(ch, f);
-    }
-    fputc('"', f);
-}
-
-static void json_num(FILE *f, double v)
-{
-    if (isfinite(v))
-        fprintf(f, "%.10g", v);
-    else
-        fputs("null", f);
-}
-
 void msr_write_json(FILE *f, const MsrResult *r, int64_t run_id, const char *machine_json)
 {
     fprintf(f, "{\"run_id\":%lld,\"machine\":%s,\"energy_source\":", (long long)run_id,
             machine_json);
-    json_str(f, r->energy_source);
+    txt_json_str(f, r->energy_source);
     fprintf(f, ",\"modeled\":%s,\"bandwidth_gb_s\":", r->modeled ? "true" : "false");
-    json_num(f, r->bandwidth.best);
+    txt_json_num(f, r->bandwidth.best);
     fputs(",\"fp32_gflops\":", f);
-    json_num(f, r->compute.best);
+    txt_json_num(f, r->compute.best);
     fputs(",\"idle_w\":", f);
-    json_num(f, r->idle_w);
+    txt_json_num(f, r->idle_w);
     fputs(",\"measurements\":[", f);
     for (int i = 0; i < r->n_runs; i++)
         for (int pf = 1; pf >= 0; pf--) {
@@ -322,11 +298,11 @@ void msr_write_json(FILE *f, const MsrResult *r, int64_t run_id, const char *mac
             Derived d = derive(r, &r->runs[i], pf);
             fputs(i == 0 && pf == 1 ? "{" : ",{", f);
             fputs("\"model\":", f);
-            json_str(f, row.model);
+            txt_json_str(f, row.model);
             fprintf(f, ",\"precision\":\"fp32\",\"phase\":\"%s\",\"batch\":%d,\"threads\":%d,"
                        "\"prompt_tokens\":%d,\"tokens\":%lld,\"seconds\":",
                     row.phase, row.batch, row.threads, row.prompt_tokens, (long long)row.tokens);
-            json_num(f, row.seconds);
+            txt_json_num(f, row.seconds);
             const char *keys[] = {"seconds_p10", "seconds_p90", "tokens_per_s", "ttft_ms",
                                   "tpot_ms", "flops", "gflops", "weight_bytes", "kv_bytes",
                                   "gb_s", "energy_j", "energy_net_j", "energy_low_j",
@@ -338,10 +314,10 @@ void msr_write_json(FILE *f, const MsrResult *r, int64_t run_id, const char *mac
                              d.j_per_tok, d.net_j_per_tok};
             for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
                 fprintf(f, ",\"%s\":", keys[k]);
-                json_num(f, vals[k]);
+                txt_json_num(f, vals[k]);
             }
             fputs(",\"energy_source\":", f);
-            json_str(f, row.energy_source);
+            txt_json_str(f, row.energy_source);
             fputc('}', f);
         }
     fputs("]}\n", f);

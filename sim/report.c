@@ -510,9 +510,8 @@ static void write_compare_md(FILE *f, const Scenario *s, const FleetResult *res,
 
 /* ---- metrics.csv ----------------------------------------------------------------------- */
 
-static void csv_text(FILE *f, const char *s)
+void report_csv_text(FILE *f, const char *s)
 {
-    /* A cell a spreadsheet would evaluate as a formula gets a leading apostrophe. */
     if (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@') {
         char buf[512];
         snprintf(buf, sizeof buf, "'%s", s);
@@ -529,28 +528,28 @@ static void write_csv(FILE *f, const Scenario *s, const FleetResult *res, const 
     for (int i = 0; i < s->n_fleets; i++)
         for (int k = 0; k < MET_COUNT; k++) {
             const MetricInfo *mi = met_info((MetricId)k);
-            csv_text(f, s->fleets[i].name);
+            report_csv_text(f, s->fleets[i].name);
             fputc(',', f);
-            csv_text(f, mi->name);
+            report_csv_text(f, mi->name);
             fputc(',', f);
             if (res[i].metrics.has[k])
                 fprintf(f, "%.*g", digits, res[i].metrics.value[k]);
             fputc(',', f);
-            csv_text(f, mi->unit);
+            report_csv_text(f, mi->unit);
             fputc('\n', f);
         }
     for (int i = 0; cmp && i < s->n_fleets; i++)
         for (int k = 0; k < cmp->n_keys; k++) {
             double v = cmp->breakeven[(size_t)k * (size_t)s->n_fleets + (size_t)i];
             const char *key = strrchr(cmp->keys[k], '.');
-            csv_text(f, s->fleets[i].name);
+            report_csv_text(f, s->fleets[i].name);
             fputc(',', f);
-            csv_text(f, cmp->metric[k]);
+            report_csv_text(f, cmp->metric[k]);
             fputc(',', f);
             if (!isnan(v))
                 fprintf(f, "%.*g", digits, v);
             fputc(',', f);
-            csv_text(f, report_key_unit(key ? key + 1 : cmp->keys[k]));
+            report_csv_text(f, report_key_unit(key ? key + 1 : cmp->keys[k]));
             fputc('\n', f);
         }
 }

@@ -6,6 +6,7 @@
 #define TS_SIM_REPORT_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "../models/tserr.h"
 #include "compare.h"
@@ -42,5 +43,9 @@ const char *report_key_unit(const char *key);
 
 /* Formats v for people: grouped integers from 1,000 up, else 4 significant figures. */
 const char *report_fmt(double v, char *buf, int size);
+
+/* Writes s to f as one quoted CSV cell (libcsv); a cell a spreadsheet would evaluate as a
+ * formula (starting with = + - @) gets a leading apostrophe. */
+void report_csv_text(FILE *f, const char *s);
 
 #endif

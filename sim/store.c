@@ -1278,3 +1278,44 @@ int store_each_run(Store *s, int limit, int (*fn)(void *ctx, const StoreRunRow *
     store_finalize(st);
     return code;
 }
+
+int store_each_metric(Store *s, int64_t run_id,
+                      int (*fn)(void *ctx, const StoreMetricRow *row, TsErr *err), void *ctx,
+                      TsErr *err)
+{
+    assert(s && fn);
+    static const char sql[] = "SELECT fleet, metric, unit, value, p5, p50, p95 FROM metrics"
+                              " WHERE run_id = ? ORDER BY fleet, metric";
+    sqlite3_stmt *st;
+    if (store_prepare(s, sql, &st, "reading the metrics", err))
+        return TS_EIO;
+    int code = 0, rc = SQLITE_OK;
+    if (sqlite3_bind_int64(st, 1, run_id) != SQLITE_OK)
+        code = store_fail(s, "reading the metrics", err);
+    while (!code && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *text[3];
+        for (int i = 0; i < 3; i++) {
+            text[i] = (const char *)sqlite3_column_text(st, i);
+            if (!text[i])
+                text[i] = "";
+        }
+        StoreMetricRow row = {
+            .fleet = text[0],
+            .metric = text[1],
+            .unit = text[2],
+            .value = sqlite3_column_double(st, 3),
+            .p5 = sqlite3_column_double(st, 4),
+            .p50 = sqlite3_column_double(st, 5),
+            .p95 = sqlite3_column_double(st, 6),
+            .has_value = sqlite3_column_type(st, 3) != SQLITE_NULL,
+            .has_pct = sqlite3_column_type(st, 4) != SQLITE_NULL &&
+                       sqlite3_column_type(st, 5) != SQLITE_NULL &&
+                       sqlite3_column_type(st, 6) != SQLITE_NULL,
+        };
+        code = fn(ctx, &row, err);
+    }
+    if (!code && rc != SQLITE_DONE)
+        code = store_fail(s, "reading the metrics", err);
+    store_finalize(st);
+    return code;
+}

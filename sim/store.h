@@ -207,6 +207,12 @@ typedef struct {
 int store_each_run(Store *s, int limit, int (*fn)(void *ctx, const StoreRunRow *row, TsErr *err),
                    void *ctx, TsErr *err);
 
+/* Calls fn for every metrics row of run_id in (fleet, metric) order (the row's strings are
+ * valid during the call only). Stops at fn's first nonzero return and returns it. */
+int store_each_metric(Store *s, int64_t run_id,
+                      int (*fn)(void *ctx, const StoreMetricRow *row, TsErr *err), void *ctx,
+                      TsErr *err);
+
 /* Calls fn for every mc_blocks row of run_id, in (block, fleet) order; the row's arrays are
  * valid during the call only. Stops at fn's first nonzero return and returns it. */
 int store_each_mc_block(Store *s, int64_t run_id,

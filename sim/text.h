@@ -1,10 +1,12 @@
 /* text: small string helpers shared by the scenario parser and the catalogs: strict number
- * parsing, case-insensitive names, and "did you mean" suggestions by edit distance.
+ * parsing, case-insensitive names, "did you mean" suggestions by edit distance, and JSON
+ * strings and numbers.
  * No allocation except where a function says it returns an owned string. */
 #ifndef TS_SIM_TEXT_H
 #define TS_SIM_TEXT_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* Parses s as a whole decimal C strtod number (leading/trailing blanks allowed, nothing else).
  * Returns 0 and sets *out when s is a finite number strtod reads without a range error; -1 for
@@ -34,5 +36,11 @@ char *txt_trim(char *s);
 
 /* Non-zero when s is a valid name: 1-40 chars of letters, digits, '-', '_', '.'. */
 int txt_valid_name(const char *s);
+
+/* Writes s to f as a JSON string (quotes, backslashes and control characters escaped). */
+void txt_json_str(FILE *f, const char *s);
+
+/* Writes v to f as a JSON number to 10 significant figures, or null when not finite. */
+void txt_json_num(FILE *f, double v);
 
 #endif

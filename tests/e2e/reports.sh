@@ -46,4 +46,42 @@ ls "$d"/*.png >/dev/null 2>&1 && addwhy "images were made without gnuplot?"
 grep -q '<img' "$d/report.html" && addwhy "report.html names images that do not exist"
 report "without gnuplot: a warning, a report without plots, exit 0"
 
+why=
+A="$TMP/a.db"
+"$TS" report --db "$A" 1 >"$TMP/o" 2>"$TMP/e" || addwhy "report 1 failed: $(cat "$TMP/e")"
+cmp -s "$TMP/o" "$TMP/a/uncertain-power-1/report.md" || addwhy "report --format md is not the run's report.md"
+"$TS" report --db "$A" --format html latest >"$TMP/o" 2>"$TMP/e" || addwhy "report html failed"
+cmp -s "$TMP/o" "$TMP/a/uncertain-power-1/report.html" || addwhy "report --format html is not report.html"
+"$TS" report --db "$A" --format csv 1 >"$TMP/csv" 2>"$TMP/e" || addwhy "report csv failed"
+head -1 "$TMP/csv" | grep -qx 'fleet,metric,value,unit,p5,p50,p95' || addwhy "csv header: $(head -1 "$TMP/csv")"
+rows=$(($(wc -l <"$TMP/csv") - 1))
+want=$(sqlite3 "$A" "select count(*) from metrics where run_id = 1")
+[ "$rows" = "$want" ] || addwhy "csv has $rows rows, metrics has $want"
+grep -q '^"h100-us","usd_per_m_output",[0-9.e-]*,"USD/Mtok",[0-9.e-]*,[0-9.e-]*,[0-9.e-]*$' "$TMP/csv" ||
+    addwhy "no usd_per_m_output row with P5/P50/P95: $(grep usd_per_m_output "$TMP/csv" | head -1)"
+v=$(sqlite3 "$A" "select printf('%.10g', value) from metrics where run_id = 1 and fleet = 'h20-cn' and metric = 'usd_per_m_output'")
+grep -q "^\"h20-cn\",\"usd_per_m_output\",$v," "$TMP/csv" || addwhy "csv value differs from the database ($v)"
+"$TS" report --db "$A" --format json 1 >"$TMP/json" 2>"$TMP/e" || addwhy "report json failed"
+n=$(grep -c '"metric": ' "$TMP/json")
+[ "$n" = "$want" ] || addwhy "json has $n metric objects, want $want"
+grep -q '"kind": "sweep"' "$TMP/json" || addwhy "json lacks the run kind"
+report "report RUN prints md and html from the folder, csv and json from the database"
+
+why=
+"$TS" report --db "$A" 99 >/dev/null 2>"$TMP/e"; rc=$?
+[ "$rc" -eq 2 ] && grep -q "no run 99" "$TMP/e" || addwhy "run 99: exit $rc, $(cat "$TMP/e")"
+"$TS" report --db "$A" --format pdf 1 >/dev/null 2>"$TMP/e"; rc=$?
+[ "$rc" -eq 2 ] && grep -q "md, html, csv or json" "$TMP/e" || addwhy "--format pdf: exit $rc, $(cat "$TMP/e")"
+"$TS" report --db "$A" >/dev/null 2>&1; [ $? -eq 2 ] || addwhy "report without RUN should exit 2"
+"$TS" report --db "$A" abc >/dev/null 2>&1; [ $? -eq 2 ] || addwhy "report abc should exit 2"
+report "report: unknown run, format or RUN text are usage errors"
+
+why=
+rm -f "$TMP/a/uncertain-power-1/"*.png "$TMP/a/uncertain-power-1/report.html"
+"$TS" plot --db "$A" 1 >"$TMP/o" 2>"$TMP/e" || addwhy "plot 1 failed: $(cat "$TMP/e")"
+[ -s "$TMP/a/uncertain-power-1/price_curve.png" ] || addwhy "plot did not redraw price_curve.png"
+[ -s "$TMP/a/uncertain-power-1/report.html" ] || addwhy "plot did not rewrite report.html"
+grep -q "6 plots written, 6 drawn" "$TMP/o" || addwhy "plot output: $(cat "$TMP/o")"
+report "plot RUN redraws the plots and report.html"
+
 [ "$failed" -eq 0 ]
