@@ -64,6 +64,7 @@ demo: deps
 	./tokensim run scenarios/deepseek-day-margin.ini
 
 test: deps
+	@sh scripts/deps.sh --test
 	@$(MAKE) --no-print-directory build
 	@sh scripts/run-tests.sh
 

@@ -2,7 +2,10 @@
 # Installs the Debian packages tokensim needs, only those that are missing.
 # Runs apt-get as root, through `sudo -n` otherwise, and says what to do when neither works.
 set -u
+# Usage: scripts/deps.sh [--test]; --test adds what only the tests need (chromium, for the
+# headless check that report.html renders with every image).
 PKGS="libsqlite3-dev sqlite3 libgsl-dev libcsv-dev libinih-dev libcmocka-dev gnuplot-nox pkg-config librandom123-dev"
+[ "${1:-}" = "--test" ] && PKGS="$PKGS chromium"
 missing=""
 for p in $PKGS; do
     st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)
