@@ -1039,6 +1039,8 @@ static int cmd_measure(int argc, char **argv)
         RunnerOptions ro = {o.db, o.out, TS_VERSION, 0};
         RunnerResult rr;
         rc = runner_record_measure(&result, plan.models, n, machine, &ro, &rr, &err);
+        if (!rc && rr.plot_note[0])
+            fprintf(stderr, "tokensim: warning: %s\n", rr.plot_note);
         if (!rc && json) {
             msr_write_json(stdout, &result, rr.run_id, machine);
         } else if (!rc) {
@@ -1057,8 +1059,9 @@ static int cmd_measure(int argc, char **argv)
                        report_fmt(rows[i].flops / rows[i].seconds / 1e9, g, 32));
             }
             free(rows);
-            printf("\nreport:   %s/report.md\ndatabase: %s (run %lld)\n", rr.out_dir, o.db,
-                   (long long)rr.run_id);
+            printf("\nreport:   %s/report.html (and report.md, results.json)\n"
+                   "plots:    %d drawn of %d\ndatabase: %s (run %lld)\n",
+                   rr.out_dir, rr.n_images, rr.n_plots, o.db, (long long)rr.run_id);
         }
     }
     meter_close(meter);

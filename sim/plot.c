@@ -220,7 +220,7 @@ static int begin_plot(Ctx *c, const char *name, const char *what, FILE **dat, FI
     }
     fprintf(*dat, "# tokensim: %s\n", what);
     fprintf(*gp,
-            "# tokensim run %lld: %s.\n"
+            "# tokensim: %s.\n"
             "# Edit and rerun with: gnuplot %s.gp (in this folder); it writes %s.png and %s.svg.\n"
             "reset\n"
             "set encoding utf8\n"
@@ -233,7 +233,7 @@ static int begin_plot(Ctx *c, const char *name, const char *what, FILE **dat, FI
             "set datafile missing '?'\n"
             "set key below noenhanced\n"
             "set grid ytics\n",
-            (long long)c->run_id, what, name, name, name, name);
+            what, name, name, name, name);
     return 0;
 }
 
@@ -852,6 +852,90 @@ static void render_all(Ctx *c)
     }
 }
 
+/* A measure run's decode rows against batch, one line per model (dense against MoE): which 0
+ * is tokens/s (measure_tok_s), 1 is J/token (measure_j_per_token, labelled with the energy
+ * source, e.g. modeled:cpu-linear). Each model at the largest thread count it was measured at. */
+static int plot_measure(Ctx *c, int which, TsErr *err)
+{
+    static const char *const NAME[] = {"measure_tok_s", "measure_j_per_token"};
+    const char *name = NAME[which];
+    char file[PLOT_NAME_MAX + 8];
+    snprintf(file, sizeof file, "%s.dat", name);
+    sqlite3_stmt *models = NULL, *st = NULL;
+    int rc = prep(c,
+                  "SELECT model, MAX(threads), MIN(energy_source) FROM measurements WHERE "
+                  "run_id = ?1 AND phase = 'decode' GROUP BY model ORDER BY model",
+                  &models, err);
+    if (rc)
+        return rc;
+    if (sqlite3_step(models) != SQLITE_ROW || !room(c)) {
+        sqlite3_finalize(models);
+        return 0;
+    }
+    char source[64];
+    title_copy(source, sizeof source, (const char *)sqlite3_column_text(models, 2));
+    sqlite3_reset(models);
+    rc = prep(c,
+              which == 0 ? "SELECT batch, SUM(tokens) / SUM(seconds) FROM measurements WHERE "
+                           "run_id = ?1 AND model = ?2 AND phase = 'decode' AND threads = ?3 "
+                           "AND seconds > 0 GROUP BY batch ORDER BY batch"
+                         : "SELECT batch, SUM(energy_j) / SUM(tokens) FROM measurements WHERE "
+                           "run_id = ?1 AND model = ?2 AND phase = 'decode' AND threads = ?3 "
+                           "AND tokens > 0 GROUP BY batch ORDER BY batch",
+              &st, err);
+    if (rc) {
+        sqlite3_finalize(models);
+        return rc;
+    }
+    FILE *dat, *gp;
+    char text[256];
+    if (which == 0)
+        snprintf(text, sizeof text, "Decode tokens/s against batch, dense and MoE (measured)");
+    else
+        snprintf(text, sizeof text, "Decode J/token against batch, dense and MoE (energy: %s)",
+                 source);
+    rc = begin_plot(c, name, which ? "decode J/token against batch per model"
+                                   : "decode tokens/s against batch per model",
+                    &dat, &gp, err);
+    if (rc) {
+        sqlite3_finalize(models);
+        sqlite3_finalize(st);
+        return rc;
+    }
+    fprintf(dat, "# columns: batch (sequences) %s\n# one block per model (gnuplot index 0, 1, ...)\n",
+            which ? "J/token (energy_j / tokens)" : "tokens/s (tokens / seconds)");
+    fputs("set title ", gp);
+    gp_str(gp, text);
+    fprintf(gp, "\nset xlabel 'batch (sequences)'\nset logscale x 2\nset ylabel '%s'\n",
+            which ? "J/token" : "tokens/s");
+    int blocks = 0, finite = 0, step;
+    while (!rc && (step = sqlite3_step(models)) == SQLITE_ROW) {
+        const char *model = (const char *)sqlite3_column_text(models, 0);
+        int rows = 0;
+        sqlite3_reset(st);
+        if (sqlite3_bind_text(st, 2, model ? model : "", -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 3, sqlite3_column_int64(models, 1)) != SQLITE_OK) {
+            rc = db_err(c, "binding a parameter", err);
+            break;
+        }
+        rc = dump_rows(c, st, 2, 1, 0, model ? model : "", blocks > 0, dat, &rows, &finite, err);
+        if (rc || rows == 0)
+            continue;
+        fprintf(gp, "%s '%s' index %d using 1:2 with linespoints lw 2 title ",
+                blocks ? ", \\\n    " : "plot", blocks ? "" : file, blocks);
+        gp_str(gp, model ? model : "");
+        blocks++;
+    }
+    sqlite3_finalize(models);
+    sqlite3_finalize(st);
+    if (rc || finite == 0) {
+        drop_plot(c, name, dat, gp);
+        return rc;
+    }
+    fputc('\n', gp);
+    return end_plot(c, name, text, dat, gp, err);
+}
+
 int plot_run(struct sqlite3 *db, int64_t run_id, const char *dir, PlotResult *out, TsErr *err)
 {
     memset(out, 0, sizeof *out);
@@ -867,6 +951,8 @@ int plot_run(struct sqlite3 *db, int64_t run_id, const char *dir, PlotResult *ou
         rc = plot_histogram(&c, err);
     if (!rc)
         rc = plot_tornados(&c, err);
+    for (int which = 0; which < 2 && !rc; which++)
+        rc = plot_measure(&c, which, err);
     if (!rc)
         render_all(&c);
     for (int i = 0; i < c.n_fleets; i++)

@@ -368,6 +368,8 @@ int runner_record_measure(const MsrResult *r, const EngineConfig *configs, int n
     if (rc) {
         TsErr ignored;
         store_run_fail(db, run_id, err->msg, &ignored);
+    } else {
+        rc = runner_render(db, run_id, "measure", out, err);
     }
     free(rows);
     free(val);

@@ -1,4 +1,4 @@
-# tokensim run 1: price per million tokens by fleet.
+# tokensim: price per million tokens by fleet.
 # Edit and rerun with: gnuplot usd_per_m.gp (in this folder); it writes usd_per_m.png and usd_per_m.svg.
 reset
 set encoding utf8

@@ -1,4 +1,4 @@
-# tokensim run 1: cost per accounting window by fleet.
+# tokensim: cost per accounting window by fleet.
 # Edit and rerun with: gnuplot cost_breakdown.gp (in this folder); it writes cost_breakdown.png and cost_breakdown.svg.
 reset
 set encoding utf8

@@ -1,4 +1,4 @@
-# tokensim run 1: Monte Carlo histogram of usd_per_m_output.
+# tokensim: Monte Carlo histogram of usd_per_m_output.
 # Edit and rerun with: gnuplot histogram.gp (in this folder); it writes histogram.png and histogram.svg.
 reset
 set encoding utf8

@@ -1,4 +1,4 @@
-# tokensim run 1: usd_per_m_output against the swept parameter.
+# tokensim: usd_per_m_output against the swept parameter.
 # Edit and rerun with: gnuplot price_curve.gp (in this folder); it writes price_curve.png and price_curve.svg.
 reset
 set encoding utf8

@@ -1,4 +1,4 @@
-# tokensim run 1: sensitivity of usd_per_m_output (tornado).
+# tokensim: sensitivity of usd_per_m_output (tornado).
 # Edit and rerun with: gnuplot tornado_1.gp (in this folder); it writes tornado_1.png and tornado_1.svg.
 reset
 set encoding utf8

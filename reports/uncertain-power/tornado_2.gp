@@ -1,4 +1,4 @@
-# tokensim run 1: sensitivity of usd_per_m_output (tornado).
+# tokensim: sensitivity of usd_per_m_output (tornado).
 # Edit and rerun with: gnuplot tornado_2.gp (in this folder); it writes tornado_2.png and tornado_2.svg.
 reset
 set encoding utf8

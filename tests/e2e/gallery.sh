@@ -40,8 +40,8 @@ report "the committed reports/ text files are current (make reports changes noth
 
 why=
 ver=$("$TS" --version | awk '{print $2}' | sed 's/\./\\./g')
-if grep -rEl "(^|[^0-9])20[0-9]{2}-[01][0-9]-[0-3][0-9]T|; run [0-9]|${ver:-x.y.z}" "$TMP/g" \
-    --include='*.md' --include='*.csv' --include='*.html' >"$TMP/hits"; then
+if grep -rEl "(^|[^0-9])20[0-9]{2}-[01][0-9]-[0-3][0-9]T|; run [0-9]|tokensim run [0-9]|${ver:-x.y.z}" "$TMP/g" \
+    --include='*.md' --include='*.csv' --include='*.html' --include='*.gp' --include='*.dat' >"$TMP/hits"; then
     addwhy "run ids, timestamps or versions in: $(tr '\n' ' ' <"$TMP/hits")"
 fi
 report "the gallery holds no run ids, timestamps or versions"

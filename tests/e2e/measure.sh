@@ -24,6 +24,22 @@ n=$(q "select count(*) from measurements")
 report "measure stores a done run with a row per model, phase and batch"
 
 why=
+m="$TMP/out/measure-1"
+for f in report.html measure_tok_s.gp measure_tok_s.dat measure_tok_s.png measure_tok_s.svg \
+    measure_j_per_token.gp measure_j_per_token.png; do
+    [ -s "$m/$f" ] || addwhy "$f missing"
+done
+grep -q "energy: modeled:\|energy: measured:" "$m/measure_j_per_token.gp" ||
+    addwhy "the J/token plot does not name its energy source"
+[ "$(grep -c '^# model\|^# fleet' "$m/measure_tok_s.dat")" -eq 2 ] ||
+    addwhy "measure_tok_s.dat should hold one block per model (2)"
+v=$(q "select printf('%.6g', sum(tokens) / sum(seconds)) from measurements where phase = 'decode'
+       and model = 'moe-15m-total' and batch = 3")
+grep -q "^ 3 $v\$" "$m/measure_tok_s.dat" || addwhy "moe-15m-total batch 3 tokens/s $v not in the data file"
+grep -q 'src="measure_tok_s.svg"' "$m/report.html" || addwhy "report.html lacks the tokens/s plot"
+report "measure writes report.html with tokens/s and J/token against batch per model"
+
+why=
 bad=$(q "select count(*) from measurements where energy_source = '' or energy_j <= 0
          or energy_low_j > energy_j or energy_high_j < energy_j or energy_net_j > energy_j
          or seconds <= 0 or seconds_p10 > seconds or seconds_p90 < seconds or flops <= 0
