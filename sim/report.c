@@ -467,6 +467,58 @@ static void write_md(FILE *f, const Scenario *s, const FleetResult *res, const R
 }
 
 /* The comparison: usd_per_m_output and usd_per_day relative to the baseline, break-evens. */
+/* The sweep's usd_per_m_output per point and fleet (rows come point by point, fleets in order
+ * within a point: sweep.c), at most REPORT_SWEEP_ROWS points; all of them are in sweep_points. */
+#define REPORT_SWEEP_ROWS 200
+static void write_sweep_md(FILE *f, const Scenario *s, const SwpResult *sw)
+{
+    const SwpPlan *p = sw->plan;
+    int two = p->ys != NULL;
+    long points = (long)p->nx * p->ny;
+    char b[32];
+    fputs("\n## Sweep\n\nusd_per_m_output (USD/Mtok) of every fleet as ", f);
+    md_text(f, p->param);
+    if (two) {
+        fputs(" and ", f);
+        md_text(f, p->param2);
+    }
+    fputs(two ? " vary" : " varies", f);
+    fputs(", every other input at its central value", f);
+    if (points > REPORT_SWEEP_ROWS)
+        fprintf(f, "; the first %d of %ld points (all in table sweep_points)", REPORT_SWEEP_ROWS,
+                points);
+    fputs(". The plot price_curve (heatmap_F for two inputs) draws it.\n\n| ", f);
+    md_text(f, p->param);
+    if (two) {
+        fputs(" | ", f);
+        md_text(f, p->param2);
+    }
+    fputs(" |", f);
+    for (int i = 0; i < s->n_fleets; i++) {
+        fputc(' ', f);
+        md_text(f, s->fleets[i].name);
+        fputs(" |", f);
+    }
+    fputs(two ? "\n|---:|---:|" : "\n|---:|", f);
+    for (int i = 0; i < s->n_fleets; i++)
+        fputs("---:|", f);
+    long shown = 0;
+    for (long r = 0; r < sw->n_rows; r++) {
+        const SwpRow *row = &sw->rows[r];
+        if (row->metric != MET_USD_PER_M_OUTPUT)
+            continue;
+        if (row->fleet == 0) {
+            if (shown++ >= REPORT_SWEEP_ROWS)
+                break;
+            fprintf(f, "\n| %s |", report_fmt(row->x, b, sizeof b));
+            if (two)
+                fprintf(f, " %s |", report_fmt(row->y, b, sizeof b));
+        }
+        fprintf(f, " %s |", row->has_value ? report_fmt(row->value, b, sizeof b) : "n/a");
+    }
+    fputc('\n', f);
+}
+
 static void write_compare_md(FILE *f, const Scenario *s, const FleetResult *res,
                              const CmpResult *cmp)
 {
@@ -555,14 +607,16 @@ static void write_csv(FILE *f, const Scenario *s, const FleetResult *res, const 
 }
 
 int report_write_scenario(const char *dir, const Scenario *s, const FleetResult *results,
-                          const ReportMc *mc, const CmpResult *cmp, int64_t run_id,
-                          int csv_digits, TsErr *err)
+                          const ReportMc *mc, const CmpResult *cmp, const SwpResult *sweep,
+                          int64_t run_id, int csv_digits, TsErr *err)
 {
     char tmp[4096];
     FILE *f = open_tmp(dir, "report.md", tmp, sizeof tmp, err);
     if (!f)
         return err->code;
     write_md(f, s, results, mc, run_id);
+    if (sweep)
+        write_sweep_md(f, s, sweep);
     if (cmp)
         write_compare_md(f, s, results, cmp);
     if (commit_file(f, tmp, dir, "report.md", err))

@@ -13,6 +13,7 @@
 #include "evaluate.h"
 #include "montecarlo.h"
 #include "scenario.h"
+#include "sweep.h"
 
 /* Creates a new folder for a run under out_root: out_root/<stem>-<run_id>, or with a "-2",
  * "-3"... suffix when that exists (a folder is never reused). stem is the scenario file's name
@@ -32,11 +33,12 @@ typedef struct {
 } ReportMc;
 
 /* Writes report.md and metrics.csv for scenario s and its per-fleet results (s->n_fleets of
- * them) into dir. run_id may be 0 for a report without a run id; metrics.csv prints values to
+ * them) into dir, with a Sweep section when sweep is not NULL and a Comparison section when
+ * cmp is not NULL. run_id may be 0 for a report without a run id; metrics.csv prints values to
  * csv_digits significant figures (10 for users, 6 for the reproducible gallery). */
 int report_write_scenario(const char *dir, const Scenario *s, const FleetResult *results,
-                          const ReportMc *mc, const CmpResult *cmp, int64_t run_id,
-                          int csv_digits, TsErr *err);
+                          const ReportMc *mc, const CmpResult *cmp, const SwpResult *sweep,
+                          int64_t run_id, int csv_digits, TsErr *err);
 
 /* The unit a key's name carries ("usd_per_kwh" -> "USD/kWh"), "" when it has none. */
 const char *report_key_unit(const char *key);

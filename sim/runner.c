@@ -223,7 +223,7 @@ int runner_record(Scenario *s, const FleetResult *results, const McResult *mc,
     if (!rc)
         rc = store_run_set_out_dir(db, run_id, out->out_dir, err);
     if (!rc)
-        rc = report_write_scenario(out->out_dir, s, use, mc ? &rmc : NULL, cmp,
+        rc = report_write_scenario(out->out_dir, s, use, mc ? &rmc : NULL, cmp, sweep,
                                    opt->reproducible ? 0 : run_id,
                                    opt->reproducible ? 6 : 10, err);
     if (!rc)

@@ -25,6 +25,9 @@ done
 [ "$(grep -c '<img src=' "$d/report.html")" -ge 5 ] || addwhy "fewer than 5 images in report.html"
 grep -q "usd_per_m_output" "$d/report.html" || addwhy "report.html lacks the metrics table"
 grep -q "USD/Mtok" "$d/report.html" || addwhy "report.html lacks units"
+grep -q "^## Sweep" "$d/report.md" || addwhy "report.md has no Sweep section"
+[ "$(grep -c '^| 0\.[0-9]* | [0-9.]* | [0-9.]* |$' "$d/report.md")" -ge 10 ] ||
+    addwhy "the Sweep table should have a row per usd_per_kwh point (10)"
 report "run writes report.html with plots (PNG, SVG, .gp, .dat) whose images all exist"
 
 why=
