@@ -498,6 +498,76 @@ static int plot_price_curve(Ctx *c, TsErr *err)
     return end_plot(c, "price_curve", text, dat, gp, err);
 }
 
+/* A 1-D sweep over max_batch (on every fleet or one): usd_per_m_output (left axis, log) and
+ * decode tokens/s per chip (right axis) against the decode batch the fleet reached. */
+static int plot_batch_curve(Ctx *c, TsErr *err)
+{
+    char param[256], unused[256];
+    int found, rc = sweep_params(c, 0, param, unused, sizeof param, &found, err);
+    size_t len = strlen(param);
+    if (rc || !found ||
+        !(strcmp(param, "max_batch") == 0 ||
+          (len > 10 && strcmp(param + len - 10, ".max_batch") == 0)) ||
+        !room(c))
+        return rc;
+    sqlite3_stmt *st = NULL;
+    rc = prep(c,
+              "SELECT b.value, u.value, t.value FROM sweep_points b"
+              " JOIN sweep_points u ON u.run_id = b.run_id AND u.fleet = b.fleet AND"
+              " u.param = b.param AND u.param2 IS NULL AND u.x = b.x AND"
+              " u.metric = 'usd_per_m_output'"
+              " JOIN sweep_points t ON t.run_id = b.run_id AND t.fleet = b.fleet AND"
+              " t.param = b.param AND t.param2 IS NULL AND t.x = b.x AND"
+              " t.metric = 'decode_tok_s_per_chip'"
+              " WHERE b.run_id = ?1 AND b.fleet = ?2 AND b.param = ?3 AND b.param2 IS NULL AND"
+              " b.metric = 'batch' ORDER BY b.x, b.rowid",
+              &st, err);
+    if (rc)
+        return rc;
+    FILE *dat, *gp;
+    const char *title = "usd_per_m_output and decode tokens/s per chip against the batch";
+    rc = begin_plot(c, "batch_curve", title, &dat, &gp, err);
+    if (rc) {
+        sqlite3_finalize(st);
+        return rc;
+    }
+    fputs("# columns: batch (sequences, as reached under max_batch) usd_per_m_output (USD/Mtok)"
+          " decode_tok_s_per_chip (tok/s/chip)\n# one block per fleet (gnuplot index 0, 1, ...)\n",
+          dat);
+    fprintf(gp, "set title '%s'\n"
+                "set xlabel 'decode batch (sequences)'\nset logscale x 2\n"
+                "set ylabel 'usd_per_m_output (USD/Mtok)'\nset logscale y\n"
+                "set y2label 'decode_tok_s_per_chip (tok/s/chip)'\nset y2tics\nset ytics nomirror\n",
+            title);
+    int blocks = 0, finite = 0;
+    for (int i = 0; i < c->n_fleets && !rc; i++) {
+        int rows = 0;
+        sqlite3_reset(st);
+        rc = bind_texts(c, st, c->fleets[i], param, err);
+        if (rc)
+            break;
+        rc = dump_rows(c, st, 3, 1, 0, c->fleets[i], blocks > 0, dat, &rows, &finite, err);
+        if (rc || rows == 0)
+            continue;
+        for (int axis = 0; axis < 2; axis++) {
+            char text[300];
+            snprintf(text, sizeof text, "%s %s", c->fleets[i], axis ? "tok/s/chip" : "USD/Mtok");
+            fprintf(gp, "%s '%s' index %d using 1:%d axes x1y%d with linespoints lw 2 dt %d title ",
+                    blocks || axis ? ", \\\n    " : "plot", blocks || axis ? "" : "batch_curve.dat",
+                    blocks, axis + 2, axis + 1, axis + 1);
+            gp_str(gp, text);
+        }
+        blocks++;
+    }
+    sqlite3_finalize(st);
+    if (rc || finite == 0) {
+        drop_plot(c, "batch_curve", dat, gp);
+        return rc;
+    }
+    fputc('\n', gp);
+    return end_plot(c, "batch_curve", title, dat, gp, err);
+}
+
 /* usd_per_m_output over a 2-D sweep: one map per fleet (heatmap_F, F from 1). */
 static int plot_heatmaps(Ctx *c, TsErr *err)
 {
@@ -945,6 +1015,8 @@ int plot_run(struct sqlite3 *db, int64_t run_id, const char *dir, PlotResult *ou
         rc = plot_metrics(&c, err);
     if (!rc)
         rc = plot_price_curve(&c, err);
+    if (!rc)
+        rc = plot_batch_curve(&c, err);
     if (!rc)
         rc = plot_heatmaps(&c, err);
     if (!rc)

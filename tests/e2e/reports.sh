@@ -87,4 +87,18 @@ rm -f "$TMP/a/uncertain-power-1/"*.png "$TMP/a/uncertain-power-1/report.html"
 grep -q "6 plots written, 6 drawn" "$TMP/o" || addwhy "plot output: $(cat "$TMP/o")"
 report "plot RUN redraws the plots and report.html"
 
+why=
+"$TS" run --quiet --db "$TMP/c.db" --out "$TMP/c" scenarios/batch-size.ini >/dev/null 2>"$TMP/e" ||
+    addwhy "batch-size run failed: $(head -c 300 "$TMP/e")"
+d="$TMP/c/batch-size-1"
+for f in batch_curve.gp batch_curve.dat batch_curve.png batch_curve.svg; do
+    [ -s "$d/$f" ] || addwhy "$f missing"
+done
+n=$(grep -c '^ [0-9]' "$d/batch_curve.dat")
+[ "$n" -eq 10 ] || addwhy "batch_curve.dat has $n points, want 10"
+v=$(sqlite3 "$TMP/c.db" "select printf('%.6g', value) from sweep_points where metric = 'decode_tok_s_per_chip' and x = 64")
+grep -q "^ 64 [0-9.e+-]* $v\$" "$d/batch_curve.dat" || addwhy "tokens/s at batch 64 ($v) not in batch_curve.dat"
+grep -q "y2label 'decode_tok_s_per_chip (tok/s/chip)'" "$d/batch_curve.gp" || addwhy "no tokens/s axis label with unit"
+report "a sweep over max_batch plots \$/M output and tokens/s against the batch"
+
 [ "$failed" -eq 0 ]
