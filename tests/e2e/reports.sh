@@ -101,4 +101,22 @@ grep -q "^ 64 [0-9.e+-]* $v\$" "$d/batch_curve.dat" || addwhy "tokens/s at batch
 grep -q "y2label 'decode_tok_s_per_chip (tok/s/chip)'" "$d/batch_curve.gp" || addwhy "no tokens/s axis label with unit"
 report "a sweep over max_batch plots \$/M output and tokens/s against the batch"
 
+why=
+sed -e "s/^name = .*/name = x<script>alert(1)<\/script>' system('touch $(echo "$TMP" | sed 's/\//\\\//g')\/pwned') \`touch pwned2\`/" \
+    -e "s/^description = .*/description = a | b **c** <img src=x onerror=alert(1)> [l](javascript:alert(1))/" \
+    scenarios/uncertain-power.ini >"$TMP/evil.ini"
+grep -q "^name = x<script>" "$TMP/evil.ini" || addwhy "test set-up: the hostile name did not go in"
+"$TS" run --quiet --db "$TMP/d.db" --out "$TMP/d" "$TMP/evil.ini" >/dev/null 2>"$TMP/e" ||
+    addwhy "hostile run failed: $(head -c 300 "$TMP/e")"
+d=$(ls -d "$TMP"/d/*/ | head -1)
+[ ! -e "$TMP/pwned" ] && [ ! -e "$d/pwned2" ] && [ ! -e pwned2 ] || addwhy "a command in the name ran"
+grep -qi "<script\|<img src=x\|href=\"javascript" "$d/report.html" && addwhy "markup from the scenario reached report.html"
+grep -q "&lt;script&gt;" "$d/report.html" || addwhy "the name is not shown escaped in report.html"
+head -1 "$d/report.md" | grep -q "&lt;script&gt;" || addwhy "the name is not escaped in report.md: $(head -1 "$d/report.md")"
+for gp in "$d"/*.gp; do
+    (cd "$d" && gnuplot "$(basename "$gp")") 2>"$TMP/e" || addwhy "$(basename "$gp") fails: $(head -c 200 "$TMP/e")"
+done
+[ ! -e "$TMP/pwned" ] && [ ! -e "$d/pwned2" ] || addwhy "rerunning a .gp ran a command from the name"
+report "text from a scenario is escaped in report.md, report.html and gnuplot scripts"
+
 [ "$failed" -eq 0 ]
