@@ -498,6 +498,87 @@ static int plot_price_curve(Ctx *c, TsErr *err)
     return end_plot(c, "price_curve", text, dat, gp, err);
 }
 
+/* Without a 1-D sweep: usd_per_m_output against the electricity price computed per fleet. The
+ * price changes only the energy part (energy_usd_per_m_output scales with $/kWh; chips and
+ * throughput stay), so each line is exact: out - energy + energy x p / p0, with the fleet's own
+ * price p0 = energy_usd_per_day / energy_kwh_per_day. A rented fleet with power in the rent is
+ * flat. Written as price_curve, like a swept one. */
+static int plot_price_lines(Ctx *c, TsErr *err)
+{
+    char p1[256], p2[256];
+    int found, rc = sweep_params(c, 0, p1, p2, sizeof p1, &found, err);
+    if (rc || found || c->n_fleets == 0 || !room(c))
+        return rc;
+    sqlite3_stmt *st = NULL;
+    rc = prep(c,
+              "SELECT value, p5, p50, p95 FROM metrics WHERE run_id = ?1 AND fleet = ?2 "
+              "AND metric = ?3",
+              &st, err);
+    if (rc)
+        return rc;
+    static const char *const M[] = {"usd_per_m_output", "energy_usd_per_m_output",
+                                    "energy_usd_per_day", "energy_kwh_per_day"};
+    double *v = calloc((size_t)c->n_fleets * 4, sizeof *v), q[4];
+    if (!v) {
+        sqlite3_finalize(st);
+        return ts_err_set(err, TS_ENOMEM, "plot: out of memory");
+    }
+    double pmax = 0.30; /* USD/kWh: past every catalog price */
+    for (int i = 0; i < c->n_fleets && !rc; i++)
+        for (int k = 0; k < 4 && !rc; k++) {
+            rc = metric_get(c, st, c->fleets[i], M[k], q, err);
+            v[i * 4 + k] = q[0];
+            if (!rc && k == 3 && v[i * 4 + 3] > 0 && isfinite(v[i * 4 + 2]) &&
+                2 * v[i * 4 + 2] / v[i * 4 + 3] > pmax)
+                pmax = 2 * v[i * 4 + 2] / v[i * 4 + 3];
+        }
+    sqlite3_finalize(st);
+    FILE *dat = NULL, *gp = NULL;
+    const char *title = "usd_per_m_output against the electricity price (computed per fleet)";
+    if (!rc)
+        rc = begin_plot(c, "price_curve", title, &dat, &gp, err);
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    fputs("# columns: usd_per_kwh (USD/kWh) usd_per_m_output (USD/Mtok)\n"
+          "# computed: only the energy part of usd_per_m_output scales with the price\n"
+          "# one block per fleet (gnuplot index 0, 1, ...)\n",
+          dat);
+    fprintf(gp, "set title '%s'\nset xlabel 'usd_per_kwh (USD/kWh)'\n"
+                "set ylabel 'usd_per_m_output (USD/Mtok)'\nset xrange [0:*]\n",
+            title);
+    int blocks = 0;
+    for (int i = 0; i < c->n_fleets; i++) {
+        double out = v[i * 4], e = v[i * 4 + 1], p0 = v[i * 4 + 2] / v[i * 4 + 3];
+        if (!isfinite(out))
+            continue;
+        int flat = !(isfinite(e) && isfinite(p0) && p0 > 0);
+        fputs(blocks ? "\n\n# fleet " : "# fleet ", dat);
+        dat_str(dat, c->fleets[i]);
+        fputc('\n', dat);
+        for (int k = 0; k <= 12; k++) {
+            double p = pmax * k / 12;
+            fprintf(dat, "%.6g", p);
+            dat_num(dat, flat ? out : out - e + e * p / p0);
+            fputc('\n', dat);
+        }
+        char text[300];
+        snprintf(text, sizeof text, "%s%s", c->fleets[i], flat ? " (power in the rent)" : "");
+        fprintf(gp, "%s '%s' index %d using 1:2 with lines lw 2 title ",
+                blocks ? ", \\\n    " : "plot", blocks ? "" : "price_curve.dat", blocks);
+        gp_str(gp, text);
+        blocks++;
+    }
+    free(v);
+    if (blocks == 0) {
+        drop_plot(c, "price_curve", dat, gp);
+        return 0;
+    }
+    fputc('\n', gp);
+    return end_plot(c, "price_curve", title, dat, gp, err);
+}
+
 /* A 1-D sweep over max_batch (on every fleet or one): usd_per_m_output (left axis, log) and
  * decode tokens/s per chip (right axis) against the decode batch the fleet reached. */
 static int plot_batch_curve(Ctx *c, TsErr *err)
@@ -1015,6 +1096,8 @@ int plot_run(struct sqlite3 *db, int64_t run_id, const char *dir, PlotResult *ou
         rc = plot_metrics(&c, err);
     if (!rc)
         rc = plot_price_curve(&c, err);
+    if (!rc)
+        rc = plot_price_lines(&c, err);
     if (!rc)
         rc = plot_batch_curve(&c, err);
     if (!rc)

@@ -119,4 +119,16 @@ done
 [ ! -e "$TMP/pwned" ] && [ ! -e "$d/pwned2" ] || addwhy "rerunning a .gp ran a command from the name"
 report "text from a scenario is escaped in report.md, report.html and gnuplot scripts"
 
+why=
+"$TS" run --quiet --db "$TMP/f.db" --out "$TMP/f" scenarios/deepseek-day-margin.ini >/dev/null 2>"$TMP/e" ||
+    addwhy "deepseek run failed: $(head -c 300 "$TMP/e")"
+d="$TMP/f/deepseek-day-margin-1"
+[ -s "$d/price_curve.png" ] || addwhy "no computed price_curve.png without a sweep"
+want=$(sqlite3 "$TMP/f.db" "select printf('%.6g', max(case when metric = 'usd_per_m_output' then value end)
+        - max(case when metric = 'energy_usd_per_m_output' then value end)) from metrics where fleet = 'own-cn-power'")
+awk '/^# fleet "own-cn-power"/ {on = 1; next} on && /^0 / {print $2; exit}' "$d/price_curve.dat" >"$TMP/v"
+[ "$(cat "$TMP/v")" = "$want" ] || addwhy "own-cn-power at 0 USD/kWh: $(cat "$TMP/v"), want usd_per_m_output - energy = $want"
+grep -q '"rent-r1-prices (power in the rent)"\|power in the rent' "$d/price_curve.gp" || addwhy "rented fleets not marked flat"
+report "without a sweep, price curves are computed per fleet (energy part scales with \$/kWh)"
+
 [ "$failed" -eq 0 ]
