@@ -21,7 +21,7 @@ MAIN_OBJ := $(BUILD)/sim/main.o
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all build deps demo test bench reports install clean
+.PHONY: all build deps demo test asan bench reports install clean
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -67,6 +67,11 @@ test: deps
 	@sh scripts/deps.sh --test
 	@$(MAKE) --no-print-directory build
 	@sh scripts/run-tests.sh
+
+# The whole test suite under ASan + UBSan, in a copy of the tree (build/asan-tree).
+asan: deps
+	@sh scripts/deps.sh --test
+	@sh scripts/asan.sh
 
 # The example report gallery in reports/ (deterministic: rerunning changes no text file).
 reports: deps
