@@ -187,10 +187,17 @@ static int metric_get(Ctx *c, sqlite3_stmt *st, const char *fleet, const char *m
 
 /* ---- files ---- */
 
+/* NAME.ext is written as .NAME.ext.tmp and renamed by close_file, so that a full disk or a
+ * kill never leaves a half-written script or data file under its real name. */
+static int tmp_path(Ctx *c, const char *name, const char *ext, char *path, size_t size)
+{
+    return snprintf(path, size, "%s/.%s.%s.tmp", c->dir, name, ext) >= (int)size ? -1 : 0;
+}
+
 static int open_file(Ctx *c, const char *name, const char *ext, FILE **f, TsErr *err)
 {
     char path[4096];
-    if (snprintf(path, sizeof path, "%s/%s.%s", c->dir, name, ext) >= (int)sizeof path)
+    if (tmp_path(c, name, ext, path, sizeof path))
         return ts_err_set(err, TS_EIO, "plot: folder name too long: %s", c->dir);
     *f = fopen(path, "w");
     if (!*f)
@@ -198,12 +205,19 @@ static int open_file(Ctx *c, const char *name, const char *ext, FILE **f, TsErr 
     return 0;
 }
 
+/* Closes f and renames its temporary file to NAME.ext; on any failure the temporary file is
+ * removed. */
 static int close_file(Ctx *c, const char *name, const char *ext, FILE *f, TsErr *err)
 {
+    char tmp[4096], path[4096];
+    tmp_path(c, name, ext, tmp, sizeof tmp);
+    snprintf(path, sizeof path, "%s/%s.%s", c->dir, name, ext);
     int bad = ferror(f);
-    if (fclose(f) != 0 || bad)
-        return ts_err_set(err, TS_EIO, "plot: cannot write %s/%s.%s: %s", c->dir, name, ext,
-                          strerror(errno));
+    if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return ts_err_set(err, TS_EIO, "plot: cannot write %s: %s", path, strerror(e));
+    }
     return 0;
 }
 
@@ -215,7 +229,10 @@ static int begin_plot(Ctx *c, const char *name, const char *what, FILE **dat, FI
         return rc;
     rc = open_file(c, name, "gp", gp, err);
     if (rc) {
+        char path[4096];
         fclose(*dat);
+        if (!tmp_path(c, name, "dat", path, sizeof path))
+            unlink(path);
         return rc;
     }
     fprintf(*dat, "# tokensim: %s\n", what);
@@ -436,10 +453,10 @@ static void drop_plot(Ctx *c, const char *name, FILE *dat, FILE *gp)
     char path[4096];
     fclose(dat);
     fclose(gp);
-    snprintf(path, sizeof path, "%s/%s.dat", c->dir, name);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/%s.gp", c->dir, name);
-    unlink(path);
+    if (!tmp_path(c, name, "dat", path, sizeof path))
+        unlink(path);
+    if (!tmp_path(c, name, "gp", path, sizeof path))
+        unlink(path);
 }
 
 /* usd_per_m_output against the swept parameter, one line per fleet (one data block each). */

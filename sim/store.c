@@ -10,7 +10,9 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #define STORE_BUSY_TIMEOUT_MS 5000
 
@@ -424,6 +426,16 @@ int store_open(const char *path, Store **out, TsErr *err)
     }
 
     int code;
+    /* A read-only file opens, then fails at the first write with a puzzling message: say so. */
+    if (access(path, F_OK) == 0 && access(path, W_OK) != 0) {
+        code = ts_err_set(err, TS_EIO,
+                          "%s: the database is read-only (%s); tokensim writes each run into it: "
+                          "make it writable or choose another file with --db",
+                          path, strerror(errno));
+        free(s->path);
+        free(s);
+        return code;
+    }
     int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc != SQLITE_OK) {
         code = s->db ? store_fail(s, "cannot open the database", err)
