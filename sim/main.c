@@ -1739,13 +1739,29 @@ static int cmd_run(int argc, char **argv)
             signal(SIGINT, SIG_DFL);
             mc_fini(&mc);
             free(res);
+            int st = 0;
+            if (g_interrupted) {
+                RunnerOptions ro = {o.db, o.out, TS_VERSION, 0};
+                int64_t id = 0;
+                TsErr rerr;
+                ts_err_clear(&rerr);
+                if (runner_record_interrupted(&s, s.sweep.line > 0, &ro,
+                                              "interrupted (Ctrl-C) during Monte Carlo sampling; "
+                                              "no results stored",
+                                              &id, &rerr))
+                    fprintf(stderr, "\ntokensim: interrupted; nothing was stored (%s)\n",
+                            rerr.msg);
+                else
+                    fprintf(stderr, "\ntokensim: interrupted; run %lld marked failed, no results "
+                                    "stored\n",
+                            (long long)id);
+                st = 130;
+            } else {
+                st = fail(&err);
+            }
             scn_fini(&s);
             scn_catalogs_fini(&cats);
-            if (g_interrupted) {
-                fprintf(stderr, "\ntokensim: interrupted; nothing was stored\n");
-                return 130;
-            }
-            return fail(&err);
+            return st;
         }
         signal(SIGINT, SIG_DFL);
         have_mc = 1;

@@ -377,3 +377,29 @@ int runner_record_measure(const MsrResult *r, const EngineConfig *configs, int n
     store_close(db);
     return rc;
 }
+
+int runner_record_interrupted(const Scenario *s, int sweep, const RunnerOptions *opt,
+                              const char *why, int64_t *run_id, TsErr *err)
+{
+    *run_id = 0;
+    Store *db = NULL;
+    if (store_open(opt->db_path, &db, err))
+        return err->code;
+    char sha[65], machine[1024];
+    sha_hex(s->text, s->text_len, sha);
+    machine_fingerprint_json(machine, sizeof machine);
+    StoreRunInfo info = {
+        .kind = sweep ? "sweep" : "scenario",
+        .name = s->sc[SK_NAME].text,
+        .seed = (int64_t)s->sc[SK_SEED].num,
+        .scenario_sha256 = sha,
+        .scenario_text = s->text,
+        .version = opt->version,
+        .machine = machine,
+    };
+    int rc = store_run_begin(db, &info, run_id, err);
+    if (!rc)
+        rc = store_run_fail(db, *run_id, why, err);
+    store_close(db);
+    return rc;
+}

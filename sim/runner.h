@@ -55,4 +55,9 @@ int runner_record_measure(const MsrResult *r, const EngineConfig *configs, int n
                           const char *machine_json, const RunnerOptions *opt, RunnerResult *out,
                           TsErr *err);
 
+/* A run of s stopped before it had results (Ctrl-C during sampling): a runs row with status
+ * `failed` and error why, and nothing else, so that the stop is visible in `tokensim runs`. */
+int runner_record_interrupted(const Scenario *s, int sweep, const RunnerOptions *opt,
+                              const char *why, int64_t *run_id, TsErr *err);
+
 #endif

@@ -149,9 +149,12 @@ wait "$pid"
 st=$?
 [ "$st" -eq 130 ] || addwhy "exit status $st after Ctrl-C, expected 130"
 grep -q "interrupted" "$TMP/e" || addwhy "no message: $(head -c 200 "$TMP/e")"
-n=$(q "$TMP/big.db" "select count(*) from runs" 2>/dev/null)
-[ -z "$n" ] || [ "$n" = 0 ] || echo "$n" | grep -q "no such table" || addwhy "$n runs stored"
-report "Ctrl-C stops a Monte Carlo run and stores nothing"
+[ "$(q "$TMP/big.db" "select status from runs")" = failed ] ||
+    addwhy "runs: $(q "$TMP/big.db" "select id, status from runs" | tr '\n' ' ')"
+q "$TMP/big.db" "select error from runs" | grep -q "interrupted" || addwhy "the run's error does not say interrupted"
+[ "$(q "$TMP/big.db" "select count(*) from metrics")" = 0 ] || addwhy "metrics were stored"
+grep -q "marked failed" "$TMP/e" || addwhy "message: $(head -c 200 "$TMP/e")"
+report "Ctrl-C stops a Monte Carlo run: the run is marked failed, no results stored"
 
 cat >"$TMP/opt.ini" <<'INI'
 [scenario]
