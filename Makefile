@@ -21,7 +21,7 @@ MAIN_OBJ := $(BUILD)/sim/main.o
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all build deps demo test asan bench reports install clean
+.PHONY: all build deps demo test asan fuzz bench reports install clean
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -72,6 +72,12 @@ test: deps
 asan: deps
 	@sh scripts/deps.sh --test
 	@sh scripts/asan.sh
+
+# libFuzzer targets in tests/fuzz/ (clang), FUZZ_SECONDS each (default 30).
+FUZZ_SECONDS ?= 30
+fuzz: deps
+	@sh scripts/deps.sh --fuzz
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh scripts/fuzz.sh
 
 # The example report gallery in reports/ (deterministic: rerunning changes no text file).
 reports: deps

@@ -5,7 +5,9 @@ set -u
 # Usage: scripts/deps.sh [--test]; --test adds what only the tests need (chromium, for the
 # headless check that report.html renders with every image).
 PKGS="libsqlite3-dev sqlite3 libgsl-dev libcsv-dev libinih-dev libcmocka-dev gnuplot-nox pkg-config librandom123-dev"
+# --fuzz adds clang and its libFuzzer runtime (make fuzz).
 [ "${1:-}" = "--test" ] && PKGS="$PKGS chromium"
+[ "${1:-}" = "--fuzz" ] && PKGS="$PKGS clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
     st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)
