@@ -133,6 +133,24 @@ static int store_results(Store *db, int64_t run_id, const Scenario *s,
     return rc;
 }
 
+/* The runs row of scenario s: its name, seed, text and SHA-256 (into sha), the version and this
+ * machine's fingerprint (into machine, 1024 bytes). */
+static StoreRunInfo run_info(const Scenario *s, const char *kind, const RunnerOptions *opt,
+                             char sha[65], char machine[1024])
+{
+    sha_hex(s->text, s->text_len, sha);
+    machine_fingerprint_json(machine, 1024);
+    return (StoreRunInfo){
+        .kind = kind,
+        .name = s->sc[SK_NAME].text,
+        .seed = (int64_t)s->sc[SK_SEED].num,
+        .scenario_sha256 = sha,
+        .scenario_text = s->text,
+        .version = opt->version,
+        .machine = machine,
+    };
+}
+
 /* The plots and report.html of a `done` run into out->out_dir (beside report.md). */
 static int runner_render(Store *db, int64_t run_id, const char *title, RunnerResult *out,
                          TsErr *err)
@@ -192,17 +210,7 @@ int runner_record(Scenario *s, const FleetResult *results, const McResult *mc,
     if (!rc && store_open(opt->db_path, &db, err))
         rc = err->code;
     char sha[65], machine[1024];
-    sha_hex(s->text, s->text_len, sha);
-    machine_fingerprint_json(machine, sizeof machine);
-    StoreRunInfo info = {
-        .kind = sweep ? "sweep" : "scenario",
-        .name = s->sc[SK_NAME].text,
-        .seed = (int64_t)s->sc[SK_SEED].num,
-        .scenario_sha256 = sha,
-        .scenario_text = s->text,
-        .version = opt->version,
-        .machine = machine,
-    };
+    StoreRunInfo info = run_info(s, sweep ? "sweep" : "scenario", opt, sha, machine);
     int64_t run_id = 0;
     if (!rc && store_run_begin(db, &info, &run_id, err))
         rc = err->code;
@@ -257,17 +265,7 @@ int runner_record_shard(const Scenario *s, const ShardRun *r, const RunnerOption
     Store *db = NULL;
     int rc = store_open(opt->db_path, &db, err);
     char sha[65], machine[1024];
-    sha_hex(s->text, s->text_len, sha);
-    machine_fingerprint_json(machine, sizeof machine);
-    StoreRunInfo info = {
-        .kind = "scenario",
-        .name = s->sc[SK_NAME].text,
-        .seed = (int64_t)s->sc[SK_SEED].num,
-        .scenario_sha256 = sha,
-        .scenario_text = s->text,
-        .version = opt->version,
-        .machine = machine,
-    };
+    StoreRunInfo info = run_info(s, "scenario", opt, sha, machine);
     int64_t run_id = 0;
     if (!rc)
         rc = store_run_begin(db, &info, &run_id, err);
@@ -386,17 +384,7 @@ int runner_record_interrupted(const Scenario *s, int sweep, const RunnerOptions 
     if (store_open(opt->db_path, &db, err))
         return err->code;
     char sha[65], machine[1024];
-    sha_hex(s->text, s->text_len, sha);
-    machine_fingerprint_json(machine, sizeof machine);
-    StoreRunInfo info = {
-        .kind = sweep ? "sweep" : "scenario",
-        .name = s->sc[SK_NAME].text,
-        .seed = (int64_t)s->sc[SK_SEED].num,
-        .scenario_sha256 = sha,
-        .scenario_text = s->text,
-        .version = opt->version,
-        .machine = machine,
-    };
+    StoreRunInfo info = run_info(s, sweep ? "sweep" : "scenario", opt, sha, machine);
     int rc = store_run_begin(db, &info, run_id, err);
     if (!rc)
         rc = store_run_fail(db, *run_id, why, err);
