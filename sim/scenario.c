@@ -1762,8 +1762,9 @@ static int load_text(Scenario *s, const char *path, const char *text, size_t len
         return ts_err_set(err, TS_ENOMEM, "out of memory");
     if (len > SCN_MAX_FILE_BYTES) {
         scn_fini(s);
-        return ts_err_set(err, TS_EINPUT, "%s:1: file is %zu bytes; a scenario may have at most "
-                                          "%d", path, len, SCN_MAX_FILE_BYTES);
+        return ts_err_set(err, TS_EINPUT,
+                          "%s:1: file is larger than %d bytes, the most a scenario may have", path,
+                          SCN_MAX_FILE_BYTES);
     }
     int line = 1;
     for (size_t i = 0; i < len; i++) {
