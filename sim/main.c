@@ -29,8 +29,6 @@
 #include "metrics.h"
 #include "report.h"
 #include "runner.h"
-#include "plot.h"
-#include "html.h"
 #include "scenario.h"
 #include "shard.h"
 #include "text.h"
@@ -1429,26 +1427,21 @@ static int cmd_plot(int argc, char **argv)
         return rc;
     TsErr err;
     ts_err_clear(&err);
-    PlotResult *plots = calloc(1, sizeof *plots);
-    if (!plots)
-        rc = ts_err_set(&err, TS_ENOMEM, "out of memory");
-    if (!rc && !p.out_dir[0])
+    RunnerResult rr;
+    memset(&rr, 0, sizeof rr);
+    snprintf(rr.out_dir, sizeof rr.out_dir, "%s", p.out_dir);
+    if (!p.out_dir[0])
         rc = ts_err_set(&err, TS_EINPUT, "run %lld has no report folder (a part of a sharded run)",
                         (long long)p.id);
-    char md[4200];
-    snprintf(md, sizeof md, "%s/report.md", p.out_dir);
     if (!rc)
-        rc = plot_run(store_db(db), p.id, p.out_dir, plots, &err);
-    if (!rc)
-        rc = html_write_report(p.out_dir, access(md, R_OK) == 0 ? md : NULL, plots, p.name, &err);
+        rc = runner_render(db, p.id, p.name, &rr, &err);
     store_close(db);
     if (!rc) {
-        if (plots->note[0])
-            fprintf(stderr, "tokensim: warning: %s\n", plots->note);
+        if (rr.plot_note[0])
+            fprintf(stderr, "tokensim: warning: %s\n", rr.plot_note);
         printf("run %lld: %d plots written, %d drawn\nreport: %s/report.html\n",
-               (long long)p.id, plots->n, plots->n_images, p.out_dir);
+               (long long)p.id, rr.n_plots, rr.n_images, p.out_dir);
     }
-    free(plots);
     return rc ? fail(&err) : 0;
 }
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../models/machine.h"
 #include "metrics.h"
@@ -151,9 +152,7 @@ static StoreRunInfo run_info(const Scenario *s, const char *kind, const RunnerOp
     };
 }
 
-/* The plots and report.html of a `done` run into out->out_dir (beside report.md). */
-static int runner_render(Store *db, int64_t run_id, const char *title, RunnerResult *out,
-                         TsErr *err)
+int runner_render(Store *db, int64_t run_id, const char *title, RunnerResult *out, TsErr *err)
 {
     PlotResult *plots = calloc(1, sizeof *plots);
     if (!plots)
@@ -162,7 +161,8 @@ static int runner_render(Store *db, int64_t run_id, const char *title, RunnerRes
     snprintf(md, sizeof md, "%s/report.md", out->out_dir);
     int rc = plot_run(store_db(db), run_id, out->out_dir, plots, err);
     if (!rc)
-        rc = html_write_report(out->out_dir, md, plots, title, err);
+        rc = html_write_report(out->out_dir, access(md, R_OK) == 0 ? md : NULL, plots, title,
+                               err);
     if (!rc) {
         out->n_plots = plots->n;
         out->n_images = plots->n_images;

@@ -14,6 +14,7 @@
 #include "sweep.h"
 #include "scenario.h"
 #include "shard.h"
+#include "store.h"
 
 typedef struct {
     const char *db_path;  /* SQLite file */
@@ -54,6 +55,11 @@ int runner_record_shard(const Scenario *s, const ShardRun *r, const RunnerOption
 int runner_record_measure(const MsrResult *r, const EngineConfig *configs, int n_cfg,
                           const char *machine_json, const RunnerOptions *opt, RunnerResult *out,
                           TsErr *err);
+
+/* Draws the plots of `done` run run_id of db and writes report.html (with report.md when it
+ * is there) into out->out_dir; fills out->n_plots, n_images and plot_note (a missing gnuplot
+ * is only a note). Used after every run and by `tokensim plot`. */
+int runner_render(Store *db, int64_t run_id, const char *title, RunnerResult *out, TsErr *err);
 
 /* A run of s stopped before it had results (Ctrl-C during sampling): a runs row with status
  * `failed` and error why, and nothing else, so that the stop is visible in `tokensim runs`. */
