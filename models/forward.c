@@ -12,6 +12,7 @@
 
 #include "kernels.h"
 #include "memory.h"
+#include "quant.h"
 
 /* One matmul of a parallel dispatch: y (rows, out) = x (rows, in) · w^T, split into tasks of
  * `chunk` outputs. */
@@ -20,21 +21,27 @@ typedef struct MatJob {
     int ldy;
     const float *x;
     int ldx;
-    const float *w;
+    const QMat *w;     /* (out, in) in the engine's precision */
     int rows, in, out;
-    int chunk; /* outputs per task */
+    int chunk;         /* outputs per task */
     int tasks;
+    const void *xq;    /* x converted for w's precision (bf16, or uint8 with xs), stride in */
+    const float *xs;   /* int8: x's scale per row */
 } MatJob;
 
 struct Engine {
     const EngineConfig *c; /* borrowed */
-    const Weights *w;      /* borrowed */
+    const Weights *w;      /* borrowed: norms and routers (always float32) */
+    const QWeights *qw;    /* the matrices in the engine's precision (borrowed or own_q) */
+    QWeights own_q;        /* fp32 views when the caller gave none */
+    Precision kv_prec;     /* KV cache elements: fp32 or bf16 */
+    int kv_elt;            /* bytes per cache element */
     Pool *pool;            /* borrowed */
     int max_slots, max_seq, max_rows;
     int D, H, KVH, hd, Q, KV, F, G, E, K, S, V, L, Ld;
     int *slot_len;         /* (max_slots) positions filled per slot */
-    float *kcache;         /* (max_slots, L, max_seq, KV) */
-    float *vcache;         /* (max_slots, L, max_seq, KV) */
+    void *kcache;          /* (max_slots, L, max_seq, KV) of kv_prec */
+    void *vcache;          /* (max_slots, L, max_seq, KV) of kv_prec */
     float *rope_cos;       /* (max_seq, hd / 2) */
     float *rope_sin;       /* (max_seq, hd / 2) */
     float *x;              /* (max_rows, D) residual stream */
@@ -59,6 +66,11 @@ struct Engine {
     float *exp_out;        /* (max_rows, K + S, D) each expert's output per row */
     float *logit_in;       /* (max_rows, D) rows that want logits, normalised */
     MatJob *exp_jobs;      /* (2 × (E + S)) matmul jobs of the experts */
+    QMat router_m;         /* the current MoE layer's router (float32) */
+    unsigned char *act;    /* converted activations of one dispatch (reduced precision) */
+    size_t act_cap;        /* bytes in act */
+    float *act_scale;      /* int8 activation scales of one dispatch */
+    size_t act_scale_cap;  /* floats in act_scale */
     const FwdRow *rows;    /* the current step's rows (borrowed during eng_step) */
     int swiglu_rows;       /* rows of the current dense FFN */
     int layer;
@@ -126,19 +138,29 @@ void eng_free(Engine *e)
                     e->xo, e->q, e->k, e->v, e->att, e->scores, e->hb, e->hb2,
                     e->router_logits, e->top_idx, e->top_w, e->exp_count, e->exp_rows,
                     e->exp_slot, e->exp_in, e->exp_h1, e->exp_h3, e->exp_out, e->logit_in,
-                    e->exp_jobs,
+                    e->exp_jobs, e->act, e->act_scale,
                     e->expert_tokens[0], e->expert_tokens[1]};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++)
         free(ptrs[i]);
+    qw_free(&e->own_q);
     free(e);
 }
 
 int eng_new(const EngineConfig *c, const Weights *w, int max_slots, int max_seq, int max_rows,
             Pool *pool, Engine **out, TsErr *err)
 {
+    return eng_new_q(c, w, NULL, PREC_FP32, max_slots, max_seq, max_rows, pool, out, err);
+}
+
+int eng_new_q(const EngineConfig *c, const Weights *w, const QWeights *q, Precision kv_prec,
+              int max_slots, int max_seq, int max_rows, Pool *pool, Engine **out, TsErr *err)
+{
     *out = NULL;
     if (cfg_check(c, err))
         return err->code;
+    if (kv_prec != PREC_FP32 && kv_prec != PREC_BF16)
+        return ts_err_set(err, TS_EINPUT, "the KV cache holds fp32 or bf16, not %s",
+                          prec_name(kv_prec));
     if (max_slots < 1 || max_slots > 4096 || max_rows < 1 || max_rows > 65536)
         return ts_err_set(err, TS_EINPUT, "slots must be in [1, 4096] and rows in [1, 65536]");
     if (max_seq < 1 || max_seq > c->max_seq)
@@ -146,7 +168,7 @@ int eng_new(const EngineConfig *c, const Weights *w, int max_slots, int max_seq,
                           c->max_seq, max_seq);
     const ModelShape *s = &c->shape;
     double kv_bytes = 2.0 * max_slots * (double)s->layers * max_seq *
-                      (double)(s->kv_heads * s->head_dim) * sizeof(float);
+                      (double)(s->kv_heads * s->head_dim) * prec_elt_bytes(kv_prec);
     if (kv_bytes > 16e9)
         return ts_err_set(err, TS_EINPUT, "KV cache of %.1f GB is too large; use fewer slots or "
                                           "a shorter sequence", kv_bytes / 1e9);
@@ -156,6 +178,16 @@ int eng_new(const EngineConfig *c, const Weights *w, int max_slots, int max_seq,
     e->c = c;
     e->w = w;
     e->pool = pool;
+    e->kv_prec = kv_prec;
+    e->kv_elt = prec_elt_bytes(kv_prec);
+    if (!q) {
+        if (qw_build(&e->own_q, c, w, PREC_FP32, NULL, err)) {
+            free(e);
+            return err->code;
+        }
+        q = &e->own_q;
+    }
+    e->qw = q;
     e->max_slots = max_slots;
     e->max_seq = max_seq;
     e->max_rows = max_rows;
@@ -177,8 +209,8 @@ int eng_new(const EngineConfig *c, const Weights *w, int max_slots, int max_seq,
     size_t cache = (size_t)max_slots * (size_t)e->L * (size_t)max_seq * (size_t)e->KV;
     int fail = 0;
     e->slot_len = zalloc(sizeof(int) * (size_t)max_slots, &fail);
-    e->kcache = zalloc(sizeof(float) * cache, &fail);
-    e->vcache = zalloc(sizeof(float) * cache, &fail);
+    e->kcache = zalloc((size_t)e->kv_elt * cache, &fail);
+    e->vcache = zalloc((size_t)e->kv_elt * cache, &fail);
     e->rope_cos = zalloc(sizeof(float) * (size_t)max_seq * (size_t)(e->hd / 2), &fail);
     e->rope_sin = zalloc(sizeof(float) * (size_t)max_seq * (size_t)(e->hd / 2), &fail);
     e->x = zalloc(sizeof(float) * R * D, &fail);
@@ -209,6 +241,17 @@ int eng_new(const EngineConfig *c, const Weights *w, int max_slots, int max_seq,
         e->exp_jobs = zalloc(sizeof(MatJob) * 2 * ES, &fail);
         for (int p = 0; p < PHASE_COUNT; p++)
             e->expert_tokens[p] = zalloc(sizeof(double) * (size_t)e->L * (size_t)e->E, &fail);
+    }
+    if (q->prec != PREC_FP32) {
+        /* the widest dispatch: a dense layer's down projection, or every expert's inputs */
+        size_t widest = (size_t)(e->D > e->F ? e->D : e->F);
+        widest = widest > (size_t)e->Q ? widest : (size_t)e->Q;
+        size_t ks = (size_t)(e->K + e->S), ew = (size_t)(e->D > e->G ? e->D : e->G);
+        widest = widest > ks * ew ? widest : ks * ew;
+        e->act_cap = R * widest * (size_t)prec_elt_bytes(q->prec) + 64 * (2 * ES + 8);
+        e->act = zalloc(e->act_cap, &fail);
+        e->act_scale_cap = R * (ks + 1);
+        e->act_scale = zalloc(sizeof(float) * e->act_scale_cap, &fail);
     }
     if (fail) {
         eng_free(e);
@@ -264,7 +307,69 @@ static void mat_task(void *ctx, int t, int thread)
     MatJob *m = &b->jobs[j];
     int o0 = t * m->chunk;
     int o1 = o0 + m->chunk < m->out ? o0 + m->chunk : m->out;
-    kern_matmul(m->y, m->ldy, m->x, m->ldx, m->w, m->in, m->rows, m->in, o0, o1);
+    const QMat *w = m->w;
+    switch (w->prec) {
+    case PREC_BF16:
+        kern_matmul_bf16(m->y, m->ldy, m->xq, m->in, w->bf16, m->in, m->rows, m->in, o0, o1);
+        break;
+    case PREC_INT8:
+        kern_matmul_i8(m->y, m->ldy, m->xq, m->xs, m->in, w->i8, w->scale, w->rsum, m->in,
+                       m->rows, m->in, o0, o1);
+        break;
+    default:
+        kern_matmul(m->y, m->ldy, m->x, m->ldx, w->f32, m->in, m->rows, m->in, o0, o1);
+        break;
+    }
+}
+
+/* Converts the rows of one job's input for its precision (a share of the rows per task). */
+typedef struct {
+    MatJob *m;
+    int tasks;
+} ConvJob;
+
+static void conv_task(void *ctx, int t, int thread)
+{
+    (void)thread;
+    ConvJob *c = ctx;
+    MatJob *m = c->m;
+    int r0 = (int)((long)m->rows * t / c->tasks), r1 = (int)((long)m->rows * (t + 1) / c->tasks);
+    size_t in = (size_t)m->in;
+    for (int r = r0; r < r1; r++) {
+        const float *x = m->x + (size_t)r * (size_t)m->ldx;
+        if (m->w->prec == PREC_BF16)
+            qt_to_bf16((uint16_t *)m->xq + (size_t)r * in, x, in);
+        else
+            ((float *)m->xs)[r] = qt_quant_u8((uint8_t *)m->xq + (size_t)r * in, x, m->in);
+    }
+}
+
+/* Gives every reduced-precision job its converted input from the engine's scratch, converting
+ * each distinct input once (jobs that share x, like Q/K/V, share the conversion). */
+static void convert_inputs(Engine *e, MatJob *jobs, int n_jobs)
+{
+    size_t used = 0, scales = 0;
+    for (int j = 0; j < n_jobs; j++) {
+        MatJob *m = &jobs[j];
+        if (m->w->prec == PREC_FP32)
+            continue;
+        if (j > 0 && jobs[j - 1].x == m->x && jobs[j - 1].rows == m->rows &&
+            jobs[j - 1].in == m->in && jobs[j - 1].w->prec == m->w->prec) {
+            m->xq = jobs[j - 1].xq;
+            m->xs = jobs[j - 1].xs;
+            continue;
+        }
+        size_t bytes = (size_t)m->rows * (size_t)m->in * (size_t)prec_elt_bytes(m->w->prec);
+        m->xq = e->act + used;
+        m->xs = e->act_scale + scales;
+        used += (bytes + 63) & ~(size_t)63;
+        scales += (size_t)m->rows;
+        ConvJob c = {m, m->rows < 4 * pool_threads(e->pool) ? 1 : 4 * pool_threads(e->pool)};
+        if (c.tasks == 1)
+            conv_task(&c, 0, 0);
+        else
+            pool_run(e->pool, conv_task, &c, c.tasks);
+    }
 }
 
 /* Runs several independent matmuls in one dispatch; counts their FLOPs and weight bytes unless
@@ -284,20 +389,31 @@ static void par_matmuls(Engine *e, MatJob *jobs, int n_jobs, PhaseCounters *cnt)
         total += m->tasks;
         if (cnt) {
             cnt->flops += 2.0 * m->rows * (double)m->in * m->out;
-            cnt->weight_bytes += (double)m->in * m->out * sizeof(float);
+            cnt->weight_bytes += m->w->bytes;
         }
     }
+    convert_inputs(e, jobs, n_jobs);
     MatBatch b = {jobs, n_jobs};
     pool_run(e->pool, mat_task, &b, total);
 }
 
 /* ---- attention ----------------------------------------------------------------------------- */
 
-static float *cache_at(const Engine *e, float *cache, int slot, int layer, int pos)
+/* The cache entry (KV elements of kv_prec) of a slot, layer and position. */
+static void *cache_at(const Engine *e, void *cache, int slot, int layer, int pos)
 {
     size_t idx = (((size_t)slot * (size_t)e->L + (size_t)layer) * (size_t)e->max_seq +
                   (size_t)pos) * (size_t)e->KV;
-    return cache + idx;
+    return (unsigned char *)cache + idx * (size_t)e->kv_elt;
+}
+
+/* Stores one row's K or V (KV floats) into the cache in its precision. */
+static void cache_put(const Engine *e, void *dst, const float *src)
+{
+    if (e->kv_prec == PREC_BF16)
+        qt_to_bf16(dst, src, (size_t)e->KV);
+    else
+        memcpy(dst, src, sizeof(float) * (size_t)e->KV);
 }
 
 /* One (row, head) pair: scores over the row's positions, softmax, weighted sum of values.
@@ -312,15 +428,30 @@ static void attention_task(void *ctx, int task, int thread)
     float *sc = e->scores + (size_t)thread * (size_t)e->max_seq;
     const float *qh = e->q + (size_t)r * (size_t)e->Q + (size_t)h * (size_t)hd;
     int kvh = h / group;
+    float *out = e->att + (size_t)r * (size_t)e->Q + (size_t)h * (size_t)hd;
     /* scores: one row of q against the slot's keys (rows of the cache, stride KV) */
-    const float *k0 = cache_at(e, e->kcache, row->slot, e->layer, 0) + (size_t)kvh * hd;
-    kern_matmul(sc, ctx_len, qh, hd, k0, e->KV, 1, hd, 0, ctx_len);
+    if (e->kv_prec == PREC_BF16) {
+        const uint16_t *k0 = (const uint16_t *)cache_at(e, e->kcache, row->slot, e->layer, 0) +
+                             (size_t)kvh * hd;
+        for (int t = 0; t < ctx_len; t++)
+            sc[t] = kern_dot_bf16(qh, k0 + (size_t)t * (size_t)e->KV, hd);
+    } else {
+        const float *k0 = (const float *)cache_at(e, e->kcache, row->slot, e->layer, 0) +
+                          (size_t)kvh * hd;
+        kern_matmul(sc, ctx_len, qh, hd, k0, e->KV, 1, hd, 0, ctx_len);
+    }
     for (int t = 0; t < ctx_len; t++)
         sc[t] *= scale;
     kern_softmax(sc, ctx_len);
-    float *out = e->att + (size_t)r * (size_t)e->Q + (size_t)h * (size_t)hd;
-    const float *v0 = cache_at(e, e->vcache, row->slot, e->layer, 0) + (size_t)kvh * hd;
-    kern_weighted_sum(out, sc, v0, e->KV, ctx_len, hd);
+    if (e->kv_prec == PREC_BF16) {
+        const uint16_t *v0 = (const uint16_t *)cache_at(e, e->vcache, row->slot, e->layer, 0) +
+                             (size_t)kvh * hd;
+        kern_weighted_sum_bf16(out, sc, v0, e->KV, ctx_len, hd);
+    } else {
+        const float *v0 = (const float *)cache_at(e, e->vcache, row->slot, e->layer, 0) +
+                          (size_t)kvh * hd;
+        kern_weighted_sum(out, sc, v0, e->KV, ctx_len, hd);
+    }
 }
 
 /* ---- experts ------------------------------------------------------------------------------- */
@@ -356,9 +487,9 @@ static void run_experts(Engine *e)
                    e->xb + (size_t)e->exp_rows[(size_t)ex * R + (size_t)i] * D, sizeof(float) * D);
         size_t base = (size_t)moe_layer * (size_t)ES + (size_t)ex;
         jobs[n_jobs++] = (MatJob){e->exp_h1 + (size_t)ex * R * G, (int)G, in, (int)D,
-                                  e->w->ew1 + base * G * D, m, (int)D, (int)G, 0, 0};
+                                  &e->qw->ew1[base], m, (int)D, (int)G, 0, 0, NULL, NULL};
         jobs[n_jobs++] = (MatJob){e->exp_h3 + (size_t)ex * R * G, (int)G, in, (int)D,
-                                  e->w->ew3 + base * G * D, m, (int)D, (int)G, 0, 0};
+                                  &e->qw->ew3[base], m, (int)D, (int)G, 0, 0, NULL, NULL};
     }
     par_matmuls(e, jobs, n_jobs, NULL);
     pool_run(e->pool, expert_swiglu_task, e, ES);
@@ -370,8 +501,8 @@ static void run_experts(Engine *e)
         /* the gathered inputs are spent: their buffer takes the outputs */
         size_t base = (size_t)moe_layer * (size_t)ES + (size_t)ex;
         jobs[n_jobs++] = (MatJob){e->exp_in + (size_t)ex * R * D, (int)D,
-                                  e->exp_h1 + (size_t)ex * R * G, (int)G,
-                                  e->w->ew2 + base * D * G, m, (int)G, (int)D, 0, 0};
+                                  e->exp_h1 + (size_t)ex * R * G, (int)G, &e->qw->ew2[base], m,
+                                  (int)G, (int)D, 0, 0, NULL, NULL};
     }
     par_matmuls(e, jobs, n_jobs, NULL);
     for (int ex = 0; ex < ES; ex++) {
@@ -389,8 +520,8 @@ static void moe_block(Engine *e, int n, PhaseCounters *cnt, double *expert_token
 {
     int E = e->E, K = e->K, S = e->S, D = e->D, G = e->G, moe_layer = e->layer - e->Ld;
     size_t R = (size_t)e->max_rows;
-    const float *router = e->w->router + (size_t)moe_layer * (size_t)E * (size_t)D;
-    MatJob job = {e->router_logits, E, e->xb, D, router, n, D, E, 0, 0};
+    e->router_m = qt_fp32(e->w->router + (size_t)moe_layer * (size_t)E * (size_t)D, E, D);
+    MatJob job = {e->router_logits, E, e->xb, D, &e->router_m, n, D, E, 0, 0, NULL, NULL};
     par_matmuls(e, &job, 1, cnt);
     memset(e->exp_count, 0, sizeof(int) * (size_t)(E + S));
     for (int r = 0; r < n; r++) {
@@ -451,7 +582,9 @@ static void moe_block(Engine *e, int n, PhaseCounters *cnt, double *expert_token
     double dD = D, dG = G;
     cnt->flops += n * (3.0 * E + 2.0 * K + (K + S) * (6.0 * dD * dG + 5.0 * dG) + 2.0 * dD * K +
                        dD * S);
-    cnt->weight_bytes += (double)(distinct + S) * 3.0 * dD * dG * sizeof(float);
+    size_t e0 = (size_t)moe_layer * (size_t)(E + S);
+    cnt->weight_bytes += (double)(distinct + S) *
+                         (e->qw->ew1[e0].bytes + e->qw->ew2[e0].bytes + e->qw->ew3[e0].bytes);
     cnt->expert_layer_steps += 1.0;
     cnt->distinct_experts_sum += distinct;
 }
@@ -470,16 +603,14 @@ static void swiglu_task(void *ctx, int task, int thread)
 static void dense_ffn(Engine *e, int n, PhaseCounters *cnt)
 {
     int D = e->D, F = e->F;
-    size_t l = (size_t)e->layer;
-    const float *w1 = e->w->w1 + l * (size_t)F * (size_t)D;
-    const float *w2 = e->w->w2 + l * (size_t)D * (size_t)F;
-    const float *w3 = e->w->w3 + l * (size_t)F * (size_t)D;
-    MatJob up[2] = {{e->hb, F, e->xb, D, w1, n, D, F, 0, 0}, {e->hb2, F, e->xb, D, w3, n, D, F, 0, 0}};
+    int l = e->layer;
+    MatJob up[2] = {{e->hb, F, e->xb, D, &e->qw->w1[l], n, D, F, 0, 0, NULL, NULL},
+                    {e->hb2, F, e->xb, D, &e->qw->w3[l], n, D, F, 0, 0, NULL, NULL}};
     par_matmuls(e, up, 2, cnt);
     e->swiglu_rows = n;
     pool_run(e->pool, swiglu_task, e, n < 4 * pool_threads(e->pool) ? n : 4 * pool_threads(e->pool));
     cnt->flops += 5.0 * n * F;
-    MatJob down = {e->xo, D, e->hb, F, w2, n, F, D, 0, 0};
+    MatJob down = {e->xo, D, e->hb, F, &e->qw->w2[l], n, F, D, 0, 0, NULL, NULL};
     par_matmuls(e, &down, 1, cnt);
 }
 
@@ -520,19 +651,28 @@ static int check_rows(Engine *e, const FwdRow *rows, int n, TsErr *err)
 
 int eng_step(Engine *e, const FwdRow *rows, int n, float *logits, Phase phase, TsErr *err)
 {
+    return eng_step_ex(e, rows, n, NULL, NULL, logits, phase, err);
+}
+
+int eng_step_ex(Engine *e, const FwdRow *rows, int n, const float *x_in, float *hidden,
+                float *logits, Phase phase, TsErr *err)
+{
     if (check_rows(e, rows, n, err))
         return err->code;
     PhaseCounters *cnt = &e->cnt[phase];
     const Weights *w = e->w;
+    const QWeights *qw = e->qw;
     const EngineConfig *c = e->c;
     int D = e->D, Q = e->Q, KV = e->KV, hd = e->hd;
-    double fsz = sizeof(float);
+    double fsz = sizeof(float), kvsz = e->kv_elt;
     e->rows = rows;
 
-    for (int r = 0; r < n; r++)
-        memcpy(e->x + (size_t)r * (size_t)D, w->token_embedding + (size_t)rows[r].token * (size_t)D,
-               fsz * (size_t)D);
-    cnt->weight_bytes += n * (double)D * fsz;
+    if (x_in) {
+        memcpy(e->x, x_in, fsz * (size_t)n * (size_t)D);
+    } else {
+        for (int r = 0; r < n; r++)
+            cnt->weight_bytes += qt_lookup(&qw->emb, rows[r].token, e->x + (size_t)r * (size_t)D);
+    }
 
     for (int l = 0; l < e->L; l++) {
         e->layer = l;
@@ -545,9 +685,9 @@ int eng_step(Engine *e, const FwdRow *rows, int n, float *logits, Phase phase, T
         cnt->weight_bytes += D * fsz;
 
         MatJob qkv[3] = {
-            {e->q, Q, e->xb, D, w->wq + lz * (size_t)Q * (size_t)D, n, D, Q, 0, 0},
-            {e->k, KV, e->xb, D, w->wk + lz * (size_t)KV * (size_t)D, n, D, KV, 0, 0},
-            {e->v, KV, e->xb, D, w->wv + lz * (size_t)KV * (size_t)D, n, D, KV, 0, 0},
+            {e->q, Q, e->xb, D, &qw->wq[l], n, D, Q, 0, 0, NULL, NULL},
+            {e->k, KV, e->xb, D, &qw->wk[l], n, D, KV, 0, 0, NULL, NULL},
+            {e->v, KV, e->xb, D, &qw->wv[l], n, D, KV, 0, 0, NULL, NULL},
         };
         par_matmuls(e, qkv, 3, cnt);
         for (int r = 0; r < n; r++) {
@@ -555,18 +695,18 @@ int eng_step(Engine *e, const FwdRow *rows, int n, float *logits, Phase phase, T
             const float *sn = e->rope_sin + (size_t)rows[r].pos * (size_t)(hd / 2);
             kern_rope(e->q + (size_t)r * (size_t)Q, e->H, hd, cs, sn);
             kern_rope(e->k + (size_t)r * (size_t)KV, e->KVH, hd, cs, sn);
-            memcpy(cache_at(e, e->kcache, rows[r].slot, l, rows[r].pos),
-                   e->k + (size_t)r * (size_t)KV, fsz * (size_t)KV);
-            memcpy(cache_at(e, e->vcache, rows[r].slot, l, rows[r].pos),
-                   e->v + (size_t)r * (size_t)KV, fsz * (size_t)KV);
+            cache_put(e, cache_at(e, e->kcache, rows[r].slot, l, rows[r].pos),
+                      e->k + (size_t)r * (size_t)KV);
+            cache_put(e, cache_at(e, e->vcache, rows[r].slot, l, rows[r].pos),
+                      e->v + (size_t)r * (size_t)KV);
             double ctx = rows[r].pos + 1.0;
             cnt->flops += 3.0 * (Q + KV) + e->H * (4.0 * hd * ctx + 4.0 * ctx);
-            cnt->kv_write_bytes += 2.0 * KV * fsz;
-            cnt->kv_read_bytes += 2.0 * KV * fsz * ctx;
+            cnt->kv_write_bytes += 2.0 * KV * kvsz;
+            cnt->kv_read_bytes += 2.0 * KV * kvsz * ctx;
         }
         pool_run(e->pool, attention_task, e, n * e->H);
 
-        MatJob o = {e->xo, D, e->att, Q, w->wo + lz * (size_t)D * (size_t)Q, n, Q, D, 0, 0};
+        MatJob o = {e->xo, D, e->att, Q, &qw->wo[l], n, Q, D, 0, 0, NULL, NULL};
         par_matmuls(e, &o, 1, cnt);
         for (size_t i = 0; i < (size_t)n * (size_t)D; i++)
             e->x[i] += e->xo[i];
@@ -586,6 +726,8 @@ int eng_step(Engine *e, const FwdRow *rows, int n, float *logits, Phase phase, T
             e->x[i] += e->xo[i];
         cnt->flops += (double)n * D;
     }
+    if (hidden)
+        memcpy(hidden, e->x, fsz * (size_t)n * (size_t)D);
 
     int m = 0;
     for (int r = 0; r < n; r++)
@@ -599,7 +741,7 @@ int eng_step(Engine *e, const FwdRow *rows, int n, float *logits, Phase phase, T
             return ts_err_set(err, TS_EINPUT, "rows want logits but no buffer was given");
         cnt->flops += 4.0 * m * D;
         cnt->weight_bytes += D * fsz;
-        MatJob head = {logits, e->V, e->logit_in, D, w->wcls, m, D, e->V, 0, 0};
+        MatJob head = {logits, e->V, e->logit_in, D, &qw->wcls, m, D, e->V, 0, 0, NULL, NULL};
         par_matmuls(e, &head, 1, cnt);
     }
 
@@ -609,4 +751,59 @@ int eng_step(Engine *e, const FwdRow *rows, int n, float *logits, Phase phase, T
     cnt->steps += 1;
     e->rows = NULL;
     return 0;
+}
+
+int eng_truncate(Engine *e, int slot, int len, TsErr *err)
+{
+    if (slot < 0 || slot >= e->max_slots || len < 0 || len > e->slot_len[slot])
+        return ts_err_set(err, TS_EINPUT, "slot %d cannot be cut back to %d positions", slot, len);
+    e->slot_len[slot] = len;
+    return 0;
+}
+
+void eng_count(Engine *e, Phase phase, double flops, double weight_bytes)
+{
+    e->cnt[phase].flops += flops;
+    e->cnt[phase].weight_bytes += weight_bytes;
+}
+
+int eng_project(Engine *e, float *y, const float *x, const QMat *m, int rows, Phase phase,
+                TsErr *err)
+{
+    if (rows < 1 || rows > e->max_rows)
+        return ts_err_set(err, TS_EINPUT, "a projection takes 1 to %d rows, got %d", e->max_rows,
+                          rows);
+    if (m->prec != PREC_FP32 && (size_t)rows * (size_t)m->cols * 2 > e->act_cap)
+        return ts_err_set(err, TS_EINPUT, "a projection of %d inputs is wider than the engine's "
+                                          "scratch", m->cols);
+    MatJob job = {y, m->rows, x, m->cols, m, rows, m->cols, m->rows, 0, 0, NULL, NULL};
+    par_matmuls(e, &job, 1, &e->cnt[phase]);
+    return 0;
+}
+
+double eng_kv_elt_bytes(const Engine *e)
+{
+    return e->kv_elt;
+}
+
+double eng_weight_bytes_step(const EngineConfig *c, Precision p, int rows, int logit_rows,
+                             double distinct_experts)
+{
+    const ModelShape *s = &c->shape;
+    double D = (double)s->d_model, Q = (double)(s->heads * s->head_dim);
+    double KV = (double)(s->kv_heads * s->head_dim), F = (double)s->ffn;
+    double G = (double)s->expert_ffn, E = (double)s->experts, S = (double)s->shared_experts;
+    long moe_layers = s->experts > 0 ? s->layers - s->dense_layers : 0;
+    double dense_layers = (double)(s->layers - moe_layers);
+    double row = p == PREC_INT8 ? D + 4.0 : D * prec_elt_bytes(p);
+    double attn = qt_matrix_bytes(p, Q, D) + 2.0 * qt_matrix_bytes(p, KV, D) +
+                  qt_matrix_bytes(p, D, Q) + 2.0 * D * 4.0;
+    double total = rows * row + (double)s->layers * attn +
+                   dense_layers * (2.0 * qt_matrix_bytes(p, F, D) + qt_matrix_bytes(p, D, F)) +
+                   (double)moe_layers * E * D * 4.0 +
+                   (distinct_experts + (double)moe_layers * S) *
+                       (2.0 * qt_matrix_bytes(p, G, D) + qt_matrix_bytes(p, D, G));
+    if (logit_rows > 0)
+        total += D * 4.0 + qt_matrix_bytes(p, (double)s->vocab, D);
+    return total;
 }

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "pool.h"
+#include "quant.h"
 #include "tserr.h"
 #include "weights.h"
 
@@ -40,6 +41,11 @@ typedef struct Engine Engine; /* opaque */
 int eng_new(const EngineConfig *c, const Weights *w, int max_slots, int max_seq, int max_rows,
             Pool *pool, Engine **out, TsErr *err);
 
+/* eng_new with the matrices in q's precision (q borrowed; NULL: float32 views of w, built
+ * inside) and the KV cache in kv_prec (fp32 or bf16). Counted weight bytes follow q's
+ * precision (QMat.bytes), KV bytes kv_prec's element size. */
+int eng_new_q(const EngineConfig *c, const Weights *w, const QWeights *q, Precision kv_prec,
+              int max_slots, int max_seq, int max_rows, Pool *pool, Engine **out, TsErr *err);
 void eng_free(Engine *e);
 
 /* Runs one step over rows[0..n). Rows of one slot must come in increasing position order and
@@ -48,6 +54,35 @@ void eng_free(Engine *e);
  * row wants logits. Counts go to the phase's counters. TS_EINPUT for bad rows (slot, position or
  * token out of range, too many rows). */
 int eng_step(Engine *e, const FwdRow *rows, int n, float *logits, Phase phase, TsErr *err);
+
+/* eng_step with two extras for multi-token prediction: x_in (n, D), when not NULL, is the
+ * residual stream entering layer 0 instead of the rows' token embeddings (rows' tokens are then
+ * only checked); hidden (n, D), when not NULL, receives each row's residual stream after the
+ * last layer (before the final norm). */
+int eng_step_ex(Engine *e, const FwdRow *rows, int n, const float *x_in, float *hidden,
+                float *logits, Phase phase, TsErr *err);
+
+/* Cuts a slot back to its first len positions (len <= what it holds): the positions after them
+ * are rewritten by later steps. Speculative decoding drops rejected drafts this way. */
+int eng_truncate(Engine *e, int slot, int len, TsErr *err);
+
+/* y (rows, m->rows) = x (rows, m->cols) · m^T on the engine's pool, counted in phase (FLOPs
+ * 2 × rows × in × out, bytes m->bytes). For matrices outside the model (an MTP projection). */
+int eng_project(Engine *e, float *y, const float *x, const QMat *m, int rows, Phase phase,
+                TsErr *err);
+
+/* Adds work done outside eng_step (an MTP module's norms) to a phase's counters. */
+void eng_count(Engine *e, Phase phase, double flops, double weight_bytes);
+
+/* Bytes of one KV-cache element (4 or 2). */
+double eng_kv_elt_bytes(const Engine *e);
+
+/* The closed form of the weight bytes one step reads in precision p: rows embedding rows,
+ * every layer's matrices and norms once, each MoE layer's router (float32) and, summed over the
+ * MoE layers, distinct_experts routed experts plus the shared ones; the final norm and head when
+ * logit_rows > 0. */
+double eng_weight_bytes_step(const EngineConfig *c, Precision p, int rows, int logit_rows,
+                             double distinct_experts);
 
 /* Counters of a phase since creation or the last reset. */
 const PhaseCounters *eng_counters(const Engine *e, Phase phase);

@@ -3,6 +3,7 @@
  * l sums k = l, l+16, l+32, ... with fused multiply-adds, then lanes fold l + 8, l + 4, l + 2,
  * l + 1. The portable path does exactly that with fmaf, so it gives the same bits. */
 #include "kernels.h"
+#include "quant.h"
 
 #include <math.h>
 #include <string.h>
@@ -19,6 +20,19 @@
 #define MR_MAX 8
 #define NR_MAX 6
 #define SMALL_IN 256
+
+/* The lanes' fixed fold (l + 8, l + 4, l + 2, l + 1) in scalar code. */
+static __attribute__((unused)) float fold16(const float *l)
+{
+    float s8[8], s4[4], s2[2];
+    for (int i = 0; i < 8; i++)
+        s8[i] = l[i] + l[i + 8];
+    for (int i = 0; i < 4; i++)
+        s4[i] = s8[i] + s8[i + 4];
+    for (int i = 0; i < 2; i++)
+        s2[i] = s4[i] + s4[i + 2];
+    return s2[0] + s2[1];
+}
 
 const char *kern_path(void)
 {
@@ -103,18 +117,6 @@ float kern_dot(const float *a, const float *b, int n)
 }
 
 #else /* portable: the same arithmetic, lane by lane */
-
-static float fold16(const float *l)
-{
-    float s8[8], s4[4], s2[2];
-    for (int i = 0; i < 8; i++)
-        s8[i] = l[i] + l[i + 8];
-    for (int i = 0; i < 4; i++)
-        s4[i] = s8[i] + s8[i + 4];
-    for (int i = 0; i < 2; i++)
-        s2[i] = s4[i] + s4[i + 2];
-    return s2[0] + s2[1];
-}
 
 float kern_dot(const float *a, const float *b, int n)
 {
@@ -363,4 +365,284 @@ void kern_axpy(float *y, float alpha, const float *x, int n)
 {
     for (int i = 0; i < n; i++)
         y[i] += alpha * x[i];
+}
+
+/* ---- reduced precision --------------------------------------------------------------------- */
+
+#if KERN_AVX512 && defined(__AVX512BF16__)
+#define KERN_BF16 1
+#else
+#define KERN_BF16 0
+#endif
+#if KERN_AVX512 && defined(__AVX512VNNI__)
+#define KERN_VNNI 1
+#else
+#define KERN_VNNI 0
+#endif
+
+const char *kern_path_bf16(void)
+{
+    return KERN_BF16 ? "avx512-bf16" : "portable";
+}
+
+const char *kern_path_int8(void)
+{
+    return KERN_VNNI ? "avx512-vnni" : "portable";
+}
+
+/* The operands of one reduced-precision matmul. */
+typedef struct {
+    float *y;
+    int ldy;
+    const void *x; /* uint16_t bf16 or uint8_t */
+    int ldx;
+    const float *xs; /* int8: activation scale per row */
+    const void *w;   /* uint16_t bf16 or int8_t */
+    int ldw;
+    const float *ws;       /* int8: weight scale per output */
+    const int32_t *wsum;   /* int8: weight row sums */
+    int in;
+} QArgs;
+
+enum { Q_BF16 = 0, Q_INT8 = 1 };
+
+/* The scaled int8 result: the exact integer dot product of the signed values, in float. */
+static inline float i8_result(int32_t acc, int32_t wsum, float xs, float ws)
+{
+    return (float)((int64_t)acc - 128 * (int64_t)wsum) * (xs * ws);
+}
+
+#if KERN_BF16
+static inline __attribute__((always_inline)) void tile_bf16(const int R, const int N,
+                                                            const QArgs *a, int r0, int o0)
+{
+    const uint16_t *x = (const uint16_t *)a->x + (long)r0 * a->ldx;
+    const uint16_t *w = (const uint16_t *)a->w + (long)o0 * a->ldw;
+    __m512 acc[4][NR_MAX];
+    for (int r = 0; r < R; r++)
+        for (int n = 0; n < N; n++)
+            acc[r][n] = _mm512_setzero_ps();
+    int k = 0;
+    for (; k + 32 <= a->in; k += 32) {
+        __m512i wv[NR_MAX];
+        for (int n = 0; n < N; n++) {
+            wv[n] = _mm512_loadu_si512(w + (long)n * a->ldw + k);
+            __asm__("" : "+v"(wv[n]));
+        }
+        if (R == 1)
+            for (int n = 0; n < N; n++)
+                _mm_prefetch((const char *)(w + (long)(N + n) * a->ldw + k), _MM_HINT_T0);
+        for (int r = 0; r < R; r++) {
+            __m512i xv = _mm512_loadu_si512(x + (long)r * a->ldx + k);
+            for (int n = 0; n < N; n++)
+                acc[r][n] = _mm512_dpbf16_ps(acc[r][n], (__m512bh)xv, (__m512bh)wv[n]);
+        }
+    }
+    if (k < a->in) {
+        __mmask32 m = (__mmask32)((1u << (a->in - k)) - 1u);
+        __m512i wv[NR_MAX];
+        for (int n = 0; n < N; n++)
+            wv[n] = _mm512_maskz_loadu_epi16(m, w + (long)n * a->ldw + k);
+        for (int r = 0; r < R; r++) {
+            __m512i xv = _mm512_maskz_loadu_epi16(m, x + (long)r * a->ldx + k);
+            for (int n = 0; n < N; n++)
+                acc[r][n] = _mm512_dpbf16_ps(acc[r][n], (__m512bh)xv, (__m512bh)wv[n]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int n = 0; n < N; n++)
+            a->y[(long)(r0 + r) * a->ldy + o0 + n] = hsum16(acc[r][n]);
+}
+#else
+/* Lane l takes the pairs (32j + 2l, 32j + 2l + 1); products of two bf16 values are exact in
+ * float32, so fmaf adds each product with one rounding. */
+static void tile_bf16(const int R, const int N, const QArgs *a, int r0, int o0)
+{
+    for (int r = 0; r < R; r++)
+        for (int n = 0; n < N; n++) {
+            const uint16_t *x = (const uint16_t *)a->x + (long)(r0 + r) * a->ldx;
+            const uint16_t *w = (const uint16_t *)a->w + (long)(o0 + n) * a->ldw;
+            float lane[16] = {0};
+            for (int k = 0; k + 1 < a->in; k += 2) {
+                float *l = &lane[(k % 32) / 2];
+                *l = fmaf(qt_f32(x[k + 1]), qt_f32(w[k + 1]), *l);
+                *l = fmaf(qt_f32(x[k]), qt_f32(w[k]), *l);
+            }
+            if (a->in % 2)
+                lane[((a->in - 1) % 32) / 2] =
+                    fmaf(qt_f32(x[a->in - 1]), qt_f32(w[a->in - 1]), lane[((a->in - 1) % 32) / 2]);
+            a->y[(long)(r0 + r) * a->ldy + o0 + n] = fold16(lane);
+        }
+}
+#endif
+
+#if KERN_VNNI
+static inline __attribute__((always_inline)) void tile_i8(const int R, const int N,
+                                                          const QArgs *a, int r0, int o0)
+{
+    const uint8_t *x = (const uint8_t *)a->x + (long)r0 * a->ldx;
+    const int8_t *w = (const int8_t *)a->w + (long)o0 * a->ldw;
+    __m512i acc[4][NR_MAX];
+    for (int r = 0; r < R; r++)
+        for (int n = 0; n < N; n++)
+            acc[r][n] = _mm512_setzero_si512();
+    int k = 0;
+    for (; k + 64 <= a->in; k += 64) {
+        __m512i wv[NR_MAX];
+        for (int n = 0; n < N; n++) {
+            wv[n] = _mm512_loadu_si512(w + (long)n * a->ldw + k);
+            __asm__("" : "+v"(wv[n]));
+        }
+        if (R == 1)
+            for (int n = 0; n < N; n++)
+                _mm_prefetch((const char *)(w + (long)(N + n) * a->ldw + k), _MM_HINT_T0);
+        for (int r = 0; r < R; r++) {
+            __m512i xv = _mm512_loadu_si512(x + (long)r * a->ldx + k);
+            for (int n = 0; n < N; n++)
+                acc[r][n] = _mm512_dpbusd_epi32(acc[r][n], xv, wv[n]);
+        }
+    }
+    if (k < a->in) {
+        __mmask64 m = (__mmask64)((1ull << (a->in - k)) - 1ull);
+        __m512i wv[NR_MAX];
+        for (int n = 0; n < N; n++)
+            wv[n] = _mm512_maskz_loadu_epi8(m, w + (long)n * a->ldw + k);
+        for (int r = 0; r < R; r++) {
+            __m512i xv = _mm512_maskz_loadu_epi8(m, x + (long)r * a->ldx + k);
+            for (int n = 0; n < N; n++)
+                acc[r][n] = _mm512_dpbusd_epi32(acc[r][n], xv, wv[n]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int n = 0; n < N; n++)
+            a->y[(long)(r0 + r) * a->ldy + o0 + n] =
+                i8_result(_mm512_reduce_add_epi32(acc[r][n]), a->wsum[o0 + n], a->xs[r0 + r],
+                          a->ws[o0 + n]);
+}
+#else
+static void tile_i8(const int R, const int N, const QArgs *a, int r0, int o0)
+{
+    for (int r = 0; r < R; r++)
+        for (int n = 0; n < N; n++) {
+            const uint8_t *x = (const uint8_t *)a->x + (long)(r0 + r) * a->ldx;
+            const int8_t *w = (const int8_t *)a->w + (long)(o0 + n) * a->ldw;
+            int32_t acc = 0;
+            for (int k = 0; k < a->in; k++)
+                acc += (int32_t)x[k] * (int32_t)w[k];
+            a->y[(long)(r0 + r) * a->ldy + o0 + n] =
+                i8_result(acc, a->wsum[o0 + n], a->xs[r0 + r], a->ws[o0 + n]);
+        }
+}
+#endif
+
+static inline __attribute__((always_inline)) void qtile(const int kind, const int R, const int N,
+                                                        const QArgs *a, int r0, int o0)
+{
+    if (kind == Q_BF16)
+        tile_bf16(R, N, a, r0, o0);
+    else
+        tile_i8(R, N, a, r0, o0);
+}
+
+/* Rows [r_begin, r_end) of N outputs from o0, in tiles of 4 rows. */
+static inline __attribute__((always_inline)) void qcolumn(const int kind, const int N,
+                                                          const QArgs *a, int r_begin, int r_end,
+                                                          int o0)
+{
+    int r = r_begin;
+    for (; r + 4 <= r_end; r += 4)
+        qtile(kind, 4, N, a, r, o0);
+    switch (r_end - r) {
+    case 3: qtile(kind, 3, N, a, r, o0); break;
+    case 2: qtile(kind, 2, N, a, r, o0); break;
+    case 1: qtile(kind, 1, N, a, r, o0); break;
+    default: break;
+    }
+}
+
+/* Blocks of RB rows × OB outputs (both stay in L2 over the whole of k); every element is one
+ * tile's full pass over k, so the blocking never changes a result. */
+static inline __attribute__((always_inline)) void qmatmul(const int kind, const QArgs *a,
+                                                          int rows, int o_begin, int o_end)
+{
+    for (int r0 = 0; r0 < rows; r0 += RB) {
+        int r1 = rows - r0 < RB ? rows : r0 + RB;
+        for (int b0 = o_begin; b0 < o_end; b0 += OB) {
+            int b1 = o_end - b0 < OB ? o_end : b0 + OB;
+            int o = b0;
+            for (; o + NR_MAX <= b1; o += NR_MAX)
+                qcolumn(kind, NR_MAX, a, r0, r1, o);
+            switch (b1 - o) {
+            case 5: qcolumn(kind, 5, a, r0, r1, o); break;
+            case 4: qcolumn(kind, 4, a, r0, r1, o); break;
+            case 3: qcolumn(kind, 3, a, r0, r1, o); break;
+            case 2: qcolumn(kind, 2, a, r0, r1, o); break;
+            case 1: qcolumn(kind, 1, a, r0, r1, o); break;
+            default: break;
+            }
+        }
+    }
+}
+
+void kern_matmul_bf16(float *y, int ldy, const uint16_t *x, int ldx, const uint16_t *w, int ldw,
+                      int rows, int in, int o_begin, int o_end)
+{
+    QArgs a = {y, ldy, x, ldx, NULL, w, ldw, NULL, NULL, in};
+    qmatmul(Q_BF16, &a, rows, o_begin, o_end);
+}
+
+void kern_matmul_i8(float *y, int ldy, const uint8_t *xu, const float *xs, int ldx,
+                    const int8_t *w, const float *ws, const int32_t *wsum, int ldw, int rows,
+                    int in, int o_begin, int o_end)
+{
+    QArgs a = {y, ldy, xu, ldx, xs, w, ldw, ws, wsum, in};
+    qmatmul(Q_INT8, &a, rows, o_begin, o_end);
+}
+
+float kern_dot_bf16(const float *a, const uint16_t *b, int n)
+{
+#if KERN_AVX512
+    __m512 acc = _mm512_setzero_ps();
+    int k = 0;
+    for (; k + 16 <= n; k += 16) {
+        __m512i bw = _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const void *)(b + k))), 16);
+        acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + k), _mm512_castsi512_ps(bw), acc);
+    }
+    if (k < n) {
+        __mmask16 m = (__mmask16)((1u << (n - k)) - 1u);
+        __m512i bw = _mm512_slli_epi32(
+            _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, b + k)), 16);
+        acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + k), _mm512_castsi512_ps(bw), acc);
+    }
+    return hsum16(acc);
+#else
+    float lane[16] = {0};
+    for (int k = 0; k < n; k++)
+        lane[k % 16] = fmaf(a[k], qt_f32(b[k]), lane[k % 16]);
+    return fold16(lane);
+#endif
+}
+
+void kern_weighted_sum_bf16(float *out, const float *p, const uint16_t *v, int ldv, int n_rows,
+                            int n)
+{
+    int i = 0;
+#if KERN_AVX512
+    for (; i + 16 <= n; i += 16) {
+        __m512 acc = _mm512_setzero_ps();
+        for (int t = 0; t < n_rows; t++) {
+            __m512i vw = _mm512_slli_epi32(
+                _mm512_cvtepu16_epi32(_mm256_loadu_si256((const void *)(v + (long)t * ldv + i))),
+                16);
+            acc = _mm512_fmadd_ps(_mm512_set1_ps(p[t]), _mm512_castsi512_ps(vw), acc);
+        }
+        _mm512_storeu_ps(out + i, acc);
+    }
+#endif
+    for (; i < n; i++) {
+        float acc = 0.0f;
+        for (int t = 0; t < n_rows; t++)
+            acc = fmaf(p[t], qt_f32(v[(long)t * ldv + i]), acc);
+        out[i] = acc;
+    }
 }

@@ -6,6 +6,8 @@
 #ifndef TS_MODELS_KERNELS_H
 #define TS_MODELS_KERNELS_H
 
+#include <stdint.h>
+
 /* y[r][o] = sum_k x[r][k] * w[o][k] for r < rows and o in [o_begin, o_end).
  * x: (rows, in) with row stride ldx; w: (out, in) with row stride ldw (= in for a plain
  * row-major matrix); y: (rows, out) with row stride ldy. */
@@ -41,5 +43,34 @@ void kern_axpy(float *y, float alpha, const float *x, int n);
 
 /* Name of the code path compiled in ("avx512" or "portable"). */
 const char *kern_path(void);
+
+/* ---- reduced precision (models/quant.h holds the formats) ----
+ * bf16: y[r][o] = sum_k x[r][k] * w[o][k] with x and w in bf16 (x: (rows, in), stride ldx;
+ * w: (out, in), stride ldw) and float32 lanes: lane l takes the pairs k = 32j + 2l, 2l + 1 (the
+ * order of AVX512-BF16's dot product), then the lanes fold as in kern_matmul. The hardware and
+ * portable paths may differ in the last bits (the instruction's internal rounding), never by
+ * more than float32 accumulation error. */
+void kern_matmul_bf16(float *y, int ldy, const uint16_t *x, int ldx, const uint16_t *w, int ldw,
+                      int rows, int in, int o_begin, int o_end);
+
+/* int8: y[r][o] = xs[r] * ws[o] * sum_k (xu[r][k] - 128) * w[o][k], where xu is the uint8
+ * activation form (qt_quant_u8) and wsum[o] = sum_k w[o][k]. The sum is exact in int32 (VNNI's
+ * unsigned × signed dot products, or plain integers), so both paths give the same bits.
+ * in must be at most 65536. */
+void kern_matmul_i8(float *y, int ldy, const uint8_t *xu, const float *xs, int ldx,
+                    const int8_t *w, const float *ws, const int32_t *wsum, int ldw, int rows,
+                    int in, int o_begin, int o_end);
+
+/* kern_dot with b in bf16 (widened exactly; the same lanes and fold as kern_dot). */
+float kern_dot_bf16(const float *a, const uint16_t *b, int n);
+
+/* kern_weighted_sum with v in bf16 (widened exactly). */
+void kern_weighted_sum_bf16(float *out, const float *p, const uint16_t *v, int ldv, int n_rows,
+                            int n);
+
+/* Code paths of the reduced-precision kernels: "avx512-bf16" or "portable", "avx512-vnni" or
+ * "portable". */
+const char *kern_path_bf16(void);
+const char *kern_path_int8(void);
 
 #endif
