@@ -131,9 +131,15 @@ int hx_run(const EngineConfig *c, const Weights *w, const HxPlan *plan, HxResult
     if (pool_new(p->threads, &pool, err))
         return err->code;
     Engine *e = NULL;
+    QWeights q;
     int max_rows = p->prompt_tokens > p->batch ? p->prompt_tokens : p->batch;
     int seq = p->prompt_tokens + p->gen_tokens;
-    if (eng_new(c, w, p->batch, seq, max_rows, pool, &e, err)) {
+    if (qw_build(&q, c, w, p->prec, NULL, err)) {
+        pool_free(pool);
+        return err->code;
+    }
+    if (eng_new_q(c, w, &q, p->kv, p->batch, seq, max_rows, pool, &e, err)) {
+        qw_free(&q);
         pool_free(pool);
         return err->code;
     }
@@ -164,7 +170,9 @@ int hx_run(const EngineConfig *c, const Weights *w, const HxPlan *plan, HxResult
         if (out->decode_cnt.expert_layer_steps > 0)
             out->distinct_experts_per_layer =
                 out->decode_cnt.distinct_experts_sum / out->decode_cnt.expert_layer_steps;
-        out->kernel_path = kern_path();
+        out->kernel_path = p->prec == PREC_BF16   ? kern_path_bf16()
+                           : p->prec == PREC_INT8 ? kern_path_int8()
+                                                  : kern_path();
         energy_mean(&pe, p->repeats);
         energy_mean(&de, p->repeats);
         out->prefill_energy = pe;
@@ -175,6 +183,7 @@ int hx_run(const EngineConfig *c, const Weights *w, const HxPlan *plan, HxResult
     free(tp);
     free(td);
     eng_free(e);
+    qw_free(&q);
     pool_free(pool);
     return rc;
 }

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "forward.h"
 #include "meter.h"
+#include "quant.h"
 #include "tserr.h"
 #include "weights.h"
 
@@ -19,6 +20,8 @@ typedef struct {
     int repeats;       /* timed repeats (>= 1) */
     int warmup;        /* untimed repeats before them */
     Meter *meter;      /* borrowed; NULL: no energy figures */
+    Precision prec;    /* weights: fp32 (default), bf16 or int8 (converted before timing) */
+    Precision kv;      /* KV cache: fp32 (default) or bf16 */
 } HxPlan;
 
 typedef struct {
@@ -36,7 +39,8 @@ typedef struct {
     double distinct_experts_per_layer; /* decode: mean distinct routed experts per MoE layer-step */
     MeterEnergy prefill_energy; /* mean over the timed repeats, one repeat's phase (with plan.meter) */
     MeterEnergy decode_energy;
-    const char *kernel_path;  /* "avx512" or "portable" */
+    const char *kernel_path;  /* the matmul path of plan.prec: "avx512", "avx512-bf16",
+                               * "avx512-vnni" or "portable" */
 } HxResult;
 
 /* Runs plan on model (c, w). With plan->meter, each phase of each timed repeat is metered and

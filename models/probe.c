@@ -472,6 +472,111 @@ int probe_compute(int threads, double min_seconds, ProbeResult *out, TsErr *err)
     return TS_OK;
 }
 
+/* ---- reduced-precision compute: bf16 pair dot products and int8 quad dot products ---- */
+
+typedef struct {
+    long iters;
+    int kind; /* 0: bf16, 1: int8 */
+    float sink[PROBE_MAX_THREADS];
+} ProbeDot;
+
+#if defined(__AVX512BF16__)
+#define PROBE_HAS_BF16 1
+/* Each VDPBF16PS does 16 lanes x 2 multiply-adds = 64 operations. Chains stay finite: the
+ * operands are tiny (1e-3 × 1e-3 per product, 2e6 steps). */
+static float probe_bf16_loop(long iters)
+{
+    __m512i a = _mm512_set1_epi16(0x3A83), b = _mm512_set1_epi16(0x3A83); /* ~1e-3 in bf16 */
+    __m512 sum = _mm512_setzero_ps();
+#define PROBE_BDECL(k) __m512 acc##k = _mm512_setzero_ps();
+#define PROBE_BSTEP(k) acc##k = _mm512_dpbf16_ps(acc##k, (__m512bh)a, (__m512bh)b);
+#define PROBE_BSUM(k) sum = _mm512_add_ps(sum, acc##k);
+    PROBE_ACC16(PROBE_BDECL)
+    for (long i = 0; i < iters; i++) {
+        PROBE_ACC16(PROBE_BSTEP)
+        __asm__("" : "+v"(a));
+    }
+    PROBE_ACC16(PROBE_BSUM)
+    return _mm512_reduce_add_ps(sum);
+}
+#else
+#define PROBE_HAS_BF16 0
+#endif
+
+#if defined(__AVX512VNNI__)
+#define PROBE_HAS_VNNI 1
+/* Each VPDPBUSD does 16 lanes x 4 multiply-adds = 128 operations; 1 x 1 products keep the
+ * int32 chains far from overflow. */
+static float probe_int8_loop(long iters)
+{
+    __m512i a = _mm512_set1_epi8(1), b = _mm512_set1_epi8(1), sum = _mm512_setzero_si512();
+#define PROBE_IDECL(k) __m512i acc##k = _mm512_setzero_si512();
+#define PROBE_ISTEP(k) acc##k = _mm512_dpbusd_epi32(acc##k, a, b);
+#define PROBE_ISUM(k) sum = _mm512_add_epi32(sum, acc##k);
+    PROBE_ACC16(PROBE_IDECL)
+    for (long i = 0; i < iters; i++) {
+        PROBE_ACC16(PROBE_ISTEP)
+        __asm__("" : "+v"(a));
+    }
+    PROBE_ACC16(PROBE_ISUM)
+    return (float)_mm512_reduce_add_epi32(sum);
+}
+#else
+#define PROBE_HAS_VNNI 0
+#endif
+
+static void probe_dot_work(void *ctx, int t)
+{
+    ProbeDot *d = ctx;
+#if PROBE_HAS_BF16
+    if (d->kind == 0)
+        d->sink[t] = probe_bf16_loop(d->iters);
+#endif
+#if PROBE_HAS_VNNI
+    if (d->kind == 1)
+        d->sink[t] = probe_int8_loop(d->iters);
+#endif
+    (void)d;
+    (void)t;
+}
+
+int probe_compute_dot(int threads, int int8, double min_seconds, ProbeResult *out, TsErr *err)
+{
+    int rc;
+    if ((rc = probe_check_args("probe_compute_dot", threads, &min_seconds, out, err)) != TS_OK)
+        return rc;
+    memset(out, 0, sizeof *out);
+    out->threads = threads;
+    int have = int8 ? PROBE_HAS_VNNI : PROBE_HAS_BF16;
+    if (!have) {
+        snprintf(out->method, sizeof out->method, "unavailable");
+        return TS_OK;
+    }
+    ProbeDot *local = calloc(1, sizeof *local);
+    if (!local)
+        return ts_err_set(err, TS_ENOMEM, "out of memory");
+    local->iters = PROBE_FMA_ITERS;
+    local->kind = int8;
+    ProbePool pool = {0};
+    double *secs = NULL, start = probe_now_s();
+    int rounds = 0;
+    pool.threads = threads;
+    pool.work = probe_dot_work;
+    pool.ctx = local;
+    rc = probe_pool_run(&pool, min_seconds, &secs, &rounds, err);
+    long iters = local->iters;
+    free(local);
+    if (rc != TS_OK)
+        return rc;
+    double ops = (double)threads * (double)iters * 16.0 * 16.0 * (int8 ? 8.0 : 4.0);
+    probe_summarise(secs, rounds, ops, out);
+    out->threads = threads;
+    snprintf(out->method, sizeof out->method, "%s", int8 ? "avx512-vnni" : "avx512-bf16");
+    out->elapsed_s = probe_now_s() - start;
+    free(secs);
+    return TS_OK;
+}
+
 int probe_cpu_count(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);

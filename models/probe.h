@@ -42,6 +42,13 @@ int probe_bandwidth(int threads, size_t bytes_per_array, double min_seconds, Pro
  * GFLOP/s = threads x iterations x accumulators x lanes x 2 / seconds / 1e9. Returns 0 or TS_E*. */
 int probe_compute(int threads, double min_seconds, ProbeResult *out, TsErr *err);
 
+/* Peak rate of the reduced-precision dot products the engine's kernels use, on register
+ * accumulators: bf16 (AVX512-BF16 VDPBF16PS, 64 operations per instruction) or, with int8,
+ * int8 (AVX512-VNNI VPDPBUSD, 128 operations per instruction); "GOP/s" in best/median, one
+ * multiply-add counting two. Where this build lacks the instruction, method is "unavailable"
+ * and best is 0 (the kernels then run their portable path). */
+int probe_compute_dot(int threads, int int8, double min_seconds, ProbeResult *out, TsErr *err);
+
 /* The number of online logical CPUs (sysconf), clamped to 1..PROBE_MAX_THREADS. */
 int probe_cpu_count(void);
 

@@ -6,6 +6,8 @@
 
 #include "validate.h"
 
+#include "../models/kernels.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,6 +40,40 @@ static int add_row(BenchTable *t, const char *model, int threads, int prefill, c
     return 0;
 }
 
+/* One model at one precision and thread count: a prefill row and a decode row per batch. */
+static int bench_one(const BenchOptions *o, BenchTable *t, const EngineConfig *c,
+                     const Weights *w, Precision pr, int th, int n_batches, const int *batches,
+                     TsErr *err)
+{
+    HxResult r;
+    const char *name = c->name;
+    /* lengths shrink to fit a model with a short context */
+    int seq = c->max_seq;
+    int prompt = o->prompt_tokens ? o->prompt_tokens : 128;
+    int gen = o->gen_tokens ? o->gen_tokens : 32;
+    int dprompt = o->decode_prompt ? o->decode_prompt : 64;
+    int repeats = o->repeats ? o->repeats : 3;
+    if (prompt > seq - 1)
+        prompt = seq - 1;
+    if (gen > seq / 2)
+        gen = seq / 2;
+    if (dprompt > seq - gen)
+        dprompt = seq - gen;
+    HxPlan pre = {prompt, 1, 1, th, repeats, 1, NULL, pr, PREC_FP32};
+    say(o, "%s %s: prefill %d tokens, %d thread%s", name, prec_name(pr), pre.prompt_tokens, th,
+        th > 1 ? "s" : "");
+    if (hx_run(c, w, &pre, &r, err) || add_row(t, name, th, 1, &r, err))
+        return err->code;
+    for (int b = 0; b < n_batches; b++) {
+        HxPlan dec = {dprompt, gen, batches[b], th, repeats, 1, NULL, pr, PREC_FP32};
+        say(o, "%s %s: decode batch %d, %d thread%s", name, prec_name(pr), batches[b], th,
+            th > 1 ? "s" : "");
+        if (hx_run(c, w, &dec, &r, err) || add_row(t, name, th, 0, &r, err))
+            return err->code;
+    }
+    return 0;
+}
+
 int bench_run(const BenchOptions *o, BenchTable *t, TsErr *err)
 {
     memset(t, 0, sizeof *t);
@@ -45,9 +81,14 @@ int bench_run(const BenchOptions *o, BenchTable *t, TsErr *err)
     for (int th = 1; th <= max_t; th++) {
         say(o, "probing bandwidth and compute ceilings with %d thread%s", th, th > 1 ? "s" : "");
         if (probe_bandwidth(th, 0, 1.0, &t->bandwidth[th - 1], err) ||
-            probe_compute(th, 0, &t->compute[th - 1], err))
+            probe_compute(th, 0, &t->compute[th - 1], err) ||
+            probe_compute_dot(th, 0, 0, &t->dot_bf16[th - 1], err) ||
+            probe_compute_dot(th, 1, 0, &t->dot_int8[th - 1], err))
             return err->code;
     }
+    static const Precision default_precs[] = {PREC_FP32, PREC_BF16, PREC_INT8};
+    const Precision *precs = o->precisions ? o->precisions : default_precs;
+    int n_precs = o->precisions ? o->n_precisions : 3;
     static const int default_batches[] = {1, 4, 16};
     const int *batches = o->batches ? o->batches : default_batches;
     int n_batches = o->batches ? o->n_batches : 3;
@@ -59,35 +100,13 @@ int bench_run(const BenchOptions *o, BenchTable *t, TsErr *err)
             c = o->models[m];
         else if (cfg_preset(cfg_preset_name(m), &c, err))
             return err->code;
-        const char *name = c.name;
         if (wt_alloc(&w, &c, err))
             return err->code;
         wt_init_seeded(&w, &c, 1);
         int rc = 0;
-        for (int th = 1; !rc && th <= max_t; th++) {
-            HxResult r;
-            /* lengths shrink to fit a model with a short context */
-            int seq = c.max_seq;
-            int prompt = o->prompt_tokens ? o->prompt_tokens : 128;
-            int gen = o->gen_tokens ? o->gen_tokens : 32;
-            int dprompt = o->decode_prompt ? o->decode_prompt : 64;
-            if (prompt > seq - 1)
-                prompt = seq - 1;
-            if (gen > seq / 2)
-                gen = seq / 2;
-            if (dprompt > seq - gen)
-                dprompt = seq - gen;
-            HxPlan pre = {prompt, 1, 1, th, o->repeats ? o->repeats : 3, 1, NULL};
-            say(o, "%s: prefill %d tokens, %d thread%s", name, pre.prompt_tokens, th,
-                th > 1 ? "s" : "");
-            rc = hx_run(&c, &w, &pre, &r, err) || add_row(t, name, th, 1, &r, err);
-            for (int b = 0; !rc && b < n_batches; b++) {
-                HxPlan dec = {dprompt, gen, batches[b], th, o->repeats ? o->repeats : 3, 1, NULL};
-                say(o, "%s: decode batch %d, %d thread%s", name, batches[b], th,
-                    th > 1 ? "s" : "");
-                rc = hx_run(&c, &w, &dec, &r, err) || add_row(t, name, th, 0, &r, err);
-            }
-        }
+        for (int pi = 0; !rc && pi < n_precs; pi++)
+            for (int th = precs[pi] == PREC_FP32 ? 1 : max_t; !rc && th <= max_t; th++)
+                rc = bench_one(o, t, &c, &w, precs[pi], th, n_batches, batches, err);
         wt_fini(&w);
         if (rc)
             return err->code ? err->code : rc;
@@ -105,14 +124,62 @@ int bench_run(const BenchOptions *o, BenchTable *t, TsErr *err)
     return 0;
 }
 
+/* The compute peak a prefill row is held to: the FMA peak for fp32, the dot-product peak of
+ * its precision otherwise (0 when the instruction is missing). */
+static double compute_peak(const BenchTable *t, const BenchRow *b)
+{
+    int ti = b->threads - 1;
+    switch (b->r.plan.prec) {
+    case PREC_BF16: return t->dot_bf16[ti].best;
+    case PREC_INT8: return t->dot_int8[ti].best;
+    default: return t->compute[ti].best;
+    }
+}
+
 static double share_of_ceiling(const BenchTable *t, const BenchRow *b)
 {
     const HxResult *r = &b->r;
     int ti = b->threads - 1;
-    if (b->prefill)
-        return r->prefill_cnt.flops / r->prefill.median / 1e9 / t->compute[ti].best;
+    if (b->prefill) {
+        double peak = compute_peak(t, b);
+        return peak > 0 ? r->prefill_cnt.flops / r->prefill.median / 1e9 / peak : 0.0;
+    }
     return (r->decode_cnt.weight_bytes + r->decode_cnt.kv_read_bytes) / r->decode.median / 1e9 /
            t->bandwidth[ti].best;
+}
+
+/* The fp32 row of the same model, threads, phase and batch as b (NULL if none ran). */
+static const BenchRow *fp32_twin(const BenchTable *t, const BenchRow *b)
+{
+    for (int i = 0; i < t->n_rows; i++) {
+        const BenchRow *o = &t->rows[i];
+        if (o->r.plan.prec == PREC_FP32 && o->threads == b->threads && o->prefill == b->prefill &&
+            o->r.plan.batch == b->r.plan.batch && strcmp(o->model, b->model) == 0)
+            return o;
+    }
+    return NULL;
+}
+
+static double row_tok_s(const BenchRow *b)
+{
+    return b->prefill ? hx_prefill_tok_s(&b->r) : hx_decode_tok_s(&b->r);
+}
+
+/* Issue 9's targets: int8 decode at batch 1 at least 2x fp32 on the 110M presets (bytes per
+ * token fall 4x); bf16 prefill above fp32 prefill. */
+static void write_precision_target(FILE *f, const BenchTable *t, const BenchRow *b)
+{
+    const BenchRow *ref = fp32_twin(t, b);
+    if (!ref)
+        return;
+    double ratio = row_tok_s(b) / row_tok_s(ref);
+    int big = strstr(b->model, "110m") != NULL;
+    if (b->r.plan.prec == PREC_INT8 && big && !b->prefill && b->r.plan.batch == 1)
+        fprintf(f, "| int8 decode at batch 1 >= 2x fp32 | %s | %d | %.2fx | %s |\n", b->model,
+                b->threads, ratio, ratio >= 2.0 ? "yes" : "no");
+    if (b->r.plan.prec == PREC_BF16 && b->prefill)
+        fprintf(f, "| bf16 prefill above fp32 prefill | %s | %d | %.2fx | %s |\n", b->model,
+                b->threads, ratio, ratio > 1.0 ? "yes" : "no");
 }
 
 /* The issue's targets and the reference engines' figures, checked against this table. */
@@ -123,6 +190,10 @@ static void write_targets(FILE *f, const BenchTable *t)
     for (int i = 0; i < t->n_rows; i++) {
         const BenchRow *b = &t->rows[i];
         int big = strstr(b->model, "110m") != NULL;
+        if (b->r.plan.prec != PREC_FP32) {
+            write_precision_target(f, t, b);
+            continue;
+        }
         if (big && !b->prefill && b->r.plan.batch == 1) {
             double sh = share_of_ceiling(t, b);
             fprintf(f, "| decode at batch 1 >= 70%% of bandwidth | %s | %d | %.0f%% | %s |\n",
@@ -160,7 +231,7 @@ static void write_validation(FILE *f, const BenchTable *t)
         int n = 0;
         for (int i = 0; i < t->n_rows; i++) {
             const BenchRow *b = &t->rows[i];
-            if (b->threads != th)
+            if (b->threads != th || b->r.plan.prec != PREC_FP32)
                 continue;
             const HxResult *r = &b->r;
             rows[n++] = (StoreMeasurementRow){
@@ -198,7 +269,7 @@ int bench_write_md(const BenchTable *t, const char *path, const char *commit,
     fprintf(f, "# Engine benchmark\n\nGenerated by `make bench` (`tokensim bench`); numbers from "
                "one run, so compare ratios within this table, not across machines.\n\n");
     fprintf(f, "- commit: `%s`, date: %s\n- machine: `%s`\n", commit, date, machine);
-    fprintf(f, "- kernels: %s; weights fp32; seeded random weights (speed does not depend on "
+    fprintf(f, "- kernels: %s (fp32); seeded random weights (speed does not depend on "
                "values)\n",
             t->n_rows ? t->rows[0].r.kernel_path : "?");
     fprintf(f, "- ceilings measured here: STREAM triad %.1f GB/s (1 thread), %.1f GB/s (2 "
@@ -211,8 +282,17 @@ int bench_write_md(const BenchTable *t, const char *path, const char *commit,
                "prompt. GB/s counts weight and KV-cache bytes the step reads; %% of ceiling is "
                "against bandwidth for decode and the FMA peak for prefill, at the same thread "
                "count.\n\n");
-    fprintf(f, "| model | threads | phase | batch | tokens/s | ms/step | GFLOP/s | GB/s | %% of "
-               "ceiling | experts/layer |\n|---|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    fprintf(f, "Reduced precision: `bf16` and `int8` are the weights' precision (int8: one "
+               "scale per output row, activations quantised per row); the KV cache stays fp32 "
+               "here. Their prefill %% is against the bf16 or int8 dot-product peak: %s "
+               "%.1f / %.1f GOP/s, %s %.1f / %.1f GOP/s (1 / 2 threads). Kernel paths: %s, "
+               "%s.\n\n",
+            t->dot_bf16[1].method, t->dot_bf16[0].best, t->dot_bf16[1].best,
+            t->dot_int8[1].method, t->dot_int8[0].best, t->dot_int8[1].best, kern_path_bf16(),
+            kern_path_int8());
+    fprintf(f, "| model | precision | threads | phase | batch | tokens/s | ms/step | GFLOP/s | "
+               "GB/s | bytes/token | %% of ceiling | experts/layer "
+               "|\n|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int i = 0; i < t->n_rows; i++) {
         const BenchRow *b = &t->rows[i];
         const HxResult *r = &b->r;
@@ -221,11 +301,17 @@ int bench_write_md(const BenchTable *t, const char *path, const char *commit,
             double s = r->prefill.median;
             double gflops = r->prefill_cnt.flops / s / 1e9;
             double gbs = (r->prefill_cnt.weight_bytes + r->prefill_cnt.kv_read_bytes) / s / 1e9;
-            fprintf(f, "| %s | %d | prefill %d | 1 | %.0f | %.2f | %.1f | %.1f | %.0f%% of "
-                       "peak | |\n",
-                    b->model, b->threads, r->plan.prompt_tokens, hx_prefill_tok_s(r),
-                    s * 1e3 / r->prefill_cnt.steps, gflops, gbs,
-                    100.0 * gflops / t->compute[ti].best);
+            double peak = compute_peak(t, b);
+            char share[32] = "n/a";
+            if (peak > 0)
+                snprintf(share, sizeof share, "%.0f%% of peak", 100.0 * gflops / peak);
+            fprintf(f, "| %s | %s | %d | prefill %d | 1 | %.0f | %.2f | %.1f | %.1f | %.3g | %s "
+                       "| |\n",
+                    b->model, prec_name(r->plan.prec), b->threads, r->plan.prompt_tokens,
+                    hx_prefill_tok_s(r), s * 1e3 / r->prefill_cnt.steps, gflops, gbs,
+                    (r->prefill_cnt.weight_bytes + r->prefill_cnt.kv_read_bytes) /
+                        r->prefill_cnt.rows,
+                    share);
         } else {
             double s = r->decode.median;
             double gflops = r->decode_cnt.flops / s / 1e9;
@@ -233,10 +319,12 @@ int bench_write_md(const BenchTable *t, const char *path, const char *commit,
             char experts[32] = "";
             if (r->distinct_experts_per_layer > 0)
                 snprintf(experts, sizeof experts, "%.2f", r->distinct_experts_per_layer);
-            fprintf(f, "| %s | %d | decode | %d | %.0f | %.2f | %.1f | %.1f | %.0f%% of "
-                       "bandwidth | %s |\n",
-                    b->model, b->threads, r->plan.batch, hx_decode_tok_s(r),
-                    s * 1e3 / r->decode_cnt.steps, gflops, gbs,
+            fprintf(f, "| %s | %s | %d | decode | %d | %.0f | %.2f | %.1f | %.1f | %.3g | %.0f%% "
+                       "of bandwidth | %s |\n",
+                    b->model, prec_name(r->plan.prec), b->threads, r->plan.batch,
+                    hx_decode_tok_s(r), s * 1e3 / r->decode_cnt.steps, gflops, gbs,
+                    (r->decode_cnt.weight_bytes + r->decode_cnt.kv_read_bytes) /
+                        r->decode_cnt.rows,
                     100.0 * gbs / t->bandwidth[ti].best, experts);
         }
     }

@@ -14,12 +14,14 @@ typedef struct {
     char model[48];
     int threads;
     int prefill;      /* 1: prefill row, 0: decode row */
-    HxResult r;
+    HxResult r;       /* r.plan.prec: the weights' precision */
 } BenchRow;
 
 typedef struct {
     ProbeResult bandwidth[2]; /* 1 and 2 threads */
     ProbeResult compute[2];
+    ProbeResult dot_bf16[2];  /* bf16 and int8 dot-product peaks (method "unavailable" when */
+    ProbeResult dot_int8[2];  /* this build lacks the instructions) */
     BenchRow rows[BENCH_MAX_ROWS];
     int n_rows;
 } BenchTable;
@@ -33,6 +35,9 @@ typedef struct {
     int gen_tokens;            /* decode rows: steps (default 32) */
     int repeats;               /* default 3 */
     const int *batches;        /* decode batch sizes (default 1, 4, 16) */
+    const Precision *precisions; /* weight precisions (default fp32, bf16, int8): fp32 at 1 and
+                                  * max_threads threads, the others at max_threads only */
+    int n_precisions;
     int n_batches;
     /* progress(ctx, message) after each measurement; may be NULL */
     void (*progress)(void *ctx, const char *message);

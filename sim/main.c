@@ -119,12 +119,13 @@ static const char USAGE_MODELS[] =
 
 static const char USAGE_BENCH[] =
     "usage: tokensim bench [--model NAME]... [--config FILE] [--threads 1|2] [--repeats N]\n"
-    "                      [--out FILE]\n"
+    "                      [--precision LIST] [--out FILE]\n"
     "\n"
-    "Measures this machine's ceilings (STREAM triad bandwidth, peak FMA rate), then prefill\n"
-    "(128-token prompt) and decode (batch 1, 4, 16) tokens/s of each preset with achieved\n"
-    "GFLOP/s and GB/s as shares of them, and writes the Markdown table to FILE (default\n"
-    "BENCHMARKS.md). Progress goes to stderr. Takes a few minutes for every preset.\n"
+    "Measures this machine's ceilings (STREAM triad bandwidth, peak FMA rate, bf16 and int8\n"
+    "dot-product peaks), then prefill (128-token prompt) and decode (batch 1, 4, 16) tokens/s\n"
+    "of each preset and precision with achieved GFLOP/s and GB/s as shares of them, and\n"
+    "writes the Markdown table to FILE (default BENCHMARKS.md). fp32 runs at 1 and N threads,\n"
+    "bf16 and int8 at N. Progress goes to stderr. Takes several minutes for every preset.\n"
     "\n"
     "options:\n"
     "  --model NAME   benchmark only this model (repeatable): a preset, or a [model NAME]\n"
@@ -132,6 +133,7 @@ static const char USAGE_BENCH[] =
     "  --config FILE  a model file with [model NAME] sections\n"
     "  --threads N    up to N threads (1 or 2; default 2)\n"
     "  --repeats N    timed repeats per measurement (default 3)\n"
+    "  --precision LIST  weight precisions, comma-separated: fp32, bf16, int8 (default all)\n"
     "  --commit TEXT  commit id to print in the table (default: unknown)\n"
     "  --out FILE     where to write the table (default BENCHMARKS.md)\n";
 
@@ -568,16 +570,47 @@ static void bench_progress(void *ctx, const char *msg)
     fprintf(stderr, "tokensim: %s\n", msg);
 }
 
+/* Parses "fp32,int8" into precs (each at most once); prints the usage error and returns -1 on
+ * a bad list. */
+static int precision_list(const char *cmd, const char *text, Precision *precs, int *n)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", text);
+    *n = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        TsErr err;
+        Precision p;
+        if (prec_parse(tok, &p, &err) != 0) {
+            usage_error(cmd, err.msg);
+            return -1;
+        }
+        for (int i = 0; i < *n; i++)
+            if (precs[i] == p) {
+                usage_error(cmd, "--precision: a precision is listed twice");
+                return -1;
+            }
+        precs[(*n)++] = p;
+    }
+    if (*n == 0) {
+        usage_error(cmd, "--precision: expected fp32, bf16 or int8");
+        return -1;
+    }
+    return 0;
+}
+
 static int cmd_bench(int argc, char **argv)
 {
     static const struct option longs[] = {
         {"model", required_argument, NULL, 'm'}, {"threads", required_argument, NULL, 't'},
         {"repeats", required_argument, NULL, 'r'}, {"out", required_argument, NULL, 'o'},
         {"commit", required_argument, NULL, 'c'}, {"config", required_argument, NULL, 'C'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"precision", required_argument, NULL, 'P'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *models[16], *config = NULL;
-    int n_models = 0, threads = 2, repeats = 3;
+    int n_models = 0, threads = 2, repeats = 3, n_precs = 0;
+    Precision precs[PREC_COUNT];
     const char *out = "BENCHMARKS.md", *commit = "unknown";
     optind = 1;
     opterr = 0;
@@ -615,6 +648,10 @@ static int cmd_bench(int argc, char **argv)
         case 'C':
             config = optarg;
             break;
+        case 'P':
+            if (precision_list("bench", optarg, precs, &n_precs))
+                return 2;
+            break;
         case 'h':
             fputs(USAGE_BENCH, stdout);
             return 0;
@@ -638,6 +675,8 @@ static int cmd_bench(int argc, char **argv)
     o.n_models = n_models;
     o.max_threads = threads;
     o.repeats = repeats;
+    o.precisions = n_precs ? precs : NULL;
+    o.n_precisions = n_precs;
     o.progress = bench_progress;
     if (bench_run(&o, &table, &err))
         return fail(&err);

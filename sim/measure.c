@@ -94,7 +94,7 @@ int msr_run(const MsrPlan *plan, MsrResult *out, TsErr *err)
             snprintf(what, sizeof what, "%s batch %d", c->name, batches[b]);
             say(plan, done++, total, what);
             HxPlan hp = {prompt, gen, batches[b], plan->threads,
-                         plan->repeats ? plan->repeats : 3, 1, plan->meter};
+                         plan->repeats ? plan->repeats : 3, 1, plan->meter, PREC_FP32, PREC_FP32};
             MsrRun *run = &out->runs[out->n_runs];
             if (hx_run(c, plan->weights[m], &hp, &run->r, err))
                 return ts_err_prefix(err, "%s, batch %d: ", c->name, batches[b]);
