@@ -227,6 +227,21 @@ int qw_build(QWeights *q, const EngineConfig *c, const Weights *w, Precision p,
     return 0;
 }
 
+int qt_mat_new(QMat *m, Precision p, const float *w, int rows, int cols, void **owned,
+               TsErr *err)
+{
+    *owned = NULL;
+    if (p == PREC_FP32) {
+        *m = qt_fp32(w, rows, cols);
+        return 0;
+    }
+    *owned = mem_alloc(mat_block_bytes(p, rows, cols));
+    if (!*owned)
+        return ts_err_set(err, TS_ENOMEM, "out of memory");
+    convert(m, p, w, rows, cols, *owned);
+    return 0;
+}
+
 void qw_free(QWeights *q)
 {
     if (!q)

@@ -77,6 +77,11 @@ double qt_matrix_bytes(Precision p, double rows, double cols);
 /* A float32 matrix as a QMat (borrowed). */
 QMat qt_fp32(const float *w, int rows, int cols);
 
+/* One matrix w (rows, cols) in precision p: a view for fp32 (*owned NULL), else a converted
+ * copy in *owned (free() it after the QMat's last use). */
+int qt_mat_new(QMat *m, Precision p, const float *w, int rows, int cols, void **owned,
+               TsErr *err);
+
 /* A model's matrices in one precision. Matrices are indexed as in Weights: wq..wo by layer,
  * w1..w3 by dense layer, ew1..ew3 by (MoE layer × (E + S) + expert). For fp32 every QMat
  * borrows the Weights' floats and nothing is copied. */
