@@ -248,6 +248,7 @@ int eng_new_q(const EngineConfig *c, const Weights *w, const QWeights *q, Precis
         widest = widest > (size_t)e->Q ? widest : (size_t)e->Q;
         size_t ks = (size_t)(e->K + e->S), ew = (size_t)(e->D > e->G ? e->D : e->G);
         widest = widest > ks * ew ? widest : ks * ew;
+        widest = widest > 2 * D ? widest : 2 * D; /* an MTP projection's (D, 2D) input */
         e->act_cap = R * widest * (size_t)prec_elt_bytes(q->prec) + 64 * (2 * ES + 8);
         e->act = zalloc(e->act_cap, &fail);
         e->act_scale_cap = R * (ks + 1);
@@ -773,7 +774,8 @@ int eng_project(Engine *e, float *y, const float *x, const QMat *m, int rows, Ph
     if (rows < 1 || rows > e->max_rows)
         return ts_err_set(err, TS_EINPUT, "a projection takes 1 to %d rows, got %d", e->max_rows,
                           rows);
-    if (m->prec != PREC_FP32 && (size_t)rows * (size_t)m->cols * 2 > e->act_cap)
+    if (m->prec != PREC_FP32 &&
+        (size_t)rows * (size_t)m->cols * (size_t)prec_elt_bytes(m->prec) > e->act_cap)
         return ts_err_set(err, TS_EINPUT, "a projection of %d inputs is wider than the engine's "
                                           "scratch", m->cols);
     MatJob job = {y, m->rows, x, m->cols, m, rows, m->cols, m->rows, 0, 0, NULL, NULL};

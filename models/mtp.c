@@ -39,6 +39,12 @@ struct MtpModel {
     float *logits; /* (max_rows, V) */
     FwdRow *rows;  /* (max_rows) */
     int done[MTP_MAX_DEPTH + 1]; /* per depth: first position not final */
+    /* the generation in progress (mtp_prefill to mtp_decode) */
+    MtpOptions opt;
+    int slot, n_gen, N; /* T[0..N] final, T[N] not yet run by the main model */
+    int *T;             /* (max_seq + MTP_MAX_DEPTH + 2) tokens */
+    int *out;           /* the caller's, n_gen */
+    int drafts[MTP_MAX_DEPTH + 2]; /* drafts[k]: depth k's guess at T[N + k] */
     double acc[MTP_MAX_DEPTH + 1]; /* forced acceptance accumulators */
 };
 
@@ -82,6 +88,7 @@ void mtp_free(MtpModel *m)
     free(m->emb);
     free(m->logits);
     free(m->rows);
+    free(m->T);
     free(m);
 }
 
@@ -183,7 +190,8 @@ int mtp_new(const EngineConfig *c, const Weights *w, const QWeights *q, int dept
     m->emb = malloc(sizeof(float) * D);
     m->logits = malloc(sizeof(float) * R * (size_t)m->V);
     m->rows = malloc(sizeof(FwdRow) * R);
-    if (!rc && (!m->hist || !m->xin || !m->xproj || !m->hid || !m->emb || !m->logits || !m->rows))
+    m->T = malloc(sizeof(int) * (size_t)(max_seq + MTP_MAX_DEPTH + 2));
+    if (!rc && (!m->T || !m->hist || !m->xin || !m->xproj || !m->hid || !m->emb || !m->logits || !m->rows))
         rc = ts_err_set(err, TS_ENOMEM, "out of memory for the MTP modules");
     for (int k = 0; !rc && k < depth; k++)
         rc = depth_new(m, &m->d[k], w, &seed, kv, max_slots, pool, err);
@@ -303,14 +311,17 @@ static int accept_count(MtpModel *m, const MtpOptions *o, const int *drafts, con
     return a;
 }
 
-int mtp_generate(Engine *main, MtpModel *m, const MtpOptions *o, int slot, const int *prompt,
-                 int n_prompt, int n_gen, int *out, MtpStats *st, TsErr *err)
+int mtp_prefill(Engine *main, MtpModel *m, const MtpOptions *o, int slot, const int *prompt,
+                int n_prompt, int n_gen, int *out, MtpStats *st, TsErr *err)
 {
     memset(st, 0, sizeof *st);
-    int depth = o->depth;
-    if (depth < 0 || depth > m->depth)
-        return ts_err_set(err, TS_EINPUT, "MTP depth %d is outside the model's [0, %d]", depth,
-                          m->depth);
+    m->opt = *o;
+    m->slot = slot;
+    m->n_gen = n_gen;
+    m->out = out;
+    if (o->depth < 0 || o->depth > m->depth)
+        return ts_err_set(err, TS_EINPUT, "MTP depth %d is outside the model's [0, %d]",
+                          o->depth, m->depth);
     if (o->force_accept > 1.0)
         return ts_err_set(err, TS_EINPUT, "a forced acceptance rate must be in [0, 1]");
     if (n_prompt < 1 || n_gen < 1 || n_prompt + n_gen > m->max_seq || n_prompt > m->max_rows)
@@ -318,32 +329,36 @@ int mtp_generate(Engine *main, MtpModel *m, const MtpOptions *o, int slot, const
                           "a prompt of 1 to %d tokens and at least one more token must fit the "
                           "engine's %d positions",
                           m->max_rows, m->max_seq);
-    int *T = malloc(sizeof(int) * (size_t)(n_prompt + n_gen + MTP_MAX_DEPTH + 2));
-    if (!T)
-        return ts_err_set(err, TS_ENOMEM, "out of memory");
-    memcpy(T, prompt, sizeof(int) * (size_t)n_prompt);
+    memcpy(m->T, prompt, sizeof(int) * (size_t)n_prompt);
     int rc = eng_truncate(main, slot, 0, err);
     for (int k = 0; !rc && k < m->depth; k++)
         rc = eng_truncate(m->d[k].e, slot, 0, err);
     memset(m->done, 0, sizeof m->done);
     memset(m->acc, 0, sizeof m->acc);
-    int drafts[MTP_MAX_DEPTH + 2] = {0}, g[MTP_MAX_DEPTH + 1];
-    int N = n_prompt, V = m->V;
-    /* prefill: the prompt, then the modules over it (their first drafts) */
+    memset(m->drafts, 0, sizeof m->drafts);
+    m->N = n_prompt;
     for (int i = 0; !rc && i < n_prompt; i++)
         m->rows[i] = (FwdRow){slot, i, prompt[i], i == n_prompt - 1};
     if (!rc)
         rc = eng_step_ex(main, m->rows, n_prompt, NULL, hist_at(m, 0, 0), m->logits,
                          PHASE_PREFILL, err);
-    if (!rc) {
-        T[N] = argmax(m->logits, V);
-        out[st->emitted++] = T[N];
-        if (st->emitted < n_gen)
-            rc = draft_all(m, depth, slot, T, N, drafts, PHASE_PREFILL, err);
-    }
-    while (!rc && st->emitted < n_gen) {
+    if (rc)
+        return rc;
+    m->T[m->N] = argmax(m->logits, m->V);
+    out[st->emitted++] = m->T[m->N];
+    if (st->emitted < n_gen)
+        return draft_all(m, o->depth, slot, m->T, m->N, m->drafts, PHASE_PREFILL, err);
+    return 0;
+}
+
+int mtp_decode(Engine *main, MtpModel *m, MtpStats *st, TsErr *err)
+{
+    const MtpOptions *o = &m->opt;
+    int depth = o->depth, slot = m->slot, n_gen = m->n_gen, V = m->V, rc = 0;
+    int *T = m->T, *drafts = m->drafts, g[MTP_MAX_DEPTH + 1];
+    while (st->emitted < n_gen) {
         /* verify: the pending token and the drafts, one step */
-        int nd = depth;
+        int N = m->N, nd = depth;
         nd = nd < n_gen - st->emitted - 1 ? nd : n_gen - st->emitted - 1;
         nd = nd < m->max_seq - 1 - N ? nd : m->max_seq - 1 - N;
         nd = nd > 0 ? nd : 0;
@@ -351,7 +366,7 @@ int mtp_generate(Engine *main, MtpModel *m, const MtpOptions *o, int slot, const
             m->rows[i] = (FwdRow){slot, N + i, i == 0 ? T[N] : drafts[i], 1};
         if ((rc = eng_step_ex(main, m->rows, nd + 1, NULL, hist_at(m, 0, N), m->logits,
                               PHASE_DECODE, err)))
-            break;
+            return rc;
         for (int i = 0; i <= nd; i++)
             g[i] = argmax(m->logits + (size_t)i * (size_t)V, V);
         int matched, a = accept_count(m, o, drafts, g, nd, &matched);
@@ -359,17 +374,25 @@ int mtp_generate(Engine *main, MtpModel *m, const MtpOptions *o, int slot, const
             T[N + i] = drafts[i];
         T[N + a + 1] = g[a];
         for (int i = 1; i <= a + 1 && st->emitted < n_gen; i++)
-            out[st->emitted++] = T[N + i];
+            m->out[st->emitted++] = T[N + i];
         st->steps++;
         st->drafted += nd;
         st->matched += matched;
         st->accepted += a;
-        N += a + 1;
-        if ((rc = eng_truncate(main, slot, N, err)))
-            break;
-        if (depth > 0 && st->emitted < n_gen)
-            rc = draft_all(m, depth, slot, T, N, drafts, PHASE_DECODE, err);
+        m->N = N + a + 1;
+        if ((rc = eng_truncate(main, slot, m->N, err)))
+            return rc;
+        if (depth > 0 && st->emitted < n_gen &&
+            (rc = draft_all(m, depth, slot, T, m->N, drafts, PHASE_DECODE, err)))
+            return rc;
     }
-    free(T);
-    return rc;
+    return 0;
+}
+
+int mtp_generate(Engine *main, MtpModel *m, const MtpOptions *o, int slot, const int *prompt,
+                 int n_prompt, int n_gen, int *out, MtpStats *st, TsErr *err)
+{
+    if (mtp_prefill(main, m, o, slot, prompt, n_prompt, n_gen, out, st, err))
+        return err->code;
+    return mtp_decode(main, m, st, err);
 }

@@ -61,6 +61,12 @@ typedef struct {
 int mtp_generate(Engine *main, MtpModel *m, const MtpOptions *o, int slot, const int *prompt,
                  int n_prompt, int n_gen, int *out, MtpStats *st, TsErr *err);
 
+/* mtp_generate in two parts, for timing each phase: the prefill (and the first drafts), then
+ * the decoding; mtp_decode continues the generation mtp_prefill started (out and st kept). */
+int mtp_prefill(Engine *main, MtpModel *m, const MtpOptions *o, int slot, const int *prompt,
+                int n_prompt, int n_gen, int *out, MtpStats *st, TsErr *err);
+int mtp_decode(Engine *main, MtpModel *m, MtpStats *st, TsErr *err);
+
 /* Adds the MTP engines' counters of a phase to acc. */
 void mtp_add_counters(const MtpModel *m, Phase phase, PhaseCounters *acc);
 void mtp_reset_counters(MtpModel *m);

@@ -59,13 +59,13 @@ static int bench_one(const BenchOptions *o, BenchTable *t, const EngineConfig *c
         gen = seq / 2;
     if (dprompt > seq - gen)
         dprompt = seq - gen;
-    HxPlan pre = {prompt, 1, 1, th, repeats, 1, NULL, pr, PREC_FP32};
+    HxPlan pre = {prompt, 1, 1, th, repeats, 1, NULL, pr, PREC_FP32, 0, -1.0};
     say(o, "%s %s: prefill %d tokens, %d thread%s", name, prec_name(pr), pre.prompt_tokens, th,
         th > 1 ? "s" : "");
     if (hx_run(c, w, &pre, &r, err) || add_row(t, name, th, 1, &r, err))
         return err->code;
     for (int b = 0; b < n_batches; b++) {
-        HxPlan dec = {dprompt, gen, batches[b], th, repeats, 1, NULL, pr, PREC_FP32};
+        HxPlan dec = {dprompt, gen, batches[b], th, repeats, 1, NULL, pr, PREC_FP32, 0, -1.0};
         say(o, "%s %s: decode batch %d, %d thread%s", name, prec_name(pr), batches[b], th,
             th > 1 ? "s" : "");
         if (hx_run(c, w, &dec, &r, err) || add_row(t, name, th, 0, &r, err))

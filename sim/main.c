@@ -165,6 +165,7 @@ static const char USAGE_MEASURE[] =
     "usage: tokensim measure [--model NAME|all]... [--checkpoint FILE] [--config FILE]\n"
     "                        [--prompt N] [--gen N] [--batch LIST] [--threads N] [--repeat N]\n"
     "                        [--db FILE] [--out DIR] [--data DIR] [--json] [--meter auto|modeled]\n"
+    "                        [--precision LIST] [--kv fp32|bf16] [--mtp D] [--mtp-accept LIST]\n"
     "\n"
     "Runs real forward passes of the models on this machine: for each model and decode batch, a\n"
     "warm-up, then repeats of prefilling every sequence and decoding them together. Records\n"
@@ -184,7 +185,14 @@ static const char USAGE_MEASURE[] =
     "  --threads N       threads (default: the number of CPUs)\n"
     "  --repeat N        timed repeats (default 3)\n"
     "  --json            print the results as JSON on stdout\n"
-    "  --meter KIND      auto (default) or modeled (skip the hardware meters)\n";
+    "  --meter KIND      auto (default) or modeled (skip the hardware meters)\n"
+    "  --precision LIST  weight precisions, e.g. fp32,bf16,int8 (default fp32); each reduced\n"
+    "                    one is also compared with fp32 (logit differences, greedy agreement)\n"
+    "  --kv PREC         KV-cache precision: fp32 (default) or bf16\n"
+    "  --mtp D           also decode at batch 1 with D multi-token-prediction drafts per step\n"
+    "                    (1 to 4), reporting the measured acceptance\n"
+    "  --mtp-accept LIST with --mtp: forced acceptance rates in [0, 1], e.g. 0,0.5,0.8,1; each\n"
+    "                    adds a run labelled forced (speed at that rate)\n";
 
 static const char USAGE_VALIDATE[] =
     "usage: tokensim validate [--db FILE] [--run ID] [--eff-compute X] [--eff-memory X]\n"
@@ -923,6 +931,32 @@ static int parse_batches(const char *text, int *out, int max)
     return n;
 }
 
+/* Parses "0,0.5,1" (rates in [0, 1], at most max); prints the usage error and returns -1 on a
+ * bad list. */
+static int accept_list(const char *text, double *out, int max)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", text);
+    int n = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        double v;
+        if (n == max || txt_parse_double(tok, &v) != 0 || !(v >= 0 && v <= 1)) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "--mtp-accept: expected up to %d rates in [0, 1], got '%s'",
+                     max, text);
+            usage_error("measure", msg);
+            return -1;
+        }
+        out[n++] = v;
+    }
+    if (n == 0) {
+        usage_error("measure", "--mtp-accept: expected rates in [0, 1], e.g. 0,0.5,1");
+        return -1;
+    }
+    return n;
+}
+
 static int cmd_measure(int argc, char **argv)
 {
     static const struct option longs[] = {
@@ -933,6 +967,8 @@ static int cmd_measure(int argc, char **argv)
         {"db", required_argument, NULL, 'd'},     {"out", required_argument, NULL, 'o'},
         {"data", required_argument, NULL, 'D'},   {"json", no_argument, NULL, 'j'},
         {"meter", required_argument, NULL, 'M'},  {"help", no_argument, NULL, 'h'},
+        {"precision", required_argument, NULL, 'P'}, {"kv", required_argument, NULL, 'K'},
+        {"mtp", required_argument, NULL, 'T'},    {"mtp-accept", required_argument, NULL, 'A'},
         {NULL, 0, NULL, 0},
     };
     static MsrPlan plan;
@@ -983,6 +1019,25 @@ static int cmd_measure(int argc, char **argv)
         case 'o': o.out = optarg; break;
         case 'D': o.data = optarg; break;
         case 'j': json = 1; break;
+        case 'P':
+            if (precision_list("measure", optarg, plan.precs, &plan.n_precs))
+                return EXIT_USAGE;
+            break;
+        case 'K': {
+            TsErr perr;
+            if (prec_parse(optarg, &plan.kv, &perr) != 0 || plan.kv == PREC_INT8)
+                return usage_error("measure", "--kv: expected fp32 or bf16");
+            break;
+        }
+        case 'T':
+            if (int_option("measure", "--mtp", optarg, 1, MTP_MAX_DEPTH, &v))
+                return EXIT_USAGE;
+            plan.mtp_depth = (int)v;
+            break;
+        case 'A':
+            if ((plan.n_accepts = accept_list(optarg, plan.mtp_accepts, MSR_MAX_ACCEPTS)) < 0)
+                return EXIT_USAGE;
+            break;
         case 'M':
             if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "modeled") != 0)
                 return usage_error("measure", "--meter must be auto or modeled");
@@ -993,6 +1048,8 @@ static int cmd_measure(int argc, char **argv)
             return option_error("measure", c, argv);
         }
     }
+    if (plan.n_accepts > 0 && plan.mtp_depth == 0)
+        return usage_error("measure", "--mtp-accept needs --mtp D");
     if (optind < argc)
         return usage_error("measure", "measure takes no arguments besides options");
     TsErr err;

@@ -4,6 +4,8 @@
  * measured. Rows and reports are derived from the same numbers. */
 #include "measure.h"
 
+#include "validate.h"
+
 #include <ctype.h>
 #include <math.h>
 #include <string.h>
@@ -67,7 +69,11 @@ int msr_run(const MsrPlan *plan, MsrResult *out, TsErr *err)
     static const int default_batches[] = {1, 4, 16};
     const int *batches = plan->n_batches ? plan->batches : default_batches;
     int n_batches = plan->n_batches ? plan->n_batches : 3;
-    int total = 3 + plan->n_models * n_batches, done = 0;
+    static const Precision fp32_only[] = {PREC_FP32};
+    const Precision *precs = plan->n_precs ? plan->precs : fp32_only;
+    int n_precs = plan->n_precs ? plan->n_precs : 1;
+    int n_mtp_runs = plan->mtp_depth > 0 ? 1 + plan->n_accepts : 0;
+    int total = 3 + plan->n_models * n_precs * (n_batches + n_mtp_runs + 1), done = 0;
     say(plan, done++, total, "probing memory bandwidth");
     if (probe_bandwidth(plan->threads, 0, 0.5, &out->bandwidth, err))
         return err->code;
@@ -82,24 +88,58 @@ int msr_run(const MsrPlan *plan, MsrResult *out, TsErr *err)
     out->modeled = meter_is_modeled(plan->meter);
     for (int m = 0; m < plan->n_models; m++) {
         const EngineConfig *c = &plan->models[m];
-        for (int b = 0; b < n_batches; b++) {
-            int seq = c->max_seq;
-            int gen = plan->gen_tokens ? plan->gen_tokens : 32;
-            int prompt = plan->prompt_tokens ? plan->prompt_tokens : 128;
-            if (gen > seq / 2)
-                gen = seq / 2 > 0 ? seq / 2 : 1;
-            if (prompt > seq - gen)
-                prompt = seq - gen;
-            char what[128];
-            snprintf(what, sizeof what, "%s batch %d", c->name, batches[b]);
+        int seq = c->max_seq;
+        int gen = plan->gen_tokens ? plan->gen_tokens : 32;
+        int prompt = plan->prompt_tokens ? plan->prompt_tokens : 128;
+        if (gen > seq / 2)
+            gen = seq / 2 > 0 ? seq / 2 : 1;
+        if (prompt > seq - gen)
+            prompt = seq - gen;
+        for (int pi = 0; pi < n_precs; pi++) {
+            Precision pr = precs[pi];
+            /* the batches, then MTP at batch 1: measured acceptance, then each forced rate */
+            int n_mtp = plan->mtp_depth > 0 ? 1 + plan->n_accepts : 0;
+            for (int k = 0; k < n_batches + n_mtp; k++) {
+                int mtp = k >= n_batches;
+                double accept = mtp && k > n_batches ? plan->mtp_accepts[k - n_batches - 1] : -1.0;
+                HxPlan hp = {prompt, gen, mtp ? 1 : batches[k], plan->threads,
+                             plan->repeats ? plan->repeats : 3, 1, plan->meter, pr, plan->kv,
+                             mtp ? plan->mtp_depth : 0, accept};
+                char what[160];
+                if (mtp && accept >= 0)
+                    snprintf(what, sizeof what, "%s %s MTP depth %d, forced acceptance %.2f",
+                             c->name, prec_name(pr), plan->mtp_depth, accept);
+                else if (mtp)
+                    snprintf(what, sizeof what, "%s %s MTP depth %d", c->name, prec_name(pr),
+                             plan->mtp_depth);
+                else
+                    snprintf(what, sizeof what, "%s %s batch %d", c->name, prec_name(pr),
+                             batches[k]);
+                say(plan, done++, total, what);
+                if (out->n_runs >= MSR_MAX_ROWS)
+                    return ts_err_set(err, TS_EINPUT, "more than %d measurements; measure fewer "
+                                                      "models, batches or rates at once",
+                                      MSR_MAX_ROWS);
+                MsrRun *run = &out->runs[out->n_runs];
+                if (hx_run(c, plan->weights[m], &hp, &run->r, err))
+                    return ts_err_prefix(err, "%s: ", what);
+                snprintf(run->model, sizeof run->model, "%s", c->name);
+                out->n_runs++;
+            }
+            if (pr == PREC_FP32 && plan->kv == PREC_FP32)
+                continue;
+            char what[160];
+            snprintf(what, sizeof what, "%s %s: accuracy against fp32", c->name, prec_name(pr));
             say(plan, done++, total, what);
-            HxPlan hp = {prompt, gen, batches[b], plan->threads,
-                         plan->repeats ? plan->repeats : 3, 1, plan->meter, PREC_FP32, PREC_FP32};
-            MsrRun *run = &out->runs[out->n_runs];
-            if (hx_run(c, plan->weights[m], &hp, &run->r, err))
-                return ts_err_prefix(err, "%s, batch %d: ", c->name, batches[b]);
-            snprintf(run->model, sizeof run->model, "%s", c->name);
-            out->n_runs++;
+            MsrAccuracy *a = &out->acc[out->n_acc];
+            HxAccuracy ha;
+            int positions = seq < 64 ? seq : 64;
+            if (hx_accuracy(c, plan->weights[m], pr, plan->kv, plan->threads, positions, &ha, err))
+                return ts_err_prefix(err, "%s: ", what);
+            *a = (MsrAccuracy){"", pr, plan->kv, ha.max_abs_diff, ha.mean_abs_diff, ha.agreement,
+                               ha.positions};
+            snprintf(a->model, sizeof a->model, "%s", c->name);
+            out->n_acc++;
         }
     }
     say(plan, done, total, "done");
@@ -117,12 +157,13 @@ static void phase_row(const MsrResult *r, const MsrRun *run, int prefill, StoreM
     double scale = e->seconds > 0 ? t->median / e->seconds : 1.0;
     *row = (StoreMeasurementRow){
         .model = run->model,
-        .precision = "fp32",
+        .precision = prec_name(h->plan.prec),
         .phase = prefill ? "prefill" : "decode",
         .batch = h->plan.batch,
         .threads = h->plan.threads,
         .prompt_tokens = h->plan.prompt_tokens,
-        .tokens = (int64_t)c->rows,
+        /* decode: tokens produced (with MTP, fewer steps than tokens and more rows) */
+        .tokens = prefill ? (int64_t)c->rows : (int64_t)h->plan.batch * h->plan.gen_tokens,
         .seconds = t->median,
         .seconds_p10 = t->p10,
         .seconds_p90 = t->p90,
@@ -134,6 +175,14 @@ static void phase_row(const MsrResult *r, const MsrRun *run, int prefill, StoreM
         .energy_low_j = e->low_j * scale,
         .energy_high_j = e->high_j * scale,
         .energy_source = r->energy_source,
+        .kv_precision = prec_name(h->plan.kv),
+        .mtp_depth = h->plan.mtp_depth,
+        .mtp_accept_forced = h->plan.mtp_depth > 0 ? h->plan.mtp_accept : -1.0,
+        .mtp_accept_measured = h->mtp.drafted > 0 ? (double)h->mtp.matched / h->mtp.drafted
+                                                  : -1.0,
+        .tokens_per_step = !prefill && h->mtp.steps > 0
+                               ? (double)(h->mtp.steps + h->mtp.accepted) / h->mtp.steps
+                               : 0.0,
     };
 }
 
@@ -192,7 +241,8 @@ static const MsrRun *dense_twin(const MsrResult *r, const MsrRun *moe, const Eng
 {
     for (int i = 0; i < r->n_runs; i++) {
         const MsrRun *d = &r->runs[i];
-        if (d->r.plan.batch != moe->r.plan.batch)
+        if (d->r.plan.batch != moe->r.plan.batch || d->r.plan.prec != moe->r.plan.prec ||
+            d->r.plan.kv != moe->r.plan.kv || d->r.plan.mtp_depth > 0 || moe->r.plan.mtp_depth > 0)
             continue;
         for (int k = 0; k < n_cfg; k++)
             if (strcmp(configs[k].name, d->model) == 0 && configs[k].shape.experts == 0 &&
@@ -207,6 +257,105 @@ static const MsrRun *dense_twin(const MsrResult *r, const MsrRun *moe, const Eng
 static const char *num(double v, char *buf)
 {
     return report_fmt(v, buf, 32);
+}
+
+/* "int8", "bf16, KV bf16", "fp32, MTP 2 forced 0.50": what a run ran with. */
+static const char *run_label(const MsrRun *run, char *buf, size_t n)
+{
+    const HxPlan *p = &run->r.plan;
+    int len = snprintf(buf, n, "%s", prec_name(p->prec));
+    if (p->kv != PREC_FP32)
+        len += snprintf(buf + len, n - (size_t)len, ", KV %s", prec_name(p->kv));
+    if (p->mtp_depth > 0 && p->mtp_accept >= 0)
+        snprintf(buf + len, n - (size_t)len, ", MTP %d forced %.2f", p->mtp_depth, p->mtp_accept);
+    else if (p->mtp_depth > 0)
+        snprintf(buf + len, n - (size_t)len, ", MTP %d", p->mtp_depth);
+    return buf;
+}
+
+/* Decode tokens/s, bytes/token and J/token of each precision per model and batch, beside
+ * fp32, and the accuracy of each reduced precision against fp32. */
+static void write_precision_md(FILE *f, const MsrResult *r)
+{
+    int reduced = 0;
+    for (int i = 0; i < r->n_runs; i++)
+        reduced |= r->runs[i].r.plan.prec != PREC_FP32 || r->runs[i].r.plan.kv != PREC_FP32;
+    if (!reduced)
+        return;
+    char a[32], b[32], c[32], d[32], lab[96];
+    fprintf(f, "\n## Precision: fp32 against bf16 against int8, decode\n\n"
+               "| model | precision | batch | tokens/s | x fp32 | bytes/token | J/token |\n"
+               "|---|---|---:|---:|---:|---:|---:|\n");
+    for (int i = 0; i < r->n_runs; i++) {
+        const MsrRun *run = &r->runs[i];
+        if (run->r.plan.mtp_depth > 0)
+            continue;
+        const MsrRun *ref = NULL;
+        for (int k = 0; k < r->n_runs; k++) {
+            const MsrRun *o = &r->runs[k];
+            if (o->r.plan.prec == PREC_FP32 && o->r.plan.kv == run->r.plan.kv &&
+                o->r.plan.mtp_depth == 0 && o->r.plan.batch == run->r.plan.batch &&
+                strcmp(o->model, run->model) == 0)
+                ref = o;
+        }
+        Derived dv = derive(r, run, 0);
+        snprintf(d, sizeof d, "%.2f", ref ? dv.tok_s / derive(r, ref, 0).tok_s : 0.0);
+        fprintf(f, "| %s | %s | %d | %s | %s | %s | %s |\n", run->model,
+                run_label(run, lab, sizeof lab), run->r.plan.batch, num(dv.tok_s, a),
+                ref ? d : "", num(dv.bytes_per_tok, b), num(dv.j_per_tok, c));
+    }
+    if (r->n_acc == 0)
+        return;
+    fprintf(f, "\nAccuracy against fp32: both read the same %d tokens (a fixed prompt, then "
+               "fp32's greedy continuation); logits compared at every position.\n\n"
+               "| model | precision | KV | max abs logit difference | mean abs logit difference "
+               "| greedy agreement |\n|---|---|---|---:|---:|---:|\n",
+            r->acc[0].positions);
+    for (int i = 0; i < r->n_acc; i++) {
+        const MsrAccuracy *x = &r->acc[i];
+        fprintf(f, "| %s | %s | %s | %s | %s | %.1f%% |\n", x->model, prec_name(x->prec),
+                prec_name(x->kv), num(x->max_abs_diff, a), num(x->mean_abs_diff, b),
+                100.0 * x->agreement);
+    }
+}
+
+/* MTP runs: tokens per step and tokens/s against the acceptance rate, beside the closed form
+ * 1 + a + ... + a^D and the roofline's prediction at this machine's ceilings. */
+static void write_mtp_md(FILE *f, const MsrResult *r)
+{
+    int header = 0;
+    char a[32], b[32], lab[96];
+    ValOptions vo = {0.5, 0.7, 0.5};
+    for (int i = 0; i < r->n_runs; i++) {
+        const MsrRun *run = &r->runs[i];
+        const HxPlan *p = &run->r.plan;
+        if (p->mtp_depth == 0)
+            continue;
+        if (!header) {
+            fprintf(f, "\n## Multi-token prediction, decode at batch 1\n\n"
+                       "Seeded weights: real drafts almost never agree with the model, so "
+                       "*forced* rows keep drafts at a fixed rate to measure speed at that rate "
+                       "(their output is not the model's greedy output). *measured* acceptance is "
+                       "the share of drafts equal to the model's own token, in every row.\n\n"
+                       "| model | run | acceptance used | measured acceptance | tokens/step | "
+                       "1 + a + ... + a^D | tokens/s | roofline tokens/s |\n"
+                       "|---|---|---|---:|---:|---:|---:|---:|\n");
+            header = 1;
+        }
+        StoreMeasurementRow row;
+        phase_row(r, run, 0, &row);
+        const MtpStats *st = &run->r.mtp;
+        double measured = st->drafted > 0 ? (double)st->matched / st->drafted : 0.0;
+        double used = p->mtp_accept >= 0 ? p->mtp_accept : measured;
+        double pred = val_predict_tok_s(&row, r->compute.best, r->bandwidth.best, &vo);
+        char used_s[48];
+        snprintf(used_s, sizeof used_s, "%.2f (%s)", used, p->mtp_accept >= 0 ? "forced"
+                                                                             : "measured");
+        fprintf(f, "| %s | %s | %s | %.3f | %.3f | %.3f | %s | %s |\n", run->model,
+                run_label(run, lab, sizeof lab), used_s, measured, row.tokens_per_step,
+                mtp_tokens_per_step(used, p->mtp_depth), num(derive(r, run, 0).tok_s, a),
+                pred > 0 ? num(pred, b) : "n/a");
+    }
 }
 
 void msr_write_md(FILE *f, const MsrResult *r, int64_t run_id, const char *machine_json)
@@ -228,9 +377,9 @@ void msr_write_md(FILE *f, const MsrResult *r, int64_t run_id, const char *machi
                "%s W (band %s to %s W); net joules subtract it.\n\n",
             r->bandwidth.threads, num(r->bandwidth.best, a), num(r->compute.best, b),
             num(r->idle_w, c), num(r->idle_low_w, d), num(r->idle_high_w, e));
-    fprintf(f, "| model | phase | batch | threads | tokens/s | TTFT ms | TPOT ms | GFLOP/s | GB/s "
-               "| J/token (band) | net J/token | experts/layer |\n"
-               "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|\n");
+    fprintf(f, "| model | run | phase | batch | threads | tokens/s | TTFT ms | TPOT ms | GFLOP/s "
+               "| GB/s | J/token (band) | net J/token | experts/layer |\n"
+               "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|\n");
     for (int i = 0; i < r->n_runs; i++) {
         const MsrRun *run = &r->runs[i];
         for (int pf = 1; pf >= 0; pf--) {
@@ -238,14 +387,19 @@ void msr_write_md(FILE *f, const MsrResult *r, int64_t run_id, const char *machi
             char ex[32] = "";
             if (!pf && run->r.distinct_experts_per_layer > 0)
                 snprintf(ex, sizeof ex, "%.2f", run->r.distinct_experts_per_layer);
-            fprintf(f, "| %s | %s | %d | %d | %s | %s | %s | %s | %s | %s (%s to %s) | %s | %s |\n",
-                    run->model, pf ? "prefill" : "decode", run->r.plan.batch,
+            char lab[96];
+            fprintf(f, "| %s | %s | %s | %d | %d | %s | %s | %s | %s | %s | %s (%s to %s) | %s | %s "
+                       "|\n",
+                    run->model, run_label(run, lab, sizeof lab), pf ? "prefill" : "decode",
+                    run->r.plan.batch,
                     run->r.plan.threads, num(dv.tok_s, a), pf ? num(dv.ttft_ms, b) : "",
                     pf ? "" : num(dv.tpot_ms, b), num(dv.gflops, c), num(dv.gbs, d),
                     num(dv.j_per_tok, e), num(dv.low_j, g), num(dv.high_j, h),
                     num(dv.net_j_per_tok, k), ex);
         }
     }
+    write_precision_md(f, r);
+    write_mtp_md(f, r);
 }
 
 void msr_write_pairs_md(FILE *f, const MsrResult *r, const EngineConfig *configs, int n_cfg)
@@ -299,9 +453,21 @@ void msr_write_json(FILE *f, const MsrResult *r, int64_t run_id, const char *mac
             fputs(i == 0 && pf == 1 ? "{" : ",{", f);
             fputs("\"model\":", f);
             txt_json_str(f, row.model);
-            fprintf(f, ",\"precision\":\"fp32\",\"phase\":\"%s\",\"batch\":%d,\"threads\":%d,"
+            fprintf(f, ",\"precision\":\"%s\",\"phase\":\"%s\",\"batch\":%d,\"threads\":%d,"
                        "\"prompt_tokens\":%d,\"tokens\":%lld,\"seconds\":",
-                    row.phase, row.batch, row.threads, row.prompt_tokens, (long long)row.tokens);
+                    row.precision, row.phase, row.batch, row.threads, row.prompt_tokens,
+                    (long long)row.tokens);
+            fprintf(f, ",\"kv_precision\":\"%s\",\"mtp_depth\":%d,\"mtp_accept_forced\":",
+                    row.kv_precision, row.mtp_depth);
+            if (row.mtp_depth > 0 && row.mtp_accept_forced >= 0)
+                txt_json_num(f, row.mtp_accept_forced);
+            else
+                fputs("null", f);
+            fputs(",\"mtp_accept_measured\":", f);
+            if (row.mtp_depth > 0 && row.mtp_accept_measured >= 0)
+                txt_json_num(f, row.mtp_accept_measured);
+            else
+                fputs("null", f);
             txt_json_num(f, row.seconds);
             const char *keys[] = {"seconds_p10", "seconds_p90", "tokens_per_s", "ttft_ms",
                                   "tpot_ms", "flops", "gflops", "weight_bytes", "kv_bytes",

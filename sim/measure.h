@@ -15,7 +15,8 @@
 
 #define MSR_MAX_MODELS 16
 #define MSR_MAX_BATCHES 16
-#define MSR_MAX_ROWS (MSR_MAX_MODELS * MSR_MAX_BATCHES)
+#define MSR_MAX_ACCEPTS 11
+#define MSR_MAX_ROWS 256
 
 typedef struct {
     EngineConfig models[MSR_MAX_MODELS]; /* what to run */
@@ -29,18 +30,36 @@ typedef struct {
     int repeats;                /* default 3 */
     double idle_seconds;        /* how long measured meters watch idle power (default 1 s) */
     Meter *meter;               /* borrowed */
+    Precision precs[PREC_COUNT]; /* weight precisions to run (n_precs 0: fp32 only) */
+    int n_precs;
+    Precision kv;               /* KV cache precision (fp32 default) */
+    int mtp_depth;              /* > 0: also MTP runs at batch 1 for each model and precision */
+    double mtp_accepts[MSR_MAX_ACCEPTS]; /* forced acceptance rates; each adds a run */
+    int n_accepts;
     void (*progress)(void *ctx, int done, int total, const char *what); /* may be NULL */
     void *progress_ctx;
 } MsrPlan;
 
 typedef struct {
     char model[CFG_NAME_MAX];
-    HxResult r;
+    HxResult r;             /* r.plan: precision, KV precision, MTP depth and forced rate */
 } MsrRun;
+
+/* Reduced precision against fp32 on one model: logits over a fixed prompt and the fp32 model's
+ * greedy continuation, fed to both (teacher forcing). */
+typedef struct {
+    char model[CFG_NAME_MAX];
+    Precision prec, kv;
+    double max_abs_diff, mean_abs_diff; /* logits */
+    double agreement;                   /* share of positions with the same greedy token */
+    int positions;
+} MsrAccuracy;
 
 typedef struct {
     MsrRun runs[MSR_MAX_ROWS];
     int n_runs;
+    MsrAccuracy acc[MSR_MAX_MODELS * PREC_COUNT];
+    int n_acc;
     ProbeResult bandwidth;      /* at the plan's threads */
     ProbeResult compute;
     double idle_w, idle_low_w, idle_high_w;

@@ -203,6 +203,17 @@ static const char *const STORE_MIGRATIONS[] = {
     " WHERE p.param = 'usd_per_kwh' OR p.param LIKE '%.usd_per_kwh'"
     " GROUP BY p.run_id, p.fleet, p.x, p.param2, p.y;"
     "PRAGMA user_version = 4;",
+    /* 4 -> 5: reduced precision and multi-token prediction of a measure run (issue 9): the KV
+     * cache's precision, the MTP depth, the forced acceptance rate (NULL: not forced), the
+     * drafts' measured agreement with the model and the tokens each decode step produced. */
+    "ALTER TABLE measurements ADD COLUMN kv_precision TEXT NOT NULL DEFAULT 'fp32';"
+    "ALTER TABLE measurements ADD COLUMN mtp_depth INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (mtp_depth >= 0);"
+    "ALTER TABLE measurements ADD COLUMN mtp_accept_forced REAL"
+    "  CHECK (mtp_accept_forced BETWEEN 0 AND 1);"
+    "ALTER TABLE measurements ADD COLUMN mtp_accept_measured REAL;"
+    "ALTER TABLE measurements ADD COLUMN tokens_per_step REAL;"
+    "PRAGMA user_version = 5;",
 };
 
 _Static_assert(sizeof STORE_MIGRATIONS / sizeof STORE_MIGRATIONS[0] == STORE_SCHEMA_VERSION,
@@ -630,8 +641,9 @@ static int store_insert_measurements(Store *s, int64_t run_id, const StoreMeasur
     static const char sql[] =
         "INSERT INTO measurements (run_id, model, precision, phase, batch, threads, prompt_tokens,"
         " tokens, seconds, seconds_p10, seconds_p90, flops, weight_bytes, kv_bytes, energy_j,"
-        " energy_net_j, energy_low_j, energy_high_j, energy_source) VALUES (?, ?, ?, ?, ?, ?, ?,"
-        " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        " energy_net_j, energy_low_j, energy_high_j, energy_source, kv_precision, mtp_depth,"
+        " mtp_accept_forced, mtp_accept_measured, tokens_per_step) VALUES (?, ?, ?, ?, ?, ?, ?,"
+        " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     sqlite3_stmt *st;
     if (n == 0)
         return 0;
@@ -661,6 +673,11 @@ static int store_insert_measurements(Store *s, int64_t run_id, const StoreMeasur
         store_bind_real(&b, m->energy_low_j, 1);
         store_bind_real(&b, m->energy_high_j, 1);
         store_bind_text(&b, m->energy_source);
+        store_bind_text(&b, m->kv_precision ? m->kv_precision : "fp32");
+        store_bind_int64(&b, m->mtp_depth);
+        store_bind_real(&b, m->mtp_accept_forced, m->mtp_depth > 0 && m->mtp_accept_forced >= 0);
+        store_bind_real(&b, m->mtp_accept_measured, m->mtp_depth > 0 && m->mtp_accept_measured >= 0);
+        store_bind_real(&b, m->tokens_per_step, m->tokens_per_step > 0);
         if (b.rc != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE || sqlite3_reset(st) != SQLITE_OK)
             code = ts_err_set(err, TS_EIO, "%s: run %lld: inserting a measurement of '%s': %s",
                               s->path, (long long)run_id, m->model ? m->model : "(null)",

@@ -13,7 +13,7 @@ typedef struct Store Store; /* opaque */
 struct sqlite3;
 
 /* The schema version this build writes (PRAGMA user_version after migration). */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 /* Text attributes of one fleet of a run (table `fleets`). Strings are borrowed; NULL is SQL NULL. */
 typedef struct {
@@ -40,7 +40,7 @@ typedef struct {
 /* One row of table `measurements`. Strings are borrowed; has_* 0 stores NULL. */
 typedef struct {
     const char *model;
-    const char *precision;     /* "fp32" */
+    const char *precision;     /* weights: "fp32", "bf16" or "int8" */
     const char *phase;         /* "prefill" or "decode" */
     int batch, threads;
     int prompt_tokens;
@@ -49,6 +49,11 @@ typedef struct {
     double flops, weight_bytes, kv_bytes;     /* of one repeat */
     double energy_j, energy_net_j, energy_low_j, energy_high_j; /* of one repeat */
     const char *energy_source;
+    const char *kv_precision;  /* "fp32" or "bf16"; NULL: fp32 */
+    int mtp_depth;             /* 0: no multi-token prediction */
+    double mtp_accept_forced;  /* forced acceptance rate, < 0: not forced (stored NULL) */
+    double mtp_accept_measured; /* drafts equal to the model's token / drafts; < 0: NULL */
+    double tokens_per_step;    /* decode tokens per main-model step; <= 0: NULL */
 } StoreMeasurementRow;
 
 /* One row of table `validation`: the roofline's prediction for a measured configuration. */

@@ -3,6 +3,8 @@
  * "chip" = this machine) and compares predicted with measured tokens/s. */
 #include "validate.h"
 
+#include "../models/quant.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,37 +13,63 @@
 #include "report.h"
 #include "roofline.h"
 
+double val_predict_tok_s(const StoreMeasurementRow *r, double peak_gflops,
+                         double bandwidth_gb_s, const ValOptions *o)
+{
+    EngineConfig c;
+    TsErr ignored;
+    if (cfg_preset(r->model, &c, &ignored) != 0 || r->tokens <= 0 || r->seconds <= 0)
+        return 0.0;
+    int prefill = strcmp(r->phase, "prefill") == 0;
+    RoofInputs in = {0};
+    in.shape = c.shape;
+    /* bytes per weight of the row's precision (int8's per-row scales are under 1%) */
+    Precision p = PREC_FP32, kv = PREC_FP32;
+    TsErr e2;
+    if (r->precision && prec_parse(r->precision, &p, &e2) != 0)
+        return 0.0;
+    if (r->kv_precision && prec_parse(r->kv_precision, &kv, &e2) != 0)
+        return 0.0;
+    in.weight_bytes = prec_elt_bytes(p);
+    in.kv_bytes = prec_elt_bytes(kv);
+    if (!prefill && r->mtp_depth > 0) {
+        in.mtp_depth = r->mtp_depth;
+        in.mtp_acceptance = r->mtp_accept_forced >= 0 ? r->mtp_accept_forced
+                            : r->mtp_accept_measured >= 0 ? r->mtp_accept_measured
+                                                          : 0.0;
+    }
+    in.peak_tflops = peak_gflops / 1000.0;
+    in.hbm_tb_s = bandwidth_gb_s / 1000.0;
+    in.hbm_gb = 1e6; /* the batch is the measured one: memory does not choose it */
+    in.hbm_usable = 1;
+    in.eff_compute = o->eff_compute;
+    in.eff_memory = o->eff_memory;
+    in.eff_prefill = o->eff_prefill;
+    in.act_bytes = 4;
+    in.chips_per_instance = 1;
+    in.fixed_batch = r->batch;
+    in.prompt_tokens = r->prompt_tokens > 0 ? r->prompt_tokens : 1;
+    double gen = (double)r->tokens / r->batch; /* decode: steps */
+    in.context_tokens = in.prompt_tokens + (prefill ? 0 : gen / 2.0);
+    in.peak_context = in.prompt_tokens + (prefill ? 0 : gen);
+    RoofResult res;
+    if (roof_solve(&in, &res) != 0)
+        return 0.0;
+    return prefill ? res.prefill_tok_s_per_chip : res.decode_tok_s_per_chip;
+}
+
 int val_predict(const StoreMeasurementRow *rows, int n, double peak_gflops, double bandwidth_gb_s,
                 const ValOptions *o, ValRow *out)
 {
     int m = 0;
     for (int i = 0; i < n; i++) {
         const StoreMeasurementRow *r = &rows[i];
-        EngineConfig c;
-        TsErr ignored;
-        if (cfg_preset(r->model, &c, &ignored) != 0 || r->tokens <= 0 || r->seconds <= 0)
+        /* the validation table holds the fp32 runs without MTP (one per model, phase, batch) */
+        if ((r->precision && strcmp(r->precision, "fp32") != 0) || r->mtp_depth > 0 ||
+            (r->kv_precision && strcmp(r->kv_precision, "fp32") != 0))
             continue;
-        int prefill = strcmp(r->phase, "prefill") == 0;
-        RoofInputs in = {0};
-        in.shape = c.shape;
-        in.weight_bytes = 4;
-        in.kv_bytes = 4;
-        in.peak_tflops = peak_gflops / 1000.0;
-        in.hbm_tb_s = bandwidth_gb_s / 1000.0;
-        in.hbm_gb = 1e6; /* the batch is the measured one: memory does not choose it */
-        in.hbm_usable = 1;
-        in.eff_compute = o->eff_compute;
-        in.eff_memory = o->eff_memory;
-        in.eff_prefill = o->eff_prefill;
-        in.act_bytes = 4;
-        in.chips_per_instance = 1;
-        in.fixed_batch = r->batch;
-        in.prompt_tokens = r->prompt_tokens > 0 ? r->prompt_tokens : 1;
-        double gen = (double)r->tokens / r->batch; /* decode: steps */
-        in.context_tokens = in.prompt_tokens + (prefill ? 0 : gen / 2.0);
-        in.peak_context = in.prompt_tokens + (prefill ? 0 : gen);
-        RoofResult res;
-        if (roof_solve(&in, &res) != 0)
+        double pred = val_predict_tok_s(r, peak_gflops, bandwidth_gb_s, o);
+        if (pred <= 0)
             continue;
         ValRow *v = &out[m++];
         snprintf(v->model, sizeof v->model, "%s", r->model);
@@ -49,7 +77,7 @@ int val_predict(const StoreMeasurementRow *rows, int n, double peak_gflops, doub
         v->batch = r->batch;
         v->threads = r->threads;
         v->measured_tok_s = (double)r->tokens / r->seconds;
-        v->predicted_tok_s = prefill ? res.prefill_tok_s_per_chip : res.decode_tok_s_per_chip;
+        v->predicted_tok_s = pred;
         v->error = v->predicted_tok_s / v->measured_tok_s - 1.0;
     }
     return m;

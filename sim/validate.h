@@ -29,6 +29,13 @@ typedef struct {
 int val_predict(const StoreMeasurementRow *rows, int n, double peak_gflops, double bandwidth_gb_s,
                 const ValOptions *o, ValRow *out);
 
+/* The roofline's tokens/s for one measured row at these ceilings (0 when the model is no
+ * preset): weight and KV bytes of the row's precisions, and for decode with MTP its depth and
+ * acceptance (the forced rate, else the measured one). val_predict keeps only fp32 rows
+ * without MTP. */
+double val_predict_tok_s(const StoreMeasurementRow *r, double peak_gflops,
+                         double bandwidth_gb_s, const ValOptions *o);
+
 /* Median and worst absolute error of rows (0 when n is 0). */
 void val_summary(const ValRow *rows, int n, double *median_abs, double *worst_abs);
 

@@ -131,7 +131,7 @@ static void test_open_fresh_file_has_the_current_user_version_and_strict_tables(
     Store *s = open_ok(t);
     sqlite3 *db = store_db(s);
     assert_int_equal(query_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-    assert_int_equal(STORE_SCHEMA_VERSION, 4);
+    assert_int_equal(STORE_SCHEMA_VERSION, 5);
     assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'view'"
                                    " AND name IN ('v_fleet_summary', 'v_price_curve')"),
                      2);
@@ -192,6 +192,13 @@ static void test_reopen_keeps_rows_and_does_not_rerun_migrations(void **state)
     store_close(s);
 }
 
+#define DROP_V5_COLUMNS                                                                           \
+    " ALTER TABLE measurements DROP COLUMN kv_precision;"                                         \
+    " ALTER TABLE measurements DROP COLUMN mtp_depth;"                                            \
+    " ALTER TABLE measurements DROP COLUMN mtp_accept_forced;"                                    \
+    " ALTER TABLE measurements DROP COLUMN mtp_accept_measured;"                                  \
+    " ALTER TABLE measurements DROP COLUMN tokens_per_step;"
+
 static void test_version_1_database_migrates_to_current_keeping_its_rows(void **state)
 {
     Tmp *t = *state;
@@ -200,15 +207,19 @@ static void test_version_1_database_migrates_to_current_keeping_its_rows(void **
     store_close(s);
     /* make it a version-1 database: no validation table and no shard tables yet */
     raw_exec(t->path, "DROP VIEW v_fleet_summary; DROP VIEW v_price_curve; DROP TABLE validation;"
-                      " DROP TABLE mc_blocks; DROP TABLE mc_shards; PRAGMA user_version = 1;");
+                      " DROP TABLE mc_blocks; DROP TABLE mc_shards;" DROP_V5_COLUMNS
+                      " PRAGMA user_version = 1;");
     s = open_ok(t);
     sqlite3 *db = store_db(s);
-    assert_int_equal(query_int(db, "PRAGMA user_version"), 4);
+    assert_int_equal(query_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE name IN"
                                    " ('validation', 'mc_shards', 'mc_blocks', 'v_fleet_summary',"
                                    " 'v_price_curve')"),
                      5);
     assert_int_equal(query_int(db, "SELECT count(*) FROM runs WHERE name = 'kept'"), 1);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM pragma_table_info('measurements')"
+                                   " WHERE name IN ('kv_precision', 'mtp_depth', 'tokens_per_step')"),
+                     3);
     store_close(s);
 }
 
@@ -220,10 +231,10 @@ static void test_version_2_database_migrates_to_current_keeping_its_rows(void **
     store_close(s);
     /* make it a version-2 database: no shard tables yet */
     raw_exec(t->path, "DROP VIEW v_fleet_summary; DROP VIEW v_price_curve; DROP TABLE mc_blocks;"
-                      " DROP TABLE mc_shards; PRAGMA user_version = 2;");
+                      " DROP TABLE mc_shards;" DROP_V5_COLUMNS " PRAGMA user_version = 2;");
     s = open_ok(t);
     sqlite3 *db = store_db(s);
-    assert_int_equal(query_int(db, "PRAGMA user_version"), 4);
+    assert_int_equal(query_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE name IN"
                                    " ('mc_shards', 'mc_blocks', 'v_fleet_summary',"
                                    " 'v_price_curve')"),
