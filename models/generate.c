@@ -124,6 +124,8 @@ int gen_run(const EngineConfig *c, const Weights *w, const Tokenizer *tok, const
     stats->prompt_tokens = n_prompt;
     Pool *pool = NULL;
     Engine *e = NULL;
+    QWeights q;
+    memset(&q, 0, sizeof q);
     float *logits = malloc(sizeof(float) * (size_t)c->shape.vocab);
     ProbIndex *scratch = malloc(sizeof(ProbIndex) * (size_t)c->shape.vocab);
     FwdRow *rows = malloc(sizeof(FwdRow) * (size_t)n_prompt);
@@ -133,7 +135,9 @@ int gen_run(const EngineConfig *c, const Weights *w, const Tokenizer *tok, const
     if (!rc)
         rc = pool_new(o->threads, &pool, err);
     if (!rc)
-        rc = eng_new(c, w, 1, steps, n_prompt, pool, &e, err);
+        rc = qw_build(&q, c, w, o->prec, NULL, err);
+    if (!rc)
+        rc = eng_new_q(c, w, &q, o->kv, 1, steps, n_prompt, pool, &e, err);
     uint64_t rng = o->seed ? o->seed : 1;
     double start = 0;
     int token = ptok[0], pos = 0;
@@ -172,6 +176,7 @@ int gen_run(const EngineConfig *c, const Weights *w, const Tokenizer *tok, const
     if (start > 0)
         stats->seconds = now_s() - start;
     eng_free(e);
+    qw_free(&q);
     pool_free(pool);
     free(ptok);
     free(logits);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "quant.h"
 #include "tokenizer.h"
 #include "tserr.h"
 #include "weights.h"
@@ -20,6 +21,8 @@ typedef struct {
     float top_p;        /* nucleus sampling threshold in (0, 1]; 1: plain sampling */
     uint64_t seed;      /* for temperature > 0 */
     int threads;
+    Precision prec;     /* weights: fp32 (0, the default), bf16 or int8 */
+    Precision kv;       /* KV cache: fp32 (default) or bf16 */
 } GenOptions;
 
 typedef struct {

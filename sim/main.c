@@ -140,7 +140,7 @@ static const char USAGE_BENCH[] =
 static const char USAGE_GENERATE[] =
     "usage: tokensim generate (--checkpoint FILE | --model-file FILE | --model PRESET [--seed N])\n"
     "                         --tokenizer FILE [--prompt TEXT] [--steps N] [--temperature T]\n"
-    "                         [--top-p P] [--seed N] [--threads N]\n"
+    "                         [--top-p P] [--seed N] [--threads N] [--precision P] [--kv P]\n"
     "\n"
     "Generates text as llama2.c's run does: the prompt (with BOS) is forced, then tokens are\n"
     "sampled until --steps positions (prompt included; default and maximum: the model's\n"
@@ -159,7 +159,9 @@ static const char USAGE_GENERATE[] =
     "  --temperature T    0 = greedy (default 1.0)\n"
     "  --top-p P          nucleus sampling threshold in (0, 1] (default 0.9)\n"
     "  --seed N           seed for sampling and for preset weights (default 1)\n"
-    "  --threads N        threads (default: the number of CPUs)\n";
+    "  --threads N        threads (default: the number of CPUs)\n"
+    "  --precision P      weights in fp32 (default), bf16 or int8\n"
+    "  --kv P             KV cache in fp32 (default) or bf16\n";
 
 static const char USAGE_MEASURE[] =
     "usage: tokensim measure [--model NAME|all]... [--checkpoint FILE] [--config FILE]\n"
@@ -779,11 +781,12 @@ static int cmd_generate(int argc, char **argv)
         {"temperature", required_argument, NULL, 't'}, {"top-p", required_argument, NULL, 'P'},
         {"seed", required_argument, NULL, 'S'},       {"threads", required_argument, NULL, 'T'},
         {"config", required_argument, NULL, 'C'},     {"help", no_argument, NULL, 'h'},
+        {"precision", required_argument, NULL, 'Q'},  {"kv", required_argument, NULL, 'K'},
         {NULL, 0, NULL, 0},
     };
     const char *checkpoint = NULL, *model_file = NULL, *preset = NULL, *tokenizer = NULL;
     const char *config = NULL;
-    GenOptions go = {"", 0, 1.0f, 0.9f, 1, probe_cpu_count()};
+    GenOptions go = {"", 0, 1.0f, 0.9f, 1, probe_cpu_count(), PREC_FP32, PREC_FP32};
     optind = 1;
     opterr = 0;
     int c;
@@ -822,6 +825,20 @@ static int cmd_generate(int argc, char **argv)
             go.threads = (int)lv;
             break;
         case 'C': config = optarg; break;
+        case 'Q':
+        case 'K': {
+            TsErr perr;
+            Precision p;
+            if (prec_parse(optarg, &p, &perr) != 0 || (c == 'K' && p == PREC_INT8))
+                return usage_error("generate", c == 'K' ? "--kv: expected fp32 or bf16"
+                                                        : "--precision: expected fp32, bf16 "
+                                                          "or int8");
+            if (c == 'Q')
+                go.prec = p;
+            else
+                go.kv = p;
+            break;
+        }
         case 'h': fputs(USAGE_GENERATE, stdout); return 0;
         default:
             return option_error("generate", c, argv);

@@ -454,7 +454,7 @@ void msr_write_json(FILE *f, const MsrResult *r, int64_t run_id, const char *mac
             fputs("\"model\":", f);
             txt_json_str(f, row.model);
             fprintf(f, ",\"precision\":\"%s\",\"phase\":\"%s\",\"batch\":%d,\"threads\":%d,"
-                       "\"prompt_tokens\":%d,\"tokens\":%lld,\"seconds\":",
+                       "\"prompt_tokens\":%d,\"tokens\":%lld",
                     row.precision, row.phase, row.batch, row.threads, row.prompt_tokens,
                     (long long)row.tokens);
             fprintf(f, ",\"kv_precision\":\"%s\",\"mtp_depth\":%d,\"mtp_accept_forced\":",
@@ -468,6 +468,7 @@ void msr_write_json(FILE *f, const MsrResult *r, int64_t run_id, const char *mac
                 txt_json_num(f, row.mtp_accept_measured);
             else
                 fputs("null", f);
+            fputs(",\"seconds\":", f);
             txt_json_num(f, row.seconds);
             const char *keys[] = {"seconds_p10", "seconds_p90", "tokens_per_s", "ttft_ms",
                                   "tpot_ms", "flops", "gflops", "weight_bytes", "kv_bytes",

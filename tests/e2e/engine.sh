@@ -58,11 +58,14 @@ report "generate refuses a truncated checkpoint, a junk model file and a missing
 
 why=
 expect 0 "$TS" bench --model dense-15m --threads 1 --repeats 1 --commit test --out "$TMP/b.md"
-grep -q "| dense-15m | 1 | prefill 128 |" "$TMP/b.md" || addwhy "no prefill row"
-n=$(grep -c "| dense-15m | 1 | decode |" "$TMP/b.md")
-[ "$n" -eq 3 ] || addwhy "$n decode rows, expected batch 1, 4 and 16"
+for p in fp32 bf16 int8; do
+    grep -q "| dense-15m | $p | 1 | prefill 128 |" "$TMP/b.md" || addwhy "no $p prefill row"
+    n=$(grep -c "| dense-15m | $p | 1 | decode |" "$TMP/b.md")
+    [ "$n" -eq 3 ] || addwhy "$n $p decode rows, expected batch 1, 4 and 16"
+done
 grep -q "STREAM triad" "$TMP/b.md" || addwhy "no measured ceilings"
-report "bench writes a table with prefill and decode rows and the ceilings"
+grep -q "bf16 prefill above fp32 prefill" "$TMP/b.md" || addwhy "no precision targets"
+report "bench writes a table with prefill and decode rows per precision and the ceilings"
 
 why=
 cat >"$TMP/shapes.ini" <<'INI'
@@ -92,7 +95,7 @@ grep -q "^my-moe " "$TMP/o" || addwhy "my-moe not listed"
 expect 0 "$TS" export --config "$TMP/shapes.ini" --model my-moe --out "$TMP/my.tsm"
 expect 0 "$TS" bench --config "$TMP/shapes.ini" --model my-gqa --threads 1 --repeats 1 \
     --out "$TMP/my.md"
-grep -q "| my-gqa | 1 | decode | 16 |" "$TMP/my.md" || addwhy "no my-gqa rows in the bench table"
+grep -q "| my-gqa | fp32 | 1 | decode | 16 |" "$TMP/my.md" || addwhy "no my-gqa rows in the bench table"
 report "a model file defines shapes that models, export and bench use"
 
 why=

@@ -132,4 +132,41 @@ want=$(q "select round(tokens / seconds, 3) from measurements where run_id = 1 a
 [ ! -e "$TMP/none.db" ] || addwhy "validate created a database"
 report "the measure run holds the roofline's predictions, and validate recomputes them"
 
+why=
+P=$TMP/p.db
+"$TS" measure --model dense-15m --prompt 8 --gen 12 --batch 1 --repeat 1 --precision fp32,int8 \
+    --kv bf16 --mtp 2 --mtp-accept 0.5,1 --db "$P" --out "$TMP/pout" >"$TMP/o" 2>"$TMP/e" ||
+    addwhy "exit status $?: $(head -c 300 "$TMP/e")"
+pq() { sqlite3 "$P" "$1" 2>&1; }
+[ "$(pq "select group_concat(distinct precision) from measurements")" = "fp32,int8" ] ||
+    addwhy "precisions stored: $(pq "select group_concat(distinct precision) from measurements")"
+[ "$(pq "select count(*) from measurements where kv_precision = 'bf16'")" -eq 16 ] ||
+    addwhy "expected 16 rows (2 precisions x (batch 1 + 3 MTP runs) x 2 phases) with KV bf16"
+# forced rate 1 with 2 drafts: every step keeps both (12 tokens: the prefill's, then 4 steps of 3
+# and a last one cut short)
+tps=$(pq "select round(tokens_per_step, 3) from measurements where precision = 'fp32' and
+          phase = 'decode' and mtp_accept_forced = 1")
+[ "$tps" = "2.75" ] || addwhy "tokens per step at forced 1: '$tps', expected 2.75"
+[ "$(pq "select count(*) from measurements where mtp_depth = 2 and phase = 'decode' and
+        mtp_accept_forced is null and mtp_accept_measured between 0 and 1")" -eq 2 ] ||
+    addwhy "the unforced MTP rows do not record a measured acceptance"
+r="$TMP/pout/measure-1/report.md"
+grep -q "## Precision: fp32 against bf16 against int8" "$r" || addwhy "no precision section"
+grep -q "greedy agreement" "$r" || addwhy "no accuracy table"
+grep -q "## Multi-token prediction" "$r" || addwhy "no MTP section"
+grep -q "| 1.00 (forced) |" "$r" || addwhy "forced rows are not labelled forced"
+report "measure records precision, KV precision and MTP settings and reports them"
+
+why=
+for bad in "--precision int4" "--kv int8" "--mtp 9" "--mtp-accept 0.5" "--mtp 1 --mtp-accept 2" \
+    "--mtp 1 --mtp-accept x"; do
+    # shellcheck disable=SC2086
+    "$TS" measure --model dense-15m $bad --db "$TMP/bad.db" --out "$TMP/bad" >"$TMP/o" 2>"$TMP/e"
+    rc=$?
+    [ "$rc" -eq 2 ] || addwhy "'$bad' exited $rc, expected 2"
+    [ -s "$TMP/e" ] || addwhy "'$bad' printed no error"
+done
+[ ! -e "$TMP/bad.db" ] || addwhy "a refused measure created a database"
+report "measure refuses bad precision and MTP options with exit 2"
+
 [ "$failed" -eq 0 ]

@@ -108,7 +108,7 @@ static void test_greedy_generation_equals_a_token_by_token_greedy_loop(void **st
     wt_init_seeded(&w, &c, 5);
     Tokenizer tok;
     assert_int_equal(tok_load(&tok, tok_path, VOCAB, &err), 0);
-    GenOptions o = {"ab the", 24, 0.0f, 0.9f, 1, 2};
+    GenOptions o = {"ab the", 24, 0.0f, 0.9f, 1, 2, PREC_FP32, PREC_FP32};
     Sink got = {{0}};
     GenStats st;
     assert_int_equal(gen_run(&c, &w, &tok, &o, collect, &got, &st, &err), 0);
@@ -201,7 +201,7 @@ static void test_sampling_is_reproducible_from_its_seed(void **state)
     assert_int_equal(tok_load(&tok, tok_path, VOCAB, &err), 0);
     Sink s1 = {{0}}, s2 = {{0}}, s3 = {{0}};
     GenStats st;
-    GenOptions o = {"a", 30, 1.5f, 1.0f, 77, 2};
+    GenOptions o = {"a", 30, 1.5f, 1.0f, 77, 2, PREC_FP32, PREC_FP32};
     assert_int_equal(gen_run(&c, &w, &tok, &o, collect, &s1, &st, &err), 0);
     assert_int_equal(gen_run(&c, &w, &tok, &o, collect, &s2, &st, &err), 0);
     o.seed = 78;

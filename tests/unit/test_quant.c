@@ -392,6 +392,18 @@ static void test_precision_names_parse(void **state)
     assert_int_equal(prec_elt_bytes(PREC_FP32), 4);
 }
 
+static void test_kernel_paths_are_named(void **state)
+{
+    (void)state;
+    /* tests/e2e/portable.sh reads this line to check which paths a build used */
+    print_message("kernel paths: %s %s %s\n", kern_path(), kern_path_bf16(), kern_path_int8());
+    assert_true(strcmp(kern_path(), "avx512") == 0 || strcmp(kern_path(), "portable") == 0);
+    assert_true(strcmp(kern_path_bf16(), "avx512-bf16") == 0 ||
+                strcmp(kern_path_bf16(), "portable") == 0);
+    assert_true(strcmp(kern_path_int8(), "avx512-vnni") == 0 ||
+                strcmp(kern_path_int8(), "portable") == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -404,6 +416,7 @@ int main(void)
         cmocka_unit_test(test_reduced_precision_batches_equal_single_rows),
         cmocka_unit_test(test_counted_bytes_follow_the_precision),
         cmocka_unit_test(test_precision_names_parse),
+        cmocka_unit_test(test_kernel_paths_are_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
