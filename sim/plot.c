@@ -1020,81 +1020,112 @@ static void render_all(Ctx *c)
     }
 }
 
-/* A measure run's decode rows against batch, one line per model (dense against MoE): which 0
- * is tokens/s (measure_tok_s), 1 is J/token (measure_j_per_token, labelled with the energy
- * source, e.g. modeled:cpu-linear). Each model at the largest thread count it was measured at. */
+/* A measure run's decode rows, one line per model and precision (dense against MoE, fp32
+ * against bf16 and int8): which 0 is tokens/s against batch (measure_tok_s), 1 J/token against
+ * batch (measure_j_per_token, labelled with the energy source, e.g. modeled:cpu-linear), 2
+ * tokens/s against the forced MTP acceptance rate (measure_mtp_tok_s, forced runs only). Each
+ * line at the largest thread count it was measured at. */
 static int plot_measure(Ctx *c, int which, TsErr *err)
 {
-    static const char *const NAME[] = {"measure_tok_s", "measure_j_per_token"};
+    static const char *const NAME[] = {"measure_tok_s", "measure_j_per_token",
+                                       "measure_mtp_tok_s"};
+    static const char *const WHAT[] = {"decode tokens/s against batch per model",
+                                       "decode J/token against batch per model",
+                                       "decode tokens/s against forced MTP acceptance"};
+    /* lines: label, threads, energy source, then the values that pick a line's rows */
+    static const char GROUPS[] =
+        "SELECT model || CASE WHEN precision = 'fp32' AND kv_precision = 'fp32' THEN '' ELSE"
+        " ' ' || precision || CASE WHEN kv_precision = 'fp32' THEN '' ELSE ' KV ' ||"
+        " kv_precision END END || CASE WHEN mtp_depth > 0 THEN ' MTP ' || mtp_depth ELSE ''"
+        " END, MAX(threads), MIN(energy_source), model, precision, kv_precision, mtp_depth"
+        " FROM measurements WHERE run_id = ?1 AND phase = 'decode' AND (CASE WHEN ?2 THEN"
+        " mtp_depth > 0 AND mtp_accept_forced IS NOT NULL ELSE mtp_depth = 0 END)"
+        " GROUP BY model, precision, kv_precision, mtp_depth"
+        " ORDER BY model, precision, kv_precision, mtp_depth";
+    static const char *const ROWS[] = {
+        "SELECT batch, SUM(tokens) / SUM(seconds) FROM measurements WHERE run_id = ?1 AND "
+        "model = ?2 AND phase = 'decode' AND threads = ?3 AND precision = ?4 AND "
+        "kv_precision = ?5 AND mtp_depth = ?6 AND seconds > 0 GROUP BY batch ORDER BY batch",
+        "SELECT batch, SUM(energy_j) / SUM(tokens) FROM measurements WHERE run_id = ?1 AND "
+        "model = ?2 AND phase = 'decode' AND threads = ?3 AND precision = ?4 AND "
+        "kv_precision = ?5 AND mtp_depth = ?6 AND tokens > 0 GROUP BY batch ORDER BY batch",
+        "SELECT mtp_accept_forced, SUM(tokens) / SUM(seconds) FROM measurements WHERE "
+        "run_id = ?1 AND model = ?2 AND phase = 'decode' AND threads = ?3 AND precision = ?4 "
+        "AND kv_precision = ?5 AND mtp_depth = ?6 AND mtp_accept_forced IS NOT NULL AND "
+        "seconds > 0 GROUP BY mtp_accept_forced ORDER BY mtp_accept_forced"};
     const char *name = NAME[which];
     char file[PLOT_NAME_MAX + 8];
     snprintf(file, sizeof file, "%s.dat", name);
-    sqlite3_stmt *models = NULL, *st = NULL;
-    int rc = prep(c,
-                  "SELECT model, MAX(threads), MIN(energy_source) FROM measurements WHERE "
-                  "run_id = ?1 AND phase = 'decode' GROUP BY model ORDER BY model",
-                  &models, err);
+    sqlite3_stmt *lines = NULL, *st = NULL;
+    int rc = prep(c, GROUPS, &lines, err);
     if (rc)
         return rc;
-    if (sqlite3_step(models) != SQLITE_ROW || !room(c)) {
-        sqlite3_finalize(models);
+    if (sqlite3_bind_int(lines, 2, which == 2) != SQLITE_OK) {
+        sqlite3_finalize(lines);
+        return db_err(c, "binding a parameter", err);
+    }
+    if (sqlite3_step(lines) != SQLITE_ROW || !room(c)) {
+        sqlite3_finalize(lines);
         return 0;
     }
     char source[64];
-    title_copy(source, sizeof source, (const char *)sqlite3_column_text(models, 2));
-    sqlite3_reset(models);
-    rc = prep(c,
-              which == 0 ? "SELECT batch, SUM(tokens) / SUM(seconds) FROM measurements WHERE "
-                           "run_id = ?1 AND model = ?2 AND phase = 'decode' AND threads = ?3 "
-                           "AND seconds > 0 GROUP BY batch ORDER BY batch"
-                         : "SELECT batch, SUM(energy_j) / SUM(tokens) FROM measurements WHERE "
-                           "run_id = ?1 AND model = ?2 AND phase = 'decode' AND threads = ?3 "
-                           "AND tokens > 0 GROUP BY batch ORDER BY batch",
-              &st, err);
+    title_copy(source, sizeof source, (const char *)sqlite3_column_text(lines, 2));
+    sqlite3_reset(lines);
+    rc = prep(c, ROWS[which], &st, err);
     if (rc) {
-        sqlite3_finalize(models);
+        sqlite3_finalize(lines);
         return rc;
     }
     FILE *dat, *gp;
     char text[256];
     if (which == 0)
-        snprintf(text, sizeof text, "Decode tokens/s against batch, dense and MoE (measured)");
-    else
-        snprintf(text, sizeof text, "Decode J/token against batch, dense and MoE (energy: %s)",
+        snprintf(text, sizeof text, "Decode tokens/s against batch, per model and precision "
+                                    "(measured)");
+    else if (which == 1)
+        snprintf(text, sizeof text, "Decode J/token against batch, per model and precision "
+                                    "(energy: %s)",
                  source);
-    rc = begin_plot(c, name, which ? "decode J/token against batch per model"
-                                   : "decode tokens/s against batch per model",
-                    &dat, &gp, err);
+    else
+        snprintf(text, sizeof text, "Decode tokens/s at batch 1 against the forced MTP "
+                                    "acceptance rate (measured)");
+    rc = begin_plot(c, name, WHAT[which], &dat, &gp, err);
     if (rc) {
-        sqlite3_finalize(models);
+        sqlite3_finalize(lines);
         sqlite3_finalize(st);
         return rc;
     }
-    fprintf(dat, "# columns: batch (sequences) %s\n# one block per model (gnuplot index 0, 1, ...)\n",
-            which ? "J/token (energy_j / tokens)" : "tokens/s (tokens / seconds)");
+    fprintf(dat, "# columns: %s %s\n# one block per line (gnuplot index 0, 1, ...)\n",
+            which == 2 ? "forced acceptance (share)" : "batch (sequences)",
+            which == 1 ? "J/token (energy_j / tokens)" : "tokens/s (tokens / seconds)");
     fputs("set title ", gp);
     gp_str(gp, text);
-    fprintf(gp, "\nset xlabel 'batch (sequences)'\nset logscale x 2\nset ylabel '%s'\n",
-            which ? "J/token" : "tokens/s");
+    if (which == 2)
+        fputs("\nset xlabel 'forced MTP acceptance rate'\nset xrange [0:1]\n", gp);
+    else
+        fputs("\nset xlabel 'batch (sequences)'\nset logscale x 2\n", gp);
+    fprintf(gp, "set ylabel '%s'\n", which == 1 ? "J/token" : "tokens/s");
     int blocks = 0, finite = 0, step;
-    while (!rc && (step = sqlite3_step(models)) == SQLITE_ROW) {
-        const char *model = (const char *)sqlite3_column_text(models, 0);
+    while (!rc && (step = sqlite3_step(lines)) == SQLITE_ROW) {
+        const char *label = (const char *)sqlite3_column_text(lines, 0);
         int rows = 0;
         sqlite3_reset(st);
-        if (sqlite3_bind_text(st, 2, model ? model : "", -1, SQLITE_TRANSIENT) != SQLITE_OK ||
-            sqlite3_bind_int64(st, 3, sqlite3_column_int64(models, 1)) != SQLITE_OK) {
+        if (sqlite3_bind_value(st, 2, sqlite3_column_value(lines, 3)) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 3, sqlite3_column_int64(lines, 1)) != SQLITE_OK ||
+            sqlite3_bind_value(st, 4, sqlite3_column_value(lines, 4)) != SQLITE_OK ||
+            sqlite3_bind_value(st, 5, sqlite3_column_value(lines, 5)) != SQLITE_OK ||
+            sqlite3_bind_value(st, 6, sqlite3_column_value(lines, 6)) != SQLITE_OK) {
             rc = db_err(c, "binding a parameter", err);
             break;
         }
-        rc = dump_rows(c, st, 2, 1, 0, model ? model : "", blocks > 0, dat, &rows, &finite, err);
+        rc = dump_rows(c, st, 2, 1, 0, label ? label : "", blocks > 0, dat, &rows, &finite, err);
         if (rc || rows == 0)
             continue;
         fprintf(gp, "%s '%s' index %d using 1:2 with linespoints lw 2 title ",
                 blocks ? ", \\\n    " : "plot", blocks ? "" : file, blocks);
-        gp_str(gp, model ? model : "");
+        gp_str(gp, label ? label : "");
         blocks++;
     }
-    sqlite3_finalize(models);
+    sqlite3_finalize(lines);
     sqlite3_finalize(st);
     if (rc || finite == 0) {
         drop_plot(c, name, dat, gp);
@@ -1123,7 +1154,7 @@ int plot_run(struct sqlite3 *db, int64_t run_id, const char *dir, PlotResult *ou
         rc = plot_histogram(&c, err);
     if (!rc)
         rc = plot_tornados(&c, err);
-    for (int which = 0; which < 2 && !rc; which++)
+    for (int which = 0; which < 3 && !rc; which++)
         rc = plot_measure(&c, which, err);
     if (!rc)
         render_all(&c);
