@@ -243,10 +243,11 @@ static void q_breakeven(Writer *w, Scenario *s, const FleetResult *res, const Cm
         double at_b = row(w->q, fn, "USD/Mtok",
                           c + e * (res[b].inputs.usd_per_kwh / res[f].inputs.usd_per_kwh - 1),
                           "usd_per_m_output_at_baseline_power");
+        double closed = row(w->q, fn, "%", (at_b - c) / (at_b - cb) * 100, "cheap_power_gap_pct");
         say(w, "`%s` costs %s\u00d7 what `%s` does; at `%s`'s electricity price it would cost "
-               "$%s, so cheap power %s it $%s per million output tokens. ",
+               "$%s, so cheap power %s it $%s per million output tokens (%s%% of that gap). ",
             fn, N(w, r), fname(s, b), fname(s, b), N(w, at_b), at_b >= c ? "saves" : "costs",
-            N(w, at_b - c));
+            N(w, at_b - c), N(w, closed));
         for (int k = 0; k < cmp->n_keys; k++) {
             const char *key = strrchr(cmp->keys[k], '.');
             key = key ? key + 1 : cmp->keys[k];
@@ -262,18 +263,20 @@ static void q_breakeven(Writer *w, Scenario *s, const FleetResult *res, const Cm
                                  ? sites[0]->num
                                  : NAN,
                              "%s_now", key);
+            /* money keys read as dollars, the power price per kWh */
+            const char *pre = power || price ? "$" : "", *post = power ? "/kWh" : "";
             if (isnan(v)) {
                 double lo = row(w->q, fn, "", cmp->lo[at], "breakeven_%s_low", key);
                 double hi = row(w->q, fn, "", cmp->hi[at], "breakeven_%s_high", key);
-                say(w, "No %s from %s to %s closes the gap (`%s` = %s now)", what, N(w, lo),
-                    N(w, hi), key, N(w, now));
+                say(w, "No %s from %s%s to %s%s%s closes the gap (%s%s%s now)", what, pre,
+                    N(w, lo), pre, N(w, hi), post, pre, N(w, now), post);
                 if (power)
                     say(w, ": even with free electricity `%s` would cost $%s",
                         fn, N(w, row(w->q, fn, "USD/Mtok", c - e, "usd_per_m_output_free_power")));
                 say(w, ". ");
             } else {
-                say(w, "The gap closes at a %s of %s (`%s` = %s now). ", what, N(w, v), key,
-                    N(w, now));
+                say(w, "The gap closes at a %s of %s%s%s (%s%s%s now). ", what, pre, N(w, v), post,
+                    pre, N(w, now), post);
             }
         }
     }
@@ -427,7 +430,8 @@ static int q_demand(Writer *w, const Scenario *s, const SwpResult *sw, TsErr *er
             double m = p->xs[k] / p->xs[0];
             char tag[32];
             snprintf(tag, sizeof tag, "x%g", m);
-            row(q, "-", "multiple", m, "demand_multiple_%s", tag);
+            if (i == 0)
+                row(q, "-", "multiple", m, "demand_multiple_%s", tag);
             double kw = swept(sw, f, p->xs[k], MET_FACILITY_POWER_KW);
             double chips = row(q, fn, "chips", swept(sw, f, p->xs[k], MET_CHIPS), "%s_chips", tag);
             double mw = row(q, fn, "MW", kw / 1000, "%s_facility_mw", tag);
@@ -440,8 +444,11 @@ static int q_demand(Writer *w, const Scenario *s, const SwpResult *sw, TsErr *er
                 k ? "," : "", N(w, m), N(w, chips), N(w, mw), N(w, mwh), N(w, usd),
                 kw > cap_kw ? " (over the cap)" : "");
         }
-        double base = swept(sw, f, p->xs[0], MET_FACILITY_POWER_KW);
-        double mc = row(q, fn, "multiple", cap_kw / base, "power_cap_multiple");
+        /* power per unit of demand at the largest point: whole-instance rounding matters least */
+        double last = p->xs[p->nx - 1];
+        double mc = row(q, fn, "multiple",
+                        cap_kw / swept(sw, f, last, MET_FACILITY_POWER_KW) * last / p->xs[0],
+                        "power_cap_multiple");
         say(w, ", and reaches the cap at about %s\u00d7", N(w, mc));
         if (mc < first_m) {
             first_m = mc;
