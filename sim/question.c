@@ -247,7 +247,8 @@ static void q_breakeven(Writer *w, Scenario *s, const FleetResult *res, const Cm
         say(w, "`%s` costs %s\u00d7 what `%s` does; at `%s`'s electricity price it would cost "
                "$%s, so cheap power %s it $%s per million output tokens (%s%% of that gap). ",
             fn, N(w, r), fname(s, b), fname(s, b), N(w, at_b), at_b >= c ? "saves" : "costs",
-            N(w, at_b - c), N(w, closed));
+            N(w, row(w->q, fn, "USD/Mtok", at_b - c, "cheap_power_saving_usd_per_m_output")),
+            N(w, closed));
         for (int k = 0; k < cmp->n_keys; k++) {
             const char *key = strrchr(cmp->keys[k], '.');
             key = key ? key + 1 : cmp->keys[k];
@@ -275,8 +276,8 @@ static void q_breakeven(Writer *w, Scenario *s, const FleetResult *res, const Cm
                         fn, N(w, row(w->q, fn, "USD/Mtok", c - e, "usd_per_m_output_free_power")));
                 say(w, ". ");
             } else {
-                say(w, "The gap closes at a %s of %s%s%s (%s%s%s now). ", what, pre, N(w, v), post,
-                    pre, N(w, now), post);
+                say(w, "The gap closes at %s %s of %s%s%s (%s%s%s now). ", power ? "an" : "a",
+                    what, pre, N(w, v), post, pre, N(w, now), post);
             }
         }
     }
@@ -318,9 +319,9 @@ static void q_distill(Writer *w, const Scenario *s, const FleetResult *res)
     double per_window = met(res, sf, MET_USD_PER_DAY) / bs * 1e6;
     double days = row(q, "-", "days", tokens / per_window * s->sc[SK_HOURS].num / 24,
                       "distill_breakeven_days");
-    say(w, "Distilling `%s` from `%s` costs $%s once: the teacher generates %s tokens at 2 "
-           "\u00d7 its active parameters per token ($%s) and the student trains on %s tokens at 6 "
-           "\u00d7 its parameters per token ($%s), %s chip-hours on `%s` at %s%% MFU and $%s per "
+    say(w, "Distilling `%s` from `%s` costs $%s once: the teacher generates %s tokens at twice "
+           "its active parameters in FLOPs per token ($%s) and the student trains on %s tokens at "
+           "six times its parameters per token ($%s), %s chip-hours on `%s` at %s%% MFU and $%s per "
            "chip-hour. ",
         sm->name, tm->name, N(w, u), N(w, gen), N(w, ut), N(w, train), N(w, us), N(w, h),
         d->chip.name, N(w, row(q, "-", "%", mfu * 100, "distill_mfu_pct")),
