@@ -489,7 +489,11 @@ int qst_run(Scenario *s, const FleetResult *res, const SwpResult *sw, const CmpR
         q_task(&w, s, res);
         break;
     case QST_DEMAND:
-        return q_demand(&w, s, sw, err);
+        if (q_demand(&w, s, sw, err))
+            return err->code;
+        break;
     }
+    while (w.len > 0 && out->text[w.len - 1] == ' ')
+        out->text[--w.len] = '\0';
     return 0;
 }

@@ -1628,8 +1628,8 @@ static int resolve_question(Ctx *c, const RawSection *sec)
             return c->err->code;
         if (q->n_factors != q->n_fleets - 1)
             return fail_at(c, q->v[QK_FACTORS].line,
-                           "[question] factors: expected %d names (one per step between the %d "
-                           "fleets), got %d",
+                           "[question] factors: expected %d factor(s), one per step between the %d "
+                           "fleets; got %d",
                            q->n_fleets - 1, q->n_fleets, q->n_factors);
         for (int i = 0; i < 2; i++) {
             const ScnFleet *f = &s->fleets[q->fleets[i ? q->n_fleets - 1 : 0]];
