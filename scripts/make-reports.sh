@@ -49,6 +49,9 @@ questions() { # $1 = link prefix
         plot=usd_per_m
         grep -q '^\[sweep\]' "scenarios/$stem.ini" && plot=price_curve
         [ -f "$dest/$stem/batch_curve.gp" ] && plot=batch_curve
+        for p in answer_gap answer_tasks answer_power answer_distill; do
+            [ -f "$dest/$stem/$p.gp" ] && plot=$p
+        done
         echo
         echo "### $i. $title"
         echo
