@@ -254,6 +254,8 @@ int runner_record(Scenario *s, const FleetResult *results, const McResult *mc,
     }
     if (!rc)
         rc = runner_render(db, run_id, s->sc[SK_NAME].text, out, err);
+    if (!rc)
+        snprintf(out->conclusion, sizeof out->conclusion, "%s", q->text);
     store_close(db);
     free(q);
     free(ranked);
