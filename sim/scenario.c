@@ -1606,10 +1606,15 @@ static int resolve_question(Ctx *c, const RawSection *sec)
         if (split_names(c, &q->v[QK_FLEETS], "[question] fleets", names, SCN_QST_MAX_FLEETS,
                         &q->n_fleets))
             return c->err->code;
-        for (int i = 0; i < q->n_fleets; i++)
+        for (int i = 0; i < q->n_fleets; i++) {
             if (find_fleet(c, names[i], q->v[QK_FLEETS].line, "[question] fleets",
                            &q->fleets[i]))
                 return c->err->code;
+            for (int j = 0; j < i; j++)
+                if (q->fleets[j] == q->fleets[i])
+                    return fail_at(c, q->v[QK_FLEETS].line, "[question] fleets: '%s' is listed "
+                                                            "twice", names[i]);
+        }
     } else if (needs_fleets) {
         return fail_at(c, sec->line, "[question] kind = %s needs fleets = A, B, ...",
                        q->v[QK_KIND].text);
