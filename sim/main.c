@@ -1696,6 +1696,8 @@ static int finish_run(Scenario *s, FleetResult *res, const McResult *mc, const O
                    "at its median);\nthe report and the database hold sample means with P5 to "
                    "P95.\n",
                    mc->n_samples);
+        if (rr.conclusion[0])
+            printf("\nConclusion (computed; every number is a metric row):\n%s\n", rr.conclusion);
         printf("\nreport:   %s/report.html (and report.md)\nplots:    %d drawn of %d "
                "(gnuplot scripts and data beside them)\nmetrics:  %s/metrics.csv\n"
                "database: %s (run %lld)\n",

@@ -733,6 +733,103 @@ static int plot_heatmaps(Ctx *c, TsErr *err)
 }
 
 /* The usd_per_m_output histogram of every fleet, overlaid (one data block per fleet). */
+
+/* The answer plots of a [question] run: bars of the question's own rows (sim/question.c),
+ * drawn only when the run has them. */
+typedef struct {
+    const char *name, *like;     /* plot name; metric LIKE pattern ('\' escapes) */
+    const char *pre, *post;      /* stripped from a metric name to make its bar label */
+    const char *title, *ylabel;
+    const char *cap;             /* a metric of fleet "-" drawn as a horizontal line, or NULL */
+} AnswerPlot;
+
+static const AnswerPlot ANSWERS[] = {
+    {"answer_gap", "gap\\_%\\_usd\\_per\\_m\\_output", "gap_", "_usd_per_m_output",
+     "List-price gap (list) and what each step removes from it, in the order changed",
+     "USD per million output tokens (USD/Mtok)", NULL},
+    {"answer_tasks", "task.%.usd\\_per\\_solved", "task.", ".usd_per_solved",
+     "Cost per solved task", "USD per solved task (USD)", NULL},
+    {"answer_power", "x%\\_facility\\_mw", "", "_facility_mw",
+     "Facility power by fleet and demand multiple, against the power cap (dashed)",
+     "facility power (MW, log scale)", "power_cap_mw"},
+    {"answer_distill", "distill\\_%\\_usd", "distill_", "_usd",
+     "One-time distillation cost: teacher generation and student training", "USD", NULL},
+};
+
+static int plot_answer(Ctx *c, const AnswerPlot *a, TsErr *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prep(c,
+                  "SELECT fleet, metric, value FROM metrics WHERE run_id = ?1 AND metric LIKE ?2 "
+                  "ESCAPE '\\' AND value IS NOT NULL ORDER BY rowid",
+                  &st, err);
+    if (!rc)
+        rc = bind_texts(c, st, a->like, NULL, err);
+    FILE *dat = NULL, *gp = NULL;
+    int n = 0;
+    while (!rc && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == 0 && (!room(c) || (rc = begin_plot(c, a->name, a->title, &dat, &gp, err))))
+            break;
+        const char *fleet = (const char *)sqlite3_column_text(st, 0);
+        const char *metric = (const char *)sqlite3_column_text(st, 1);
+        size_t lp = strlen(a->pre), lm = strlen(metric), ls = strlen(a->post);
+        char label[160];
+        int keep = (int)(lm > lp + ls ? lm - lp - ls : lm);
+        const char *from = lm > lp + ls ? metric + lp : metric;
+        if (strcmp(fleet, "-") == 0)
+            snprintf(label, sizeof label, "%.*s", keep, from);
+        else
+            snprintf(label, sizeof label, "%s %.*s", fleet, keep, from);
+        if (n == 0)
+            fprintf(dat, "# columns: label value (%s)\n", a->ylabel);
+        dat_str(dat, label);
+        dat_num(dat, sqlite3_column_double(st, 2));
+        fputc('\n', dat);
+        n++;
+        rc = 0;
+    }
+    if (rc == SQLITE_DONE)
+        rc = 0;
+    else if (rc > 0)
+        rc = db_err(c, "reading answer rows", err);
+    sqlite3_finalize(st);
+    if (rc || n == 0) {
+        if (dat)
+            drop_plot(c, a->name, dat, gp);
+        return rc;
+    }
+    fprintf(gp, "set title ");
+    gp_str(gp, a->title);
+    fprintf(gp, "\nset ylabel ");
+    gp_str(gp, a->ylabel);
+    fputs("\nset style data histograms\n"
+          "set style fill solid 0.85 border -1\n"
+          "set boxwidth 0.6 relative\n"
+          "set xtics rotate by -30 noenhanced\n"
+          "unset key\n",
+          gp);
+    if (a->cap) {
+        double cap[4];
+        sqlite3_stmt *q = NULL;
+        rc = prep(c, "SELECT value, p5, p50, p95 FROM metrics WHERE run_id = ?1 AND fleet = ?2 "
+                     "AND metric = ?3", &q, err);
+        if (!rc)
+            rc = metric_get(c, q, "-", a->cap, cap, err);
+        sqlite3_finalize(q);
+        if (rc) {
+            drop_plot(c, a->name, dat, gp);
+            return rc;
+        }
+        fputs("set logscale y\n", gp);
+        if (isfinite(cap[0]))
+            fprintf(gp, "set arrow from graph 0, first %.6g to graph 1, first %.6g nohead lw 2 "
+                        "dt 2\n", cap[0], cap[0]);
+    }
+    fprintf(gp, "plot '%s.dat' using 2:xtic(1)\n", a->name);
+    char title[256];
+    snprintf(title, sizeof title, "%s (%s)", a->title, a->ylabel);
+    return end_plot(c, a->name, title, dat, gp, err);
+}
 static int plot_histogram(Ctx *c, TsErr *err)
 {
     if (!room(c))
@@ -1142,6 +1239,8 @@ int plot_run(struct sqlite3 *db, int64_t run_id, const char *dir, PlotResult *ou
     int rc = load_fleets(&c, err);
     if (!rc)
         rc = plot_metrics(&c, err);
+    for (size_t i = 0; !rc && i < sizeof ANSWERS / sizeof ANSWERS[0]; i++)
+        rc = plot_answer(&c, &ANSWERS[i], err);
     if (!rc)
         rc = plot_price_curve(&c, err);
     if (!rc)

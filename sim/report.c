@@ -218,8 +218,25 @@ static int pct_index(int m)
     return -1;
 }
 
+static void write_conclusion(FILE *f, const Scenario *s, const QstResult *q)
+{
+    if (!q || !q->text[0])
+        return;
+    fputs("## Conclusion\n\n", f);
+    if (s->question.v[QK_TITLE].text) {
+        fputs("**Question:** ", f);
+        md_text(f, s->question.v[QK_TITLE].text);
+        fputs("\n\n", f);
+    }
+    /* generated text: names are validated (letters, digits, - _ .) and set in backticks */
+    fputs(q->text, f);
+    fputs("\n\nThis paragraph is written by the program from the computed numbers: each number "
+          "in it is a row of table metrics (and of metrics.csv below, fleet \"-\" for results "
+          "of no fleet).\n\n", f);
+}
+
 static void write_md(FILE *f, const Scenario *s, const FleetResult *res, const ReportMc *mc,
-                     int64_t run_id)
+                     const QstResult *ans, int64_t run_id)
 {
     char num[64], num2[64], num3[64], num4[64];
     fputs("# ", f);
@@ -236,6 +253,7 @@ static void write_md(FILE *f, const Scenario *s, const FleetResult *res, const R
         fprintf(f, "; run %lld", (long long)run_id);
     fprintf(f, "; accounting window %s h. All money in US dollars; \"window\" is that window.\n\n",
             report_fmt(s->sc[SK_HOURS].num, num, sizeof num));
+    write_conclusion(f, s, ans);
 
     fputs("## Summary\n\n| fleet | chip | model | throughput | cost |", f);
     for (size_t i = 0; i < sizeof SUMMARY / sizeof SUMMARY[0]; i++)
@@ -574,7 +592,7 @@ void report_csv_text(FILE *f, const char *s)
 }
 
 static void write_csv(FILE *f, const Scenario *s, const FleetResult *res, const CmpResult *cmp,
-                      int digits)
+                      const QstResult *ans, int digits)
 {
     fputs("fleet,metric,value,unit\n", f);
     for (int i = 0; i < s->n_fleets; i++)
@@ -604,17 +622,29 @@ static void write_csv(FILE *f, const Scenario *s, const FleetResult *res, const 
             report_csv_text(f, report_key_unit(key ? key + 1 : cmp->keys[k]));
             fputc('\n', f);
         }
+    for (int i = 0; ans && i < ans->n_rows; i++) {
+        const QstRow *r = &ans->rows[i];
+        report_csv_text(f, r->fleet);
+        fputc(',', f);
+        report_csv_text(f, r->metric);
+        fputc(',', f);
+        if (r->has_value)
+            fprintf(f, "%.*g", digits, r->value);
+        fputc(',', f);
+        report_csv_text(f, r->unit);
+        fputc('\n', f);
+    }
 }
 
 int report_write_scenario(const char *dir, const Scenario *s, const FleetResult *results,
                           const ReportMc *mc, const CmpResult *cmp, const SwpResult *sweep,
-                          int64_t run_id, int csv_digits, TsErr *err)
+                          const QstResult *ans, int64_t run_id, int csv_digits, TsErr *err)
 {
     char tmp[4096];
     FILE *f = open_tmp(dir, "report.md", tmp, sizeof tmp, err);
     if (!f)
         return err->code;
-    write_md(f, s, results, mc, run_id);
+    write_md(f, s, results, mc, ans, run_id);
     if (sweep)
         write_sweep_md(f, s, sweep);
     if (cmp)
@@ -624,6 +654,6 @@ int report_write_scenario(const char *dir, const Scenario *s, const FleetResult 
     f = open_tmp(dir, "metrics.csv", tmp, sizeof tmp, err);
     if (!f)
         return err->code;
-    write_csv(f, s, results, cmp, csv_digits);
+    write_csv(f, s, results, cmp, ans, csv_digits);
     return commit_file(f, tmp, dir, "metrics.csv", err);
 }

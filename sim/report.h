@@ -12,6 +12,7 @@
 #include "compare.h"
 #include "evaluate.h"
 #include "montecarlo.h"
+#include "question.h"
 #include "scenario.h"
 #include "sweep.h"
 
@@ -34,11 +35,11 @@ typedef struct {
 
 /* Writes report.md and metrics.csv for scenario s and its per-fleet results (s->n_fleets of
  * them) into dir, with a Sweep section when sweep is not NULL and a Comparison section when
- * cmp is not NULL. run_id may be 0 for a report without a run id; metrics.csv prints values to
+ * cmp is not NULL, and a Conclusion (with its rows in metrics.csv) when q holds one. run_id may be 0 for a report without a run id; metrics.csv prints values to
  * csv_digits significant figures (10 for users, 6 for the reproducible gallery). */
 int report_write_scenario(const char *dir, const Scenario *s, const FleetResult *results,
                           const ReportMc *mc, const CmpResult *cmp, const SwpResult *sweep,
-                          int64_t run_id, int csv_digits, TsErr *err);
+                          const QstResult *q, int64_t run_id, int csv_digits, TsErr *err);
 
 /* The unit a key's name carries ("usd_per_kwh" -> "USD/kWh"), "" when it has none. */
 const char *report_key_unit(const char *key);

@@ -15,6 +15,7 @@
 #include "sha256.h"
 #include "store.h"
 #include "optimize.h"
+#include "question.h"
 #include "plot.h"
 #include "html.h"
 #include "validate.h"
@@ -68,9 +69,9 @@ static int store_results(Store *db, int64_t run_id, const Scenario *s,
                          const FleetResult *results, const double *pct,
                          const McTornadoBar *bars, const int *n_bars,
                          const StoreHistogramRow *hist, int n_hist, const SwpResult *sweep,
-                         const CmpResult *cmp, TsErr *err)
+                         const CmpResult *cmp, const QstResult *ans, TsErr *err)
 {
-    int n_rows = s->n_fleets * (MET_COUNT + CMP_MAX_KEYS);
+    int n_rows = s->n_fleets * (MET_COUNT + CMP_MAX_KEYS) + ans->n_rows;
     StoreFleetRow *fleets = calloc((size_t)s->n_fleets, sizeof *fleets);
     StoreMetricRow *rows = calloc((size_t)n_rows, sizeof *rows);
     StoreTornadoRow *torn = calloc((size_t)(s->n_fleets * (s->n_dists + 1)), sizeof *torn);
@@ -123,6 +124,11 @@ static int store_results(Store *db, int64_t run_id, const Scenario *s,
             torn[nt++] = (StoreTornadoRow){f->name,  t->input,     t->low_x,
                                            t->high_x, t->low_value, t->high_value};
         }
+    }
+    for (int i = 0; i < ans->n_rows; i++) {
+        const QstRow *r = &ans->rows[i];
+        rows[n++] = (StoreMetricRow){r->fleet, r->metric, r->unit, r->value, r->has_value,
+                                     0, 0, 0, 0};
     }
     Extra extra = {sweep, cmp};
     StoreResults res = {fleets, s->n_fleets, rows, n, NULL, 0, NULL, 0, torn, nt, hist, n_hist,
@@ -225,25 +231,33 @@ int runner_record(Scenario *s, const FleetResult *results, const McResult *mc,
         opt_rank(s, ranked);
     }
     const FleetResult *use = ranked;
+    QstResult *q = calloc(1, sizeof *q);
+    if (!rc && !q)
+        rc = ts_err_set(err, TS_ENOMEM, "out of memory");
+    if (!rc)
+        rc = qst_run(s, use, sweep, cmp, q, err);
     if (!rc)
         rc = report_make_dir(opt->out_root, s->path, run_id, out->out_dir,
                              (int)sizeof out->out_dir, err);
     if (!rc)
         rc = store_run_set_out_dir(db, run_id, out->out_dir, err);
     if (!rc)
-        rc = report_write_scenario(out->out_dir, s, use, mc ? &rmc : NULL, cmp, sweep,
+        rc = report_write_scenario(out->out_dir, s, use, mc ? &rmc : NULL, cmp, sweep, q,
                                    opt->reproducible ? 0 : run_id,
                                    opt->reproducible ? 6 : 10, err);
     if (!rc)
         rc = store_results(db, run_id, s, use, pct, mc ? bars : NULL, n_bars, hist, n_hist, sweep,
-                           cmp, err);
+                           cmp, q, err);
     if (rc && begun) {
         TsErr ignored;
         store_run_fail(db, run_id, err->msg, &ignored);
     }
     if (!rc)
         rc = runner_render(db, run_id, s->sc[SK_NAME].text, out, err);
+    if (!rc)
+        snprintf(out->conclusion, sizeof out->conclusion, "%s", q->text);
     store_close(db);
+    free(q);
     free(ranked);
     free(res);
     free(pct);

@@ -11,6 +11,7 @@
 #include "measure.h"
 #include "compare.h"
 #include "montecarlo.h"
+#include "question.h"
 #include "sweep.h"
 #include "scenario.h"
 #include "shard.h"
@@ -29,6 +30,7 @@ typedef struct {
     char out_dir[4096];
     int n_plots, n_images; /* plots written (.gp + .dat) and drawn (PNG + SVG) */
     char plot_note[512];   /* "" when every plot was drawn, else why not (for a warning) */
+    char conclusion[QST_TEXT_MAX]; /* the [question]'s conclusion paragraph, "" without one */
 } RunnerResult;
 
 /* Stores scenario s with its per-fleet results and writes its report; with sweep (its points)

@@ -141,6 +141,54 @@ typedef struct {
     ScnVal v[OPK_COUNT];
 } ScnOptimize;
 
+/* [question]: what a shipped question computes for its conclusion (sim/question.c). */
+typedef enum {
+    QK_KIND, QK_TITLE, QK_FLEETS, QK_FACTORS, QK_POWER_CAP_KW, QK_COUNT
+} QuestionKey;
+
+typedef enum {
+    QST_DECOMPOSE, QST_VERSUS, QST_BREAKEVEN, QST_DISTILL, QST_TASK, QST_DEMAND
+} QuestionKind;
+
+#define SCN_QST_MAX_FLEETS 16
+
+typedef struct {
+    int line;                           /* the section's line; 0 when absent */
+    ScnVal v[QK_COUNT];
+    QuestionKind kind;
+    int fleets[SCN_QST_MAX_FLEETS];     /* fleet indices, in the order given */
+    int n_fleets;
+    char factors[SCN_QST_MAX_FLEETS][48]; /* decompose: what each step changes */
+    int n_factors;
+} ScnQuestion;
+
+/* [distill]: the one-time cost of distilling a student from a teacher. */
+typedef enum {
+    DK_TEACHER, DK_STUDENT, DK_TEACHER_FLEET, DK_STUDENT_FLEET, DK_GENERATED_TOKENS,
+    DK_TRAINING_TOKENS, DK_CHIP, DK_MFU, DK_USD_PER_CHIP_HOUR, DK_COUNT
+} DistillKey;
+
+typedef struct {
+    int line;                 /* 0 when absent */
+    ScnVal v[DK_COUNT];
+    int teacher, student;     /* model indices */
+    int teacher_fleet, student_fleet; /* fleet indices (serving costs) */
+    ScnChip chip;             /* the training chip (owned) */
+} ScnDistill;
+
+/* [task NAME]: a task solved with k attempts of one fleet's model. */
+typedef enum {
+    TK_FLEET, TK_P_SUCCESS, TK_INPUT_TOKENS, TK_OUTPUT_TOKENS, TK_ATTEMPTS, TK_TARGET_SUCCESS,
+    TK_MAX_ATTEMPTS, TK_COUNT
+} TaskKey;
+
+typedef struct {
+    char *name;
+    int line;
+    ScnVal v[TK_COUNT];
+    int fleet;                /* fleet index */
+} ScnTask;
+
 /* A key's valid range, for checking values set by sweeps and break-even searches. */
 typedef struct {
     const char *key;
@@ -176,6 +224,10 @@ typedef struct {
     ScnSweep sweep;           /* [sweep], when present */
     ScnCompare compare;       /* [compare], when present */
     ScnOptimize optimize;     /* [optimize], when present: its candidates are extra fleets */
+    ScnQuestion question;     /* [question], when present */
+    ScnDistill distill;       /* [distill], when present */
+    ScnTask *tasks;           /* [task NAME] sections, in order */
+    int n_tasks;
     const ScnCatalogs *cats;  /* borrowed */
 } Scenario;
 

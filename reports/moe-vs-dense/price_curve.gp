@@ -1,4 +1,4 @@
-# tokensim: usd_per_m_output against the electricity price (computed per fleet).
+# tokensim: usd_per_m_output against the swept parameter.
 # Edit and rerun with: gnuplot price_curve.gp (in this folder); it writes price_curve.png and price_curve.svg.
 reset
 set encoding utf8
@@ -11,16 +11,15 @@ set output 'price_curve.png'
 set datafile missing '?'
 set key below noenhanced
 set grid ytics
-set title 'usd_per_m_output against the electricity price (computed per fleet)'
-set xlabel 'usd_per_kwh (USD/kWh)'
+set title 'usd_per_m_output against workload.input_tokens_per_request'
+set xlabel 'workload.input_tokens_per_request (tokens/request)'
 set ylabel 'usd_per_m_output (USD/Mtok)'
-set xrange [0:*]
-plot 'price_curve.dat' index 0 using 1:2 with lines lw 2 title 'dsv3-h800', \
-     '' index 1 using 1:2 with lines lw 2 title 'llama405-h800', \
-     '' index 2 using 1:2 with lines lw 2 title 'llama-fp8-h800', \
-     '' index 3 using 1:2 with lines lw 2 title 'dsv3-h100', \
-     '' index 4 using 1:2 with lines lw 2 title 'llama405-h100', \
-     '' index 5 using 1:2 with lines lw 2 title 'llama-fp8-h100'
+plot 'price_curve.dat' index 0 using 1:2 with linespoints lw 2 title 'dsv3-h800', \
+     '' index 1 using 1:2 with linespoints lw 2 title 'llama405-h800', \
+     '' index 2 using 1:2 with linespoints lw 2 title 'llama-fp8-h800', \
+     '' index 3 using 1:2 with linespoints lw 2 title 'dsv3-h100', \
+     '' index 4 using 1:2 with linespoints lw 2 title 'llama405-h100', \
+     '' index 5 using 1:2 with linespoints lw 2 title 'llama-fp8-h100'
 set terminal svg size 960,600 noenhanced font 'Sans,10' background '#ffffff'
 set output 'price_curve.svg'
 replot

@@ -39,6 +39,18 @@ done
 report "the committed reports/ text files are current (make reports changes nothing)"
 
 why=
+if ! cmp -s "$TMP/g/QUESTIONS.md" reports/QUESTIONS.md; then
+    addwhy "reports/QUESTIONS.md is not current: run make reports and commit"
+fi
+sed 's|](|](reports/|g' "$TMP/g/QUESTIONS.md" >"$TMP/section"
+awk '/^<!-- questions:begin/ {c = 1; next} /^<!-- questions:end/ {c = 0} c' README.md >"$TMP/readme"
+cmp -s "$TMP/section" "$TMP/readme" ||
+    addwhy "README.md's Questions section differs from make reports': $(diff "$TMP/readme" "$TMP/section" | head -4 | tr '\n' '|')"
+n=$(grep -c '^### ' "$TMP/g/QUESTIONS.md")
+[ "$n" -ge 7 ] || addwhy "only $n questions in QUESTIONS.md"
+report "README's Questions tokensim answers and reports/QUESTIONS.md are what make reports writes"
+
+why=
 ver=$("$TS" --version | awk '{print $2}' | sed 's/\./\\./g')
 if grep -rEl "(^|[^0-9])20[0-9]{2}-[01][0-9]-[0-3][0-9]T|; run [0-9]|tokensim run [0-9]|${ver:-x.y.z}" "$TMP/g" \
     --include='*.md' --include='*.csv' --include='*.html' --include='*.gp' --include='*.dat' >"$TMP/hits"; then

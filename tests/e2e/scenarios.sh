@@ -69,7 +69,7 @@ for f in scenarios/*.ini; do
         n=$(q "select count(*) from metrics where run_id = $id and fleet = '$fl'")
         [ "$n" -gt 0 ] 2>/dev/null || addwhy "no metrics rows for fleet $fl ($n)"
     done
-    n=$(q "select count(distinct fleet) from metrics where run_id = $id")
+    n=$(q "select count(distinct fleet) from metrics where run_id = $id and fleet != '-'")
     [ "$n" = "$n_fleets" ] || addwhy "$n fleets in metrics, $n_fleets in the scenario"
     report "$stem: metrics has rows for all $n_fleets fleets"
 

@@ -72,7 +72,7 @@ static void write_and_parse(TestTmp *t, int digits, Parsed *p, FleetResult res[2
     for (int i = 0; i < 2; i++)
         if (eval_fleet(&s, &s.fleets[i], &res[i], &err))
             fail_msg("eval: %s", err.msg);
-    if (report_write_scenario(t->dir, &s, res, NULL, NULL, NULL, 0, digits, &err))
+    if (report_write_scenario(t->dir, &s, res, NULL, NULL, NULL, NULL, 0, digits, &err))
         fail_msg("report: %s", err.msg);
     scn_fini(&s);
     scn_catalogs_fini(&cats);
