@@ -412,51 +412,78 @@ static inline float i8_result(int32_t acc, int32_t wsum, float xs, float ws)
     return (float)((int64_t)acc - 128 * (int64_t)wsum) * (xs * ws);
 }
 
-#if KERN_BF16
-static inline __attribute__((always_inline)) void tile_bf16(const int R, const int N,
-                                                            const QArgs *a, int r0, int o0)
+#if KERN_BF16 || KERN_VNNI
+/* One 16-lane dot-product step: bf16 pairs into float lanes (kept in an integer register; the
+ * casts are free) or uint8 × int8 quads into int32 lanes. */
+static inline __attribute__((always_inline)) __m512i dp16(const int kind, __m512i acc, __m512i x,
+                                                          __m512i w)
 {
-    const uint16_t *x = (const uint16_t *)a->x + (long)r0 * a->ldx;
-    const uint16_t *w = (const uint16_t *)a->w + (long)o0 * a->ldw;
-    __m512 acc[4][NR_MAX];
+#if KERN_BF16
+    if (kind == Q_BF16)
+        return _mm512_castps_si512(
+            _mm512_dpbf16_ps(_mm512_castsi512_ps(acc), (__m512bh)x, (__m512bh)w));
+#endif
+#if KERN_VNNI
+    if (kind == Q_INT8)
+        return _mm512_dpbusd_epi32(acc, x, w);
+#endif
+    return acc;
+}
+
+/* One R × N tile over the whole row, 64 bytes (32 bf16 or 64 int8 values) per step; the tail
+ * is loaded under a byte mask, so the lanes see zeros past the row's end. */
+static inline __attribute__((always_inline)) void tile_vec(const int kind, const int R,
+                                                           const int N, const QArgs *a, int r0,
+                                                           int o0)
+{
+    const long elt = kind == Q_BF16 ? 2 : 1, bytes = (long)a->in * elt;
+    const char *x = (const char *)a->x + (long)r0 * a->ldx * elt;
+    const char *w = (const char *)a->w + (long)o0 * a->ldw * elt;
+    const long ldx = (long)a->ldx * elt, ldw = (long)a->ldw * elt;
+    __m512i acc[4][NR_MAX];
     for (int r = 0; r < R; r++)
         for (int n = 0; n < N; n++)
-            acc[r][n] = _mm512_setzero_ps();
-    int k = 0;
-    for (; k + 32 <= a->in; k += 32) {
+            acc[r][n] = _mm512_setzero_si512();
+    long k = 0;
+    for (; k + 64 <= bytes; k += 64) {
         __m512i wv[NR_MAX];
         for (int n = 0; n < N; n++) {
-            wv[n] = _mm512_loadu_si512(w + (long)n * a->ldw + k);
+            wv[n] = _mm512_loadu_si512(w + n * ldw + k);
             __asm__("" : "+v"(wv[n]));
         }
         if (R == 1)
             for (int n = 0; n < N; n++)
-                _mm_prefetch((const char *)(w + (long)(N + n) * a->ldw + k), _MM_HINT_T0);
+                _mm_prefetch(w + (N + n) * ldw + k, _MM_HINT_T0);
         for (int r = 0; r < R; r++) {
-            __m512i xv = _mm512_loadu_si512(x + (long)r * a->ldx + k);
+            __m512i xv = _mm512_loadu_si512(x + r * ldx + k);
             for (int n = 0; n < N; n++)
-                acc[r][n] = _mm512_dpbf16_ps(acc[r][n], (__m512bh)xv, (__m512bh)wv[n]);
+                acc[r][n] = dp16(kind, acc[r][n], xv, wv[n]);
         }
     }
-    if (k < a->in) {
-        __mmask32 m = (__mmask32)((1u << (a->in - k)) - 1u);
+    if (k < bytes) {
+        __mmask64 m = (__mmask64)((1ull << (bytes - k)) - 1ull);
         __m512i wv[NR_MAX];
         for (int n = 0; n < N; n++)
-            wv[n] = _mm512_maskz_loadu_epi16(m, w + (long)n * a->ldw + k);
+            wv[n] = _mm512_maskz_loadu_epi8(m, w + n * ldw + k);
         for (int r = 0; r < R; r++) {
-            __m512i xv = _mm512_maskz_loadu_epi16(m, x + (long)r * a->ldx + k);
+            __m512i xv = _mm512_maskz_loadu_epi8(m, x + r * ldx + k);
             for (int n = 0; n < N; n++)
-                acc[r][n] = _mm512_dpbf16_ps(acc[r][n], (__m512bh)xv, (__m512bh)wv[n]);
+                acc[r][n] = dp16(kind, acc[r][n], xv, wv[n]);
         }
     }
     for (int r = 0; r < R; r++)
         for (int n = 0; n < N; n++)
-            a->y[(long)(r0 + r) * a->ldy + o0 + n] = hsum16(acc[r][n]);
+            a->y[(long)(r0 + r) * a->ldy + o0 + n] =
+                kind == Q_BF16 ? hsum16(_mm512_castsi512_ps(acc[r][n]))
+                               : i8_result(_mm512_reduce_add_epi32(acc[r][n]), a->wsum[o0 + n],
+                                           a->xs[r0 + r], a->ws[o0 + n]);
 }
-#else
+#endif
+
 /* Lane l takes the pairs (32j + 2l, 32j + 2l + 1); products of two bf16 values are exact in
  * float32, so fmaf adds each product with one rounding. */
-static void tile_bf16(const int R, const int N, const QArgs *a, int r0, int o0)
+static __attribute__((unused)) void tile_bf16_portable(const int R, const int N,
+                                                       const QArgs *a, int r0, int o0)
 {
     for (int r = 0; r < R; r++)
         for (int n = 0; n < N; n++) {
@@ -474,53 +501,9 @@ static void tile_bf16(const int R, const int N, const QArgs *a, int r0, int o0)
             a->y[(long)(r0 + r) * a->ldy + o0 + n] = fold16(lane);
         }
 }
-#endif
-
-#if KERN_VNNI
-static inline __attribute__((always_inline)) void tile_i8(const int R, const int N,
-                                                          const QArgs *a, int r0, int o0)
-{
-    const uint8_t *x = (const uint8_t *)a->x + (long)r0 * a->ldx;
-    const int8_t *w = (const int8_t *)a->w + (long)o0 * a->ldw;
-    __m512i acc[4][NR_MAX];
-    for (int r = 0; r < R; r++)
-        for (int n = 0; n < N; n++)
-            acc[r][n] = _mm512_setzero_si512();
-    int k = 0;
-    for (; k + 64 <= a->in; k += 64) {
-        __m512i wv[NR_MAX];
-        for (int n = 0; n < N; n++) {
-            wv[n] = _mm512_loadu_si512(w + (long)n * a->ldw + k);
-            __asm__("" : "+v"(wv[n]));
-        }
-        if (R == 1)
-            for (int n = 0; n < N; n++)
-                _mm_prefetch((const char *)(w + (long)(N + n) * a->ldw + k), _MM_HINT_T0);
-        for (int r = 0; r < R; r++) {
-            __m512i xv = _mm512_loadu_si512(x + (long)r * a->ldx + k);
-            for (int n = 0; n < N; n++)
-                acc[r][n] = _mm512_dpbusd_epi32(acc[r][n], xv, wv[n]);
-        }
-    }
-    if (k < a->in) {
-        __mmask64 m = (__mmask64)((1ull << (a->in - k)) - 1ull);
-        __m512i wv[NR_MAX];
-        for (int n = 0; n < N; n++)
-            wv[n] = _mm512_maskz_loadu_epi8(m, w + (long)n * a->ldw + k);
-        for (int r = 0; r < R; r++) {
-            __m512i xv = _mm512_maskz_loadu_epi8(m, x + (long)r * a->ldx + k);
-            for (int n = 0; n < N; n++)
-                acc[r][n] = _mm512_dpbusd_epi32(acc[r][n], xv, wv[n]);
-        }
-    }
-    for (int r = 0; r < R; r++)
-        for (int n = 0; n < N; n++)
-            a->y[(long)(r0 + r) * a->ldy + o0 + n] =
-                i8_result(_mm512_reduce_add_epi32(acc[r][n]), a->wsum[o0 + n], a->xs[r0 + r],
-                          a->ws[o0 + n]);
-}
-#else
-static void tile_i8(const int R, const int N, const QArgs *a, int r0, int o0)
+/* Plain integers: the same exact sum as VNNI. */
+static __attribute__((unused)) void tile_i8_portable(const int R, const int N, const QArgs *a,
+                                                     int r0, int o0)
 {
     for (int r = 0; r < R; r++)
         for (int n = 0; n < N; n++) {
@@ -533,15 +516,25 @@ static void tile_i8(const int R, const int N, const QArgs *a, int r0, int o0)
                 i8_result(acc, a->wsum[o0 + n], a->xs[r0 + r], a->ws[o0 + n]);
         }
 }
-#endif
-
 static inline __attribute__((always_inline)) void qtile(const int kind, const int R, const int N,
                                                         const QArgs *a, int r0, int o0)
 {
+#if KERN_BF16
+    if (kind == Q_BF16) {
+        tile_vec(Q_BF16, R, N, a, r0, o0);
+        return;
+    }
+#endif
+#if KERN_VNNI
+    if (kind == Q_INT8) {
+        tile_vec(Q_INT8, R, N, a, r0, o0);
+        return;
+    }
+#endif
     if (kind == Q_BF16)
-        tile_bf16(R, N, a, r0, o0);
+        tile_bf16_portable(R, N, a, r0, o0);
     else
-        tile_i8(R, N, a, r0, o0);
+        tile_i8_portable(R, N, a, r0, o0);
 }
 
 /* Rows [r_begin, r_end) of N outputs from o0, in tiles of 4 rows. */
@@ -605,7 +598,8 @@ float kern_dot_bf16(const float *a, const uint16_t *b, int n)
     __m512 acc = _mm512_setzero_ps();
     int k = 0;
     for (; k + 16 <= n; k += 16) {
-        __m512i bw = _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const void *)(b + k))), 16);
+        __m512i bw = _mm512_slli_epi32(
+            _mm512_cvtepu16_epi32(_mm256_loadu_si256((const void *)(b + k))), 16);
         acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + k), _mm512_castsi512_ps(bw), acc);
     }
     if (k < n) {

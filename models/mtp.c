@@ -191,7 +191,8 @@ int mtp_new(const EngineConfig *c, const Weights *w, const QWeights *q, int dept
     m->logits = malloc(sizeof(float) * R * (size_t)m->V);
     m->rows = malloc(sizeof(FwdRow) * R);
     m->T = malloc(sizeof(int) * (size_t)(max_seq + MTP_MAX_DEPTH + 2));
-    if (!rc && (!m->T || !m->hist || !m->xin || !m->xproj || !m->hid || !m->emb || !m->logits || !m->rows))
+    if (!rc && (!m->T || !m->hist || !m->xin || !m->xproj || !m->hid || !m->emb || !m->logits ||
+                !m->rows))
         rc = ts_err_set(err, TS_ENOMEM, "out of memory for the MTP modules");
     for (int k = 0; !rc && k < depth; k++)
         rc = depth_new(m, &m->d[k], w, &seed, kv, max_slots, pool, err);

@@ -136,9 +136,11 @@ int msr_run(const MsrPlan *plan, MsrResult *out, TsErr *err)
             int positions = seq < 64 ? seq : 64;
             if (hx_accuracy(c, plan->weights[m], pr, plan->kv, plan->threads, positions, &ha, err))
                 return ts_err_prefix(err, "%s: ", what);
-            *a = (MsrAccuracy){"", pr, plan->kv, ha.max_abs_diff, ha.mean_abs_diff, ha.agreement,
-                               ha.positions};
+            *a = (MsrAccuracy){"", "", pr, plan->kv, ha.max_abs_diff, ha.mean_abs_diff,
+                               ha.agreement, ha.positions};
             snprintf(a->model, sizeof a->model, "%s", c->name);
+            snprintf(a->label, sizeof a->label, "%s %s KV %s", c->name, prec_name(pr),
+                     prec_name(plan->kv));
             out->n_acc++;
         }
     }
@@ -205,7 +207,17 @@ int msr_machine_metrics(const MsrResult *r, StoreMetricRow *rows)
     rows[3] = (StoreMetricRow){"-", "idle_low_w", "W", r->idle_low_w, 1, 0, 0, 0, 0};
     rows[4] = (StoreMetricRow){"-", "idle_high_w", "W", r->idle_high_w, 1, 0, 0, 0, 0};
     rows[5] = (StoreMetricRow){"-", "measure_threads", "threads", threads, 1, 0, 0, 0, 0};
-    return MSR_MACHINE_METRICS;
+    int n = MSR_MACHINE_METRICS;
+    for (int i = 0; i < r->n_acc; i++) {
+        const MsrAccuracy *a = &r->acc[i];
+        rows[n++] = (StoreMetricRow){a->label, "logit_max_abs_diff", "logit", a->max_abs_diff,
+                                     1, 0, 0, 0, 0};
+        rows[n++] = (StoreMetricRow){a->label, "logit_mean_abs_diff", "logit",
+                                     a->mean_abs_diff, 1, 0, 0, 0, 0};
+        rows[n++] = (StoreMetricRow){a->label, "greedy_agreement", "share", a->agreement, 1, 0,
+                                     0, 0, 0};
+    }
+    return n;
 }
 
 /* ---- derived figures ------------------------------------------------------------------- */
@@ -388,8 +400,8 @@ void msr_write_md(FILE *f, const MsrResult *r, int64_t run_id, const char *machi
             if (!pf && run->r.distinct_experts_per_layer > 0)
                 snprintf(ex, sizeof ex, "%.2f", run->r.distinct_experts_per_layer);
             char lab[96];
-            fprintf(f, "| %s | %s | %s | %d | %d | %s | %s | %s | %s | %s | %s (%s to %s) | %s | %s "
-                       "|\n",
+            fprintf(f, "| %s | %s | %s | %d | %d | %s | %s | %s | %s | %s | %s (%s to %s) | %s "
+                       "| %s |\n",
                     run->model, run_label(run, lab, sizeof lab), pf ? "prefill" : "decode",
                     run->r.plan.batch,
                     run->r.plan.threads, num(dv.tok_s, a), pf ? num(dv.ttft_ms, b) : "",

@@ -49,6 +49,7 @@ typedef struct {
  * greedy continuation, fed to both (teacher forcing). */
 typedef struct {
     char model[CFG_NAME_MAX];
+    char label[CFG_NAME_MAX + 24]; /* "MODEL PREC KV PREC": its fleet in table metrics */
     Precision prec, kv;
     double max_abs_diff, mean_abs_diff; /* logits */
     double agreement;                   /* share of positions with the same greedy token */
@@ -81,9 +82,12 @@ int msr_run(const MsrPlan *plan, MsrResult *out, TsErr *err);
  * rows must hold 2 × r->n_runs. Returns the count. */
 int msr_rows(const MsrResult *r, StoreMeasurementRow *rows);
 
-/* Machine metrics of a result for table `metrics` (fleet "-"): bandwidth_gb_s, fp32_gflops,
- * idle_w (with its band), measure_threads. rows must hold MSR_MACHINE_METRICS. */
+/* Metrics of a result for table `metrics`: the machine's (fleet "-"): bandwidth_gb_s,
+ * fp32_gflops, idle_w (with its band), measure_threads; then per reduced precision measured
+ * (fleet "MODEL PREC KV PREC") logit_max_abs_diff, logit_mean_abs_diff (logit) and
+ * greedy_agreement (share) against fp32. rows must hold MSR_MAX_METRICS; returns the count. */
 #define MSR_MACHINE_METRICS 6
+#define MSR_MAX_METRICS (MSR_MACHINE_METRICS + 3 * MSR_MAX_MODELS * PREC_COUNT)
 int msr_machine_metrics(const MsrResult *r, StoreMetricRow *rows);
 
 /* Writes the measure report (Markdown) to f. */

@@ -351,7 +351,7 @@ int runner_record_measure(const MsrResult *r, const EngineConfig *configs, int n
     StoreMeasurementRow *rows = calloc((size_t)(2 * r->n_runs + 1), sizeof *rows);
     ValRow *val = calloc((size_t)(2 * r->n_runs + 1), sizeof *val);
     StoreValidationRow *vrows = calloc((size_t)(2 * r->n_runs + 1), sizeof *vrows);
-    StoreMetricRow machine[MSR_MACHINE_METRICS];
+    StoreMetricRow machine[MSR_MAX_METRICS];
     int rc = rows && val && vrows ? 0 : ts_err_set(err, TS_ENOMEM, "out of memory");
     /* the closed loop: the roofline's prediction of every measured preset, from this run's own
      * ceilings, in the report and the validation table */

@@ -155,6 +155,12 @@ grep -q "## Precision: fp32 against bf16 against int8" "$r" || addwhy "no precis
 grep -q "greedy agreement" "$r" || addwhy "no accuracy table"
 grep -q "## Multi-token prediction" "$r" || addwhy "no MTP section"
 grep -q "| 1.00 (forced) |" "$r" || addwhy "forced rows are not labelled forced"
+ag=$(pq "select value from metrics where fleet = 'dense-15m int8 KV bf16' and
+         metric = 'greedy_agreement'")
+awk -v a="$ag" 'BEGIN { exit !(a != "" && a >= 0 && a <= 1) }' ||
+    addwhy "no greedy agreement metric for int8: '$ag'"
+[ "$(pq "select count(*) from metrics where metric like 'logit_%_abs_diff'")" -eq 4 ] ||
+    addwhy "expected max and mean logit differences for fp32/KV bf16 and int8/KV bf16"
 report "measure records precision, KV precision and MTP settings and reports them"
 
 why=
