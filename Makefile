@@ -107,11 +107,16 @@ reports: deps
 	@$(MAKE) --no-print-directory build
 	@sh scripts/make-reports.sh reports
 
-# The engine benchmark: measures this machine's ceilings and every preset, writes BENCHMARKS.md.
+# The engine benchmark: measures this machine's ceilings and every preset, writes BENCHMARKS.md;
+# then the Monte Carlo table and, with Open MPI installed, the MPI ranks table.
 bench: deps
 	@$(MAKE) --no-print-directory build
 	./tokensim bench --commit "$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" --out BENCHMARKS.md
 	sh scripts/bench-mc.sh BENCHMARKS.md
+	@if command -v mpicc >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory MPI=1 BIN=build/mpi/tokensim build/mpi/tokensim && \
+		sh scripts/bench-mpi.sh BENCHMARKS.md; \
+	else echo "make bench: no mpicc (scripts/deps.sh --mpi): MPI table skipped" >&2; fi
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tokensim/data

@@ -84,6 +84,9 @@ static const char USAGE_RUN[] =
     "and metric) and to a report folder DIR/<scenario-stem>-<run-id>/ with report.md and\n"
     "metrics.csv. Nothing is written when the scenario does not validate.\n"
     "\n"
+    "With the `make MPI=1` build, `mpirun -np N tokensim run SCENARIO.ini` spreads the Monte\n"
+    "Carlo blocks and sweep points over N ranks (same results; rank 0 writes; see README).\n"
+    "\n"
     "options:\n"
     "  --db FILE     SQLite database (default tokensim.db; created when missing)\n"
     "  --out DIR     folder for report folders (default out)\n"
@@ -1636,7 +1639,7 @@ static int record_failed(const Scenario *s, const Options *o, const TsErr *err)
     return stopped ? 130 : exit_for(err->code);
 }
 
-/* Under mpirun, after the summary: what the ranks did and what rank 0 received. */
+/* MPI builds, after the summary: what the ranks did and what rank 0 received. */
 static void print_spread(const ParCtx *par, const Phases *ph)
 {
     printf("ranks:    %d (Open MPI)\n", par->size);
@@ -1645,10 +1648,10 @@ static void print_spread(const ParCtx *par, const Phases *ph)
     const char *name[2] = {"Monte Carlo", "sweep"};
     for (int i = 0; i < 2; i++)
         if (st[i])
-            printf("  %s: rank 0's own items %.3f s; waiting for the other ranks and receiving "
+            printf("  %s: rank 0's own items %.3f s, waiting for the others %.3f s, receiving "
                    "%ld messages (%.3f MB) %.3f s\n",
-                   name[i], st[i]->compute_s, st[i]->messages, st[i]->bytes / 1e6,
-                   st[i]->gather_s);
+                   name[i], st[i]->compute_s, st[i]->wait_s, st[i]->messages,
+                   st[i]->bytes / 1e6, st[i]->gather_s);
 }
 
 /* merge OUT.db PART.db...: the scenario is read back from the parts, its fleets priced at the
@@ -1858,7 +1861,7 @@ static int run_lead(Ranks *rk, int argc, char **argv)
     else if (finish_run(&s, res, ph.have_mc ? &ph.mc : NULL, ph.have_sweep ? &ph.sweep : NULL, &o,
                         o.db, "", &err))
         status = fail(&err);
-    else if (!o.quiet && rk->par.size > 1)
+    else if (!o.quiet && rk->par.mpi)
         print_spread(&rk->par, &ph);
     phases_fini(&ph);
     free(res);

@@ -82,6 +82,8 @@ int spr_mc_run(const SprOptions *so, Scenario *s, const McOptions *o, McResult *
     double t1 = now_s();
     if ((rc = par_agree(par, rc, err)))
         goto done;
+    st->wait_s = now_s() - t1;
+    t1 = now_s();
     rc = gather_blocks(par, &r, buf, st, err);
     /* collective: called after a bad block too */
     int summed = par_sum_long(par, &r.mc.clamped, err);
@@ -114,6 +116,8 @@ int spr_sweep_run(const SprOptions *so, Scenario *s, const SwpPlan *p, SwpResult
     double t1 = now_s();
     if ((rc = par_agree(par, rc, err)))
         goto done;
+    st->wait_s = now_s() - t1;
+    t1 = now_s();
     /* rank 0 receives every part even after a bad one: no sender stays blocked */
     for (int k = 1; k < par->size; k++) {
         long n = swp_part_doubles(r, k, par->size);

@@ -21,7 +21,8 @@ typedef struct {
 /* What a phase moved and how long it took (rank 0's view). */
 typedef struct {
     double compute_s; /* this rank's own work items */
-    double gather_s;  /* waiting for and receiving the other ranks' items (rank 0) */
+    double wait_s;    /* then waiting until every rank has done its items */
+    double gather_s;  /* then moving the items to rank 0 */
     double bytes;     /* received by rank 0 from the other ranks */
     long messages;    /* received by rank 0 */
 } SprStats;
