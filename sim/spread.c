@@ -19,14 +19,19 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-/* rc, or the test hook's failure when this is the rank it names. */
-static int inject(const SprOptions *so, int rc, TsErr *err)
+/* The end of a rank's own work items (begun at t0, status rc): the test hook's failure when
+ * this is the rank it names, then the agreement, timed into st. Returns the agreed status. */
+static int items_done(const SprOptions *so, int rc, double t0, SprStats *st, TsErr *err)
 {
     if (rc == 0 && so->fail_rank == so->par->rank)
-        return ts_err_set(err, TS_EIO,
-                          "failure injected by TOKENSIM_TEST_FAIL_RANK=%d (a test hook) after "
-                          "this rank's work items",
-                          so->fail_rank);
+        rc = ts_err_set(err, TS_EIO,
+                        "failure injected by TOKENSIM_TEST_FAIL_RANK=%d (a test hook) after "
+                        "this rank's work items",
+                        so->fail_rank);
+    double t1 = now_s();
+    st->compute_s = t1 - t0;
+    rc = par_agree(so->par, rc, err);
+    st->wait_s = now_s() - t1;
     return rc;
 }
 
@@ -77,13 +82,9 @@ int spr_mc_run(const SprOptions *so, Scenario *s, const McOptions *o, McResult *
     } else {
         rc = shard_run(s, o, &r, err);
     }
-    rc = inject(so, rc, err);
-    st->compute_s = now_s() - t0;
-    double t1 = now_s();
-    if ((rc = par_agree(par, rc, err)))
+    if ((rc = items_done(so, rc, t0, st, err)))
         goto done;
-    st->wait_s = now_s() - t1;
-    t1 = now_s();
+    double t1 = now_s();
     rc = gather_blocks(par, &r, buf, st, err);
     /* collective: called after a bad block too */
     int summed = par_sum_long(par, &r.mc.clamped, err);
@@ -111,13 +112,9 @@ int spr_sweep_run(const SprOptions *so, Scenario *s, const SwpPlan *p, SwpResult
     if (!rc && par->size > 1 &&
         !(buf = malloc(sizeof(double) * (size_t)(swp_part_doubles(r, 0, par->size) + 1))))
         rc = ts_err_set(err, TS_ENOMEM, "out of memory");
-    rc = inject(so, rc, err);
-    st->compute_s = now_s() - t0;
-    double t1 = now_s();
-    if ((rc = par_agree(par, rc, err)))
+    if ((rc = items_done(so, rc, t0, st, err)))
         goto done;
-    st->wait_s = now_s() - t1;
-    t1 = now_s();
+    double t1 = now_s();
     /* rank 0 receives every part even after a bad one: no sender stays blocked */
     for (int k = 1; k < par->size; k++) {
         long n = swp_part_doubles(r, k, par->size);

@@ -15,6 +15,7 @@ cd "$(dirname "$0")/../.." || exit 1
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tokensim-e2e-mpi.XXXXXX") || exit 1
 trap 'rm -rf "$TMP"' EXIT
 trap 'exit 1' INT TERM
+. tests/e2e/mc.inc
 OUT=$TMP/out
 MPI_TS=build/mpi/tokensim
 unset TOKENSIM_TEST_FAIL_RANK
@@ -28,41 +29,10 @@ if [ "$(id -u)" = 0 ]; then
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
 
-# expect STATUS CMD...: runs CMD, adds to $why unless it exits with STATUS ("nonzero": any but 0)
-expect() {
-    want=$1
-    shift
-    "$@" >"$TMP/o" 2>"$TMP/e"
-    st=$?
-    if [ "$want" = nonzero ]; then
-        [ "$st" -ne 0 ] || addwhy "exit status 0, expected a failure"
-    else
-        [ "$st" -eq "$want" ] || addwhy "exit status $st, expected $want: $(head -c 400 "$TMP/e")"
-    fi
-}
-
-# same WHAT DB1 DB2 SQL: adds to $why unless SQL prints the same non-empty text in both
-same() {
-    sqlite3 "$2" "$4" >"$TMP/a" 2>&1
-    sqlite3 "$3" "$4" >"$TMP/b" 2>&1
-    if [ ! -s "$TMP/a" ]; then
-        addwhy "$1: no rows in $2"
-    elif ! cmp -s "$TMP/a" "$TMP/b"; then
-        addwhy "$1 differ ($2, $3): $(diff "$TMP/a" "$TMP/b" | head -4 | tr '\n' ' ')"
-    fi
-}
-
-# identical DB1 DB2: every result row of the one run in each, doubles as exact hex (quote() of
-# a real prints 17 significant digits: enough to tell any two doubles apart)
-identical() {
+# identical plus the runs rows: the same scenario, stored as done
+identical_run() {
     same "runs" "$1" "$2" "select status, kind, name, seed, scenario_sha256 from runs"
-    same "metrics" "$1" "$2" "select fleet, metric, unit, quote(value), quote(p5), quote(p50),
-        quote(p95) from metrics order by fleet, metric"
-    same "histograms" "$1" "$2" "select fleet, metric, quote(bin_low), quote(bin_high), count
-        from histograms order by rowid"
-    same "tornado" "$1" "$2" "select fleet, input, quote(low_x), quote(high_x),
-        quote(low_value), quote(high_value) from tornado order by rowid"
-    same "fleets" "$1" "$2" "select * from fleets order by fleet"
+    identical "$1" "$2"
 }
 
 same_sweep() {
@@ -72,39 +42,7 @@ same_sweep() {
         order by fleet, metric"
 }
 
-# The Monte Carlo line of a run's report (sample count, seed, clamped draws, failures).
-mc_line() {
-    d=$(sqlite3 "$1" "select out_dir from runs where status = 'done'" 2>/dev/null)
-    grep '^Monte Carlo:' "$d/report.md" 2>/dev/null
-}
-
-cat >"$TMP/mc.ini" <<'EOF'
-; two fleets, four distributions; fleet a's decode rate is clamped at 0 now and then (and then
-; cannot be priced), so clamped and failed counts travel between ranks too
-[scenario]
-name = mpi-test
-seed = 21
-samples = 25000
-
-[workload]
-model = llama-3.1-8b
-input_tokens_per_day = 1e9
-output_tokens_per_day = uniform(0.5e9, 1.5e9)
-
-[fleet a]
-chip = h100-sxm
-decode_tok_s_per_chip = normal(1000, 600)
-prefill_tok_s_per_chip = 10000
-usd_per_kwh = uniform(0.05, 0.1)
-
-[fleet b]
-chip = h100-sxm
-cost = rent
-rent_usd_per_chip_hour = triangular(1.5, 2, 3)
-decode_tok_s_per_chip = lognormal(1100, 0.3)
-prefill_tok_s_per_chip = 12000
-usd_per_kwh = 0.08
-EOF
+mc_scenario mpi-test 21 >"$TMP/mc.ini"
 cat >"$TMP/sweep.ini" <<'EOF'
 ; a 10 x 3 grid of points over two fleets, no distributions
 [scenario]
@@ -167,7 +105,7 @@ MPIRUN="mpirun --oversubscribe"
 why=
 for n in 1 2 3; do
     expect 0 $MPIRUN -np $n "$MPI_TS" run "$TMP/mc.ini" --db "$TMP/np$n.db" --out "$OUT"
-    identical "$TMP/serial.db" "$TMP/np$n.db"
+    identical_run "$TMP/serial.db" "$TMP/np$n.db"
     [ "$(mc_line "$TMP/serial.db")" = "$(mc_line "$TMP/np$n.db")" ] ||
         addwhy "-np $n report: '$(mc_line "$TMP/np$n.db")', serial '$(mc_line "$TMP/serial.db")'"
 done
@@ -179,7 +117,7 @@ for k in 1 2; do
     expect 0 "$TS" run --shard "$k/2" "$TMP/mc.ini" --db "$TMP/part$k.db" --out "$OUT"
 done
 expect 0 "$TS" merge "$TMP/merged.db" "$TMP/part1.db" "$TMP/part2.db" --out "$OUT"
-identical "$TMP/merged.db" "$TMP/np2.db"
+identical_run "$TMP/merged.db" "$TMP/np2.db"
 report "mpirun -np 1, 2, 3 Monte Carlo rows equal the serial run's and 2 shards merged"
 
 why=
