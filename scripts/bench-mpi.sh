@@ -138,10 +138,12 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //')
         }
     }'
     echo
-    echo "16,000,000 samples is about the most two fleets may keep (the 1.6 GB cap on the samples"
-    echo "kept for exact percentiles, which rank 0 holds whole). The serial tail (percentiles of"
-    echo "every kept sample, histograms, database, plots on rank 0) and the gather bound the speed-up"
-    echo "long before 64 ranks for a scenario this cheap per sample; scenarios that cost more per"
-    echo "sample scale further, since the gather does not grow with the cost of a sample."
+    echo "The part outside sampling runs on rank 0 alone, and some of it grows with the samples"
+    echo "(percentiles by selection over every kept sample, histograms, copying blocks in): for this"
+    echo "scenario, cheap per sample, it bounds the speed-up (Amdahl) long before 64 ranks, more than"
+    echo "the gather does. Scenarios that cost more per sample scale further, since neither the"
+    echo "gather nor that part grows with the cost of a sample. 16,000,000 samples is about the most"
+    echo "two fleets may keep (the 1.6 GB cap on the samples kept for exact percentiles, which rank 0"
+    echo "holds whole)."
 } >>"$out"
 echo "tokensim: appended the MPI table to $out" >&2
