@@ -23,24 +23,27 @@ trap 'rm -rf "$TMP"' EXIT
 sed -e "s/^samples = .*/samples = $SAMPLES/" -e '/^\[sweep\]/,$d' scenarios/uncertain-power.ini \
     >"$TMP/mc.ini"
 
-# one NP [quarter]: prints "wall compute wait gather bytes messages" of one run
+# one NP [quarter]: prints "wall compute wait gather bytes messages cpu" of one run (cpu: user +
+# system seconds of mpirun and every rank)
 one() {
     rm -rf "$TMP/run.db" "$TMP/out"
     ini=$TMP/${2:-mc}.ini
     t0=$(date +%s.%N)
-    mpirun --oversubscribe -np "$1" "$TS" run --db "$TMP/run.db" --out "$TMP/out" "$ini" \
-        >"$TMP/o" 2>"$TMP/e" || { cat "$TMP/e" >&2; exit 1; }
+    /usr/bin/time -f "%U %S" -o "$TMP/cpu" mpirun --oversubscribe -np "$1" "$TS" run \
+        --db "$TMP/run.db" --out "$TMP/out" "$ini" >"$TMP/o" 2>"$TMP/e" ||
+        { cat "$TMP/e" >&2; exit 1; }
     t1=$(date +%s.%N)
+    cpu=$(awk '{ print $1 + $2 }' "$TMP/cpu")
     # "  Monte Carlo: rank 0's own items C s, waiting for the others W s, receiving M messages
     # (B MB) G s"
-    awk -v a="$t0" -v b="$t1" '/^  Monte Carlo:/ {
+    awk -v a="$t0" -v b="$t1" -v cpu="$cpu" '/^  Monte Carlo:/ {
         gsub(/[(),]/, " ");
         for (i = 1; i <= NF; i++) {
             if ($i == "items") c = $(i + 1);
             if ($i == "others") w = $(i + 1);
             if ($i == "receiving") { m = $(i + 1); mb = $(i + 3); g = $(i + 5) }
         }
-        printf "%.4f %s %s %s %.0f %s\n", b - a, c, w, g, mb * 1e6, m }' "$TMP/o"
+        printf "%.4f %s %s %s %.0f %s %s\n", b - a, c, w, g, mb * 1e6, m, cpu }' "$TMP/o"
 }
 
 # a quarter of the samples, one rank: how the part outside sampling grows with the samples
@@ -75,18 +78,21 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //')
     echo "command (mpirun start, parse, sampling, gather, percentiles, tornado, histograms, database,"
     echo "report and plots); *sampling* is rank 0's own blocks + waiting for the other ranks + the"
     echo "gather, as the run prints it. Efficiency = speed-up / N. This machine is shared with other"
-    echo "work (load average ${load:-unknown} at the end), so the numbers are noisy; the ratios come"
-    echo "from one run."
+    echo "work (load average ${load:-unknown} at the end), so wall times are noisy and 2 ranks may not"
+    echo "get 2 cores; the ratios come from one run. *CPU s* (user + system of mpirun and every rank)"
+    echo "shows what spreading costs in work whatever the load: work efficiency = CPU at 1 rank / CPU"
+    echo "at N ranks (MPI spins while it waits, so waiting counts as work here)."
     echo
     awk -v n="$SAMPLES" -v r1="$best1" -v r2="$best2" 'BEGIN {
         split(r1, a, " "); split(r2, b, " ");
         s1 = a[2] + a[3] + a[4]; s2 = b[2] + b[3] + b[4];
-        print "| ranks | whole s | whole samples/s | sampling s | sampling samples/s | efficiency (whole) | efficiency (sampling) | received by rank 0 |";
-        print "|---:|---:|---:|---:|---:|---:|---:|---:|";
-        printf "| 1 | %.2f | %.0f | %.3f | %.0f | 100%% | 100%% | 0 |\n", a[1], n / a[1], s1, n / s1;
-        printf "| 2 | %.2f | %.0f | %.3f | %.0f | %.0f%% | %.0f%% | %d blocks, %.1f MB in %.3f s |\n",
-            b[1], n / b[1], s2, n / s2, 100 * a[1] / (2 * b[1]), 100 * s1 / (2 * s2), b[6],
-            b[5] / 1e6, b[4];
+        print "| ranks | whole s | whole samples/s | sampling s | sampling samples/s | efficiency (whole) | efficiency (sampling) | CPU s, all ranks | CPU per sample (work efficiency) | received by rank 0 |";
+        print "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+        printf "| 1 | %.2f | %.0f | %.3f | %.0f | 100%% | 100%% | %.2f | %.2f us (100%%) | 0 |\n", a[1],
+            n / a[1], s1, n / s1, a[7], 1e6 * a[7] / n;
+        printf "| 2 | %.2f | %.0f | %.3f | %.0f | %.0f%% | %.0f%% | %.2f | %.2f us (%.0f%%) | %d blocks, %.1f MB in %.3f s |\n",
+            b[1], n / b[1], s2, n / s2, 100 * a[1] / (2 * b[1]), 100 * s1 / (2 * s2), b[7],
+            1e6 * b[7] / n, 100 * a[7] / b[7], b[6], b[5] / 1e6, b[4];
     }'
     echo
     echo "### Expected scaling to 64 ranks (a model from the numbers above, not a measurement)"
