@@ -28,6 +28,8 @@ fi
 if [ "$(id -u)" = 0 ]; then
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
+# containers often forbid the cross-process reads (CMA) Open MPI's shared memory uses by default
+export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
 
 # identical plus the runs rows: the same scenario, stored as done
 identical_run() {
