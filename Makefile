@@ -2,14 +2,33 @@
 # (scripts/deps.sh), then build; see README.md.
 PREFIX ?= /usr/local
 VERSION := 0.1.0
-BUILD := build
 
+# `make MPI=1`: tokensim built with mpicc (Open MPI) so that `mpirun -np N tokensim run ...`
+# spreads a run over N ranks; its objects go to build/mpi. Without it there is no MPI at all
+# (sim/par.c makes the process rank 0 of 1). BIN names the program (the tests build
+# build/mpi/tokensim beside the plain ./tokensim).
+MPI ?= 0
+ifeq ($(MPI),1)
+BUILD := build/mpi
+CC := mpicc
+MPI_CFLAGS := -DTS_MPI
+DEPS_FLAG := --mpi
+else
+BUILD := build
 CC ?= cc
+MPI_CFLAGS :=
+DEPS_FLAG :=
+endif
+BIN ?= tokensim
+# The program is relinked when it was last linked with or without MPI and now is not.
+FLAVOUR_STAMP := build/.flavour-$(subst /,_,$(BIN))
+$(shell mkdir -p build; [ "$$(cat $(FLAVOUR_STAMP) 2>/dev/null)" = "$(MPI)" ] || \
+	echo "$(MPI)" >$(FLAVOUR_STAMP))
 PKGS := sqlite3 gsl inih
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 # Recursive (=) so pkg-config runs when a recipe needs it, after scripts/deps.sh installed it.
 BASE_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O2 -g $(WARN) \
-	-ffp-contract=off -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+	-ffp-contract=off -MMD -MP $(MPI_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
 	-DTS_VERSION='"$(VERSION)"' -DTS_DATADIR='"$(PREFIX)/share/tokensim/data"'
 CFLAGS ?=
 LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lm -pthread
@@ -27,9 +46,9 @@ all: deps
 	@$(MAKE) --no-print-directory build
 
 deps:
-	@sh scripts/deps.sh
+	@sh scripts/deps.sh $(DEPS_FLAG)
 
-build: tokensim $(TEST_BIN)
+build: $(BIN) $(TEST_BIN)
 
 # The engine (models/) is built for this machine's vector units; sim/ stays portable and
 # deterministic (-ffp-contract=off, no -march=native) so reports reproduce across machines.
@@ -47,8 +66,8 @@ $(BUILD)/libtokensim.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-tokensim: $(MAIN_OBJ) $(BUILD)/libtokensim.a
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $^ $(LIBS)
+$(BIN): $(MAIN_OBJ) $(BUILD)/libtokensim.a $(FLAVOUR_STAMP)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $(MAIN_OBJ) $(BUILD)/libtokensim.a $(LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libtokensim.a
 	@mkdir -p $(dir $@)
@@ -63,9 +82,13 @@ demo: deps
 	./tokensim run scenarios/this-machine.ini
 	./tokensim run scenarios/deepseek-day-margin.ini
 
+# With Open MPI present (deps.sh --test installs it) the tests also build build/mpi/tokensim
+# and tests/e2e/mpi.sh runs it under mpirun.
 test: deps
 	@sh scripts/deps.sh --test
 	@$(MAKE) --no-print-directory build
+	@if command -v mpicc >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory MPI=1 BIN=build/mpi/tokensim build/mpi/tokensim; fi
 	@sh scripts/run-tests.sh
 
 # The whole test suite under ASan + UBSan, in a copy of the tree (build/asan-tree).
@@ -84,11 +107,16 @@ reports: deps
 	@$(MAKE) --no-print-directory build
 	@sh scripts/make-reports.sh reports
 
-# The engine benchmark: measures this machine's ceilings and every preset, writes BENCHMARKS.md.
+# The engine benchmark: measures this machine's ceilings and every preset, writes BENCHMARKS.md;
+# then the Monte Carlo table and, with Open MPI installed, the MPI ranks table.
 bench: deps
 	@$(MAKE) --no-print-directory build
 	./tokensim bench --commit "$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" --out BENCHMARKS.md
 	sh scripts/bench-mc.sh BENCHMARKS.md
+	@if command -v mpicc >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory MPI=1 BIN=build/mpi/tokensim build/mpi/tokensim && \
+		sh scripts/bench-mpi.sh BENCHMARKS.md; \
+	else echo "make bench: no mpicc (scripts/deps.sh --mpi): MPI table skipped" >&2; fi
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tokensim/data
@@ -96,6 +124,6 @@ install: all
 	install -m 644 data/*.csv $(DESTDIR)$(PREFIX)/share/tokensim/data/
 
 clean:
-	rm -rf $(BUILD) tokensim
+	rm -rf build tokensim
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%.d)

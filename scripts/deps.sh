@@ -2,11 +2,14 @@
 # Installs the Debian packages tokensim needs, only those that are missing.
 # Runs apt-get as root, through `sudo -n` otherwise, and says what to do when neither works.
 set -u
-# Usage: scripts/deps.sh [--test]; --test adds what only the tests need (chromium, for the
-# headless check that report.html renders with every image).
+# Usage: scripts/deps.sh [--test|--mpi|--fuzz]; --test adds what only the tests need (chromium,
+# for the headless check that report.html renders with every image; Open MPI, so that the tests
+# also build and run `make MPI=1`); --mpi adds Open MPI alone (mpicc and mpirun for make MPI=1).
 PKGS="libsqlite3-dev sqlite3 libgsl-dev libcsv-dev libinih-dev libcmocka-dev gnuplot-nox pkg-config librandom123-dev"
 # --fuzz adds clang and its libFuzzer runtime (make fuzz).
-[ "${1:-}" = "--test" ] && PKGS="$PKGS chromium"
+MPI_PKGS="libopenmpi-dev openmpi-bin"
+[ "${1:-}" = "--test" ] && PKGS="$PKGS chromium $MPI_PKGS"
+[ "${1:-}" = "--mpi" ] && PKGS="$PKGS $MPI_PKGS"
 [ "${1:-}" = "--fuzz" ] && PKGS="$PKGS clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do

@@ -30,7 +30,9 @@
 #include "report.h"
 #include "runner.h"
 #include "scenario.h"
+#include "par.h"
 #include "shard.h"
+#include "spread.h"
 #include "text.h"
 
 #ifndef TS_VERSION
@@ -81,6 +83,9 @@ static const char USAGE_RUN[] =
     "tokens, revenue and margin. Results go to the database (table metrics, one row per fleet\n"
     "and metric) and to a report folder DIR/<scenario-stem>-<run-id>/ with report.md and\n"
     "metrics.csv. Nothing is written when the scenario does not validate.\n"
+    "\n"
+    "With the `make MPI=1` build, `mpirun -np N tokensim run SCENARIO.ini` spreads the Monte\n"
+    "Carlo blocks and sweep points over N ranks (same results; rank 0 writes; see README).\n"
     "\n"
     "options:\n"
     "  --db FILE     SQLite database (default tokensim.db; created when missing)\n"
@@ -1575,10 +1580,22 @@ static double wall_now(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-/* ctx: a double holding the start time (wall_now). */
+/* Progress of a Monte Carlo run, printed by rank 0 only. */
+typedef struct {
+    double started; /* wall_now() at the start */
+    long all;       /* samples of the whole run; 0 when this process runs them all */
+} McProgress;
+
+/* ctx: an McProgress. Under mpirun, rank 0's own share stands for every rank's (they run
+ * equal shares of blocks at the same pace), scaled to the whole run. */
 static void mc_progress(void *ctx, long done, long total)
 {
-    double elapsed = wall_now() - *(double *)ctx;
+    const McProgress *pg = ctx;
+    if (pg->all > 0 && total > 0 && total != pg->all) {
+        done = done == total ? pg->all : (long)((double)done * (double)pg->all / (double)total);
+        total = pg->all;
+    }
+    double elapsed = wall_now() - pg->started;
     double rate = elapsed > 0 ? (double)done / elapsed : 0;
     fprintf(stderr, "\rMonte Carlo: %ld of %ld samples (%.0f%%), %.0f samples/s, %.0f s left  ",
             done, total, 100.0 * (double)done / (double)total, rate,
@@ -1620,8 +1637,8 @@ static int run_shard(Scenario *s, const Options *o, ShardSpec spec)
     TsErr err;
     ts_err_clear(&err);
     ShardRun r;
-    double started = wall_now();
-    McOptions mo = {0, 0, 1, isatty(2) ? mc_progress : NULL, &started, &g_interrupted};
+    McProgress pg = {wall_now(), 0};
+    McOptions mo = {0, 0, 1, isatty(2) ? mc_progress : NULL, &pg, &g_interrupted};
     signal(SIGINT, on_interrupt);
     int rc = shard_run_init(&r, s, spec, &err);
     if (!rc)
@@ -1659,30 +1676,114 @@ static int run_shard(Scenario *s, const Options *o, ShardSpec spec)
     return rc ? fail(&err) : 0;
 }
 
+/* The ranks of this process (par.h) and, for run, whether rank 0 has released the others. */
+typedef struct {
+    ParCtx par;
+    int released;  /* rank 0 has sent the scenario, or said that there is none */
+    int fail_rank; /* TOKENSIM_TEST_FAIL_RANK (a test hook: that rank fails), -1 when unset */
+} Ranks;
+
+/* What the phases every rank takes part in leave on rank 0. */
+typedef struct {
+    McResult mc;
+    SwpPlan plan; /* made by the caller before the phases */
+    SwpResult sweep;
+    int have_mc, have_sweep;
+    SprStats mc_stats, sweep_stats;
+} Phases;
+
+static void phases_fini(Phases *ph)
+{
+    mc_fini(&ph->mc);
+    swp_result_fini(&ph->sweep);
+    swp_plan_fini(&ph->plan);
+}
+
+/* The phases of a run over the ranks, collective: Monte Carlo (when sample and s has
+ * distributions), then [sweep] at the central values (ph->plan). Results on rank 0 only. */
+static int run_phases(const SprOptions *so, Scenario *s, int sample, const McOptions *mo,
+                      Phases *ph, TsErr *err)
+{
+    int rc = 0;
+    if (sample && s->n_dists > 0) {
+        rc = spr_mc_run(so, s, mo, &ph->mc, &ph->mc_stats, err);
+        ph->have_mc = !rc && so->par->rank == 0;
+    }
+    if (!rc && s->sweep.line > 0) {
+        rc = spr_sweep_run(so, s, &ph->plan, &ph->sweep, &ph->sweep_stats, err);
+        ph->have_sweep = !rc && so->par->rank == 0;
+    }
+    return rc;
+}
+
+/* Rank 0 to the others, once: go (s's text follows) or stop (s NULL; they exit with status).
+ * Broadcast head: {go, status, text length}. */
+static int release_ranks(Ranks *rk, int status, const Scenario *s, TsErr *err)
+{
+    rk->released = 1;
+    if (rk->par.size == 1)
+        return 0;
+    int64_t head[3] = {s != NULL, status, s ? (int64_t)s->text_len : 0};
+    if (par_bcast_bytes(&rk->par, head, sizeof head, err))
+        return err->code;
+    return s ? par_bcast_bytes(&rk->par, s->text, s->text_len, err) : 0;
+}
+
+/* A run whose phases failed (a rank failed, or Ctrl-C): a `failed` runs row with the message
+ * and no results, and what happened on stderr. Returns the exit status (130 after Ctrl-C). */
+static int record_failed(const Scenario *s, const Options *o, const TsErr *err)
+{
+    int stopped = g_interrupted != 0;
+    RunnerOptions ro = {o->db, o->out, TS_VERSION, 0};
+    int64_t id = 0;
+    TsErr rerr;
+    ts_err_clear(&rerr);
+    if (!stopped)
+        fprintf(stderr, "tokensim: %s\n", err->msg);
+    const char *what = stopped ? "\ntokensim: interrupted" : "tokensim: the run failed";
+    if (runner_record_interrupted(s, s->sweep.line > 0, &ro,
+                                  stopped ? "interrupted (Ctrl-C) during Monte Carlo sampling; "
+                                            "no results stored"
+                                          : err->msg,
+                                  &id, &rerr))
+        fprintf(stderr, "%s; nothing was stored (%s)\n", what, rerr.msg);
+    else
+        fprintf(stderr, "%s; run %lld marked failed, no results stored\n", what, (long long)id);
+    return stopped ? 130 : exit_for(err->code);
+}
+
+/* MPI builds, after the summary: what the ranks did and what rank 0 received. */
+static void print_spread(const ParCtx *par, const Phases *ph)
+{
+    printf("ranks:    %d (Open MPI)\n", par->size);
+    const SprStats *st[2] = {ph->have_mc ? &ph->mc_stats : NULL,
+                             ph->have_sweep ? &ph->sweep_stats : NULL};
+    const char *name[2] = {"Monte Carlo", "sweep"};
+    for (int i = 0; i < 2; i++)
+        if (st[i])
+            printf("  %s: rank 0's own items %.3f s, waiting for the others %.3f s, receiving "
+                   "%ld messages (%.3f MB) %.3f s\n",
+                   name[i], st[i]->compute_s, st[i]->wait_s, st[i]->messages,
+                   st[i]->bytes / 1e6, st[i]->gather_s);
+}
+
 /* merge OUT.db PART.db...: the scenario is read back from the parts, its fleets priced at the
  * medians, the Monte Carlo result rebuilt from the parts' blocks, [sweep] and [compare] rerun,
  * and all of it recorded by runner_record, as `run` does in one process. */
 /* The end of a scenario run, whole or merged: [sweep] and [compare] at the central values,
  * the runner (database and report), then what it prints. mc may be NULL; headline names the
  * run ("3 shards merged, " or ""). Returns 0 or the error's code (not printed). */
-static int finish_run(Scenario *s, FleetResult *res, const McResult *mc, const Options *o,
-                      const char *db_path, const char *headline, TsErr *err)
+static int finish_run(Scenario *s, FleetResult *res, const McResult *mc, const SwpResult *sweep,
+                      const Options *o, const char *db_path, const char *headline, TsErr *err)
 {
-    SwpPlan plan;
-    SwpResult sweep;
     CmpResult cmp;
-    int have_sweep = 0, have_cmp = 0, rc = 0;
-    memset(&plan, 0, sizeof plan);
-    if (s->sweep.line > 0 && !(rc = swp_plan(s, &plan, err)) &&
-        !(rc = swp_run(s, &plan, &sweep, err)))
-        have_sweep = 1;
-    if (!rc && s->compare.line > 0 && !(rc = cmp_run(s, res, &cmp, err)))
+    int have_cmp = 0, rc = 0;
+    if (s->compare.line > 0 && !(rc = cmp_run(s, res, &cmp, err)))
         have_cmp = 1;
     RunnerOptions ro = {db_path, o->out, TS_VERSION, o->reproducible};
     RunnerResult rr;
     if (!rc)
-        rc = runner_record(s, res, mc, have_sweep ? &sweep : NULL, have_cmp ? &cmp : NULL, &ro,
-                           &rr, err);
+        rc = runner_record(s, res, mc, sweep, have_cmp ? &cmp : NULL, &ro, &rr, err);
     if (!rc && rr.plot_note[0])
         fprintf(stderr, "tokensim: warning: %s\n", rr.plot_note);
     if (!rc && o->quiet) {
@@ -1703,9 +1804,6 @@ static int finish_run(Scenario *s, FleetResult *res, const McResult *mc, const O
                "database: %s (run %lld)\n",
                rr.out_dir, rr.n_images, rr.n_plots, rr.out_dir, db_path, (long long)rr.run_id);
     }
-    if (have_sweep)
-        swp_result_fini(&sweep);
-    swp_plan_fini(&plan);
     if (have_cmp)
         cmp_fini(&cmp);
     return rc;
@@ -1758,11 +1856,21 @@ static int cmd_merge(int argc, char **argv)
         rc = eval_fleet(&s, &s.fleets[i], &res[i], &err);
     if (!rc)
         rc = shard_merge_blocks(&m, &s, &mc, &err);
+    Phases ph; /* the sweep, in this one process */
+    memset(&ph, 0, sizeof ph);
+    ParCtx one = {0, 1, 0};
+    SprOptions so = {&one, -1};
+    if (!rc && s.sweep.line > 0)
+        rc = swp_plan(&s, &ph.plan, &err);
+    if (!rc)
+        rc = run_phases(&so, &s, 0, NULL, &ph, &err);
     if (!rc) {
         char headline[64];
         snprintf(headline, sizeof headline, "%d shards merged, ", m.n_parts);
-        rc = finish_run(&s, res, &mc, &o, out_db, headline, &err);
+        rc = finish_run(&s, res, &mc, ph.have_sweep ? &ph.sweep : NULL, &o, out_db, headline,
+                        &err);
     }
+    phases_fini(&ph);
     mc_fini(&mc);
     free(res);
     if (have_s)
@@ -1772,7 +1880,10 @@ static int cmd_merge(int argc, char **argv)
     return rc ? fail(&err) : 0;
 }
 
-static int cmd_run(int argc, char **argv)
+/* run on rank 0 (the only rank without mpirun): everything a run does, with the other ranks
+ * (if any) released once the scenario is checked and joining the Monte Carlo and sweep phases.
+ * Returns the exit status (messages printed). */
+static int run_lead(Ranks *rk, int argc, char **argv)
 {
     Options o = {.db = "tokensim.db", .out = "out"};
     int first = parse_options("run", USAGE_RUN, argc, argv, &o, 1);
@@ -1787,6 +1898,9 @@ static int cmd_run(int argc, char **argv)
     TsErr shard_err;
     if (o.shard && shard_parse(o.shard, &spec, &shard_err))
         return usage_error("run", shard_err.msg);
+    if (o.shard && rk->par.size > 1)
+        return usage_error("run", "--shard runs one part in one process; under mpirun the ranks "
+                                  "split the blocks themselves: drop --shard");
 
     TsErr err;
     ts_err_clear(&err);
@@ -1835,58 +1949,133 @@ static int cmd_run(int argc, char **argv)
         scn_catalogs_fini(&cats);
         return shard_status;
     }
-    /* Monte Carlo when the scenario has distributions */
-    McResult mc;
-    int have_mc = 0, status = 0;
-    if (s.n_dists > 0) {
-        long samples = (long)s.sc[SK_SAMPLES].num;
-        double started = wall_now();
-        McOptions mo = {samples, 0, 1, isatty(2) ? mc_progress : NULL, &started, &g_interrupted};
-        signal(SIGINT, on_interrupt);
-        if (mc_init(&mc, &s, samples, &err) || mc_run(&s, &mo, &mc, &err)) {
-            signal(SIGINT, SIG_DFL);
-            mc_fini(&mc);
-            free(res);
-            int st = 0;
-            if (g_interrupted) {
-                RunnerOptions ro = {o.db, o.out, TS_VERSION, 0};
-                int64_t id = 0;
-                TsErr rerr;
-                ts_err_clear(&rerr);
-                if (runner_record_interrupted(&s, s.sweep.line > 0, &ro,
-                                              "interrupted (Ctrl-C) during Monte Carlo sampling; "
-                                              "no results stored",
-                                              &id, &rerr))
-                    fprintf(stderr, "\ntokensim: interrupted; nothing was stored (%s)\n",
-                            rerr.msg);
-                else
-                    fprintf(stderr, "\ntokensim: interrupted; run %lld marked failed, no results "
-                                    "stored\n",
-                            (long long)id);
-                st = 130;
-            } else {
-                st = fail(&err);
-            }
-            scn_fini(&s);
-            scn_catalogs_fini(&cats);
-            return st;
-        }
-        signal(SIGINT, SIG_DFL);
-        have_mc = 1;
+    /* inputs checked before any other rank starts: exit 2 and nothing stored */
+    Phases ph;
+    memset(&ph, 0, sizeof ph);
+    long samples = (long)s.sc[SK_SAMPLES].num;
+    if ((s.n_dists > 0 && mc_check_size(&s, samples, &err)) ||
+        (s.sweep.line > 0 && swp_plan(&s, &ph.plan, &err))) {
+        phases_fini(&ph);
+        free(res);
+        scn_fini(&s);
+        scn_catalogs_fini(&cats);
+        return fail(&err);
     }
-    if (finish_run(&s, res, have_mc ? &mc : NULL, &o, o.db, "", &err))
+    int rc = release_ranks(rk, 0, &s, &err);
+    rc = par_agree(&rk->par, rc, &err); /* every rank loaded it */
+    McProgress pg = {wall_now(), samples};
+    McOptions mo = {samples, 0, 1, isatty(2) ? mc_progress : NULL, &pg, &g_interrupted};
+    SprOptions so = {&rk->par, rk->fail_rank};
+    signal(SIGINT, on_interrupt);
+    if (!rc)
+        rc = run_phases(&so, &s, 1, &mo, &ph, &err);
+    signal(SIGINT, SIG_DFL);
+    int status = 0;
+    if (rc)
+        status = record_failed(&s, &o, &err);
+    else if (finish_run(&s, res, ph.have_mc ? &ph.mc : NULL, ph.have_sweep ? &ph.sweep : NULL, &o,
+                        o.db, "", &err))
         status = fail(&err);
-    if (have_mc)
-        mc_fini(&mc);
+    else if (!o.quiet && rk->par.mpi)
+        print_spread(&rk->par, &ph);
+    phases_fini(&ph);
     free(res);
     scn_fini(&s);
     scn_catalogs_fini(&cats);
     return status;
 }
 
+/* run on ranks 1..N-1 under mpirun: waits for rank 0's scenario, loads it with this rank's
+ * catalogs and joins the phases. Prints nothing: rank 0 reports every rank's failure. Returns
+ * the exit status. */
+static int run_worker(Ranks *rk, int argc, char **argv)
+{
+    TsErr err;
+    ts_err_clear(&err);
+    int64_t head[3] = {0, 0, 0}; /* see release_ranks */
+    if (par_bcast_bytes(&rk->par, head, sizeof head, &err))
+        return EXIT_RUNTIME;
+    if (!head[0])
+        return (int)head[1];
+    char *text = malloc((size_t)head[2] + 1);
+    if (!text) { /* the broadcast below cannot be left out: end the job */
+        fprintf(stderr, "tokensim: rank %d: out of memory\n", rk->par.rank);
+        par_abort(&rk->par, EXIT_RUNTIME);
+        return EXIT_RUNTIME;
+    }
+    int rc = par_bcast_bytes(&rk->par, text, (size_t)head[2], &err);
+    /* rank 0 parsed the same arguments: no usage error can come from here */
+    Options o = {.db = "tokensim.db", .out = "out"};
+    int first = parse_options("run", USAGE_RUN, argc, argv, &o, 1);
+    ScnCatalogs cats;
+    Scenario s;
+    Phases ph;
+    memset(&ph, 0, sizeof ph);
+    int have_cats = 0, have_s = 0;
+    if (!rc && !(rc = load_catalogs(&o, &cats, &err)))
+        have_cats = 1;
+    if (!rc && !(rc = scn_load_text(&s, argv[first], text, (size_t)head[2], &cats, &err)))
+        have_s = 1;
+    if (!rc)
+        rc = bind_measured(&s, o.db, &err);
+    if (!rc && s.sweep.line > 0)
+        rc = swp_plan(&s, &ph.plan, &err);
+    free(text);
+    rc = par_agree(&rk->par, rc, &err);
+    McOptions mo = {0, 0, 1, NULL, NULL, NULL};
+    SprOptions so = {&rk->par, rk->fail_rank};
+    if (!rc)
+        rc = run_phases(&so, &s, 1, &mo, &ph, &err);
+    phases_fini(&ph);
+    if (have_s)
+        scn_fini(&s);
+    if (have_cats)
+        scn_catalogs_fini(&cats);
+    return rc ? exit_for(rc) : 0;
+}
+
+static int cmd_run(Ranks *rk, int argc, char **argv)
+{
+    if (rk->par.rank != 0)
+        return run_worker(rk, argc, argv);
+    int status = run_lead(rk, argc, argv);
+    TsErr err;
+    if (!rk->released) /* stopped before the scenario was sent: the other ranks stop too */
+        release_ranks(rk, status, NULL, &err);
+    return status;
+}
+
+static int dispatch(Ranks *rk, int argc, char **argv);
+
 int main(int argc, char **argv)
 {
     gsl_set_error_handler_off();
+    Ranks rk = {.fail_rank = -1};
+    TsErr err;
+    ts_err_clear(&err);
+    if (par_init(&rk.par, &argc, &argv, &err)) {
+        fprintf(stderr, "tokensim: %s\n", err.msg);
+        return EXIT_RUNTIME;
+    }
+    const char *fail_rank = getenv("TOKENSIM_TEST_FAIL_RANK");
+    char *end = NULL;
+    long k = fail_rank && fail_rank[0] ? strtol(fail_rank, &end, 10) : -1;
+    rk.fail_rank = end && *end == '\0' && k >= 0 && k < INT_MAX ? (int)k : -1;
+    int status = dispatch(&rk, argc, argv);
+    par_fini(&rk.par);
+    return status;
+}
+
+/* The subcommand; under mpirun with more than one rank only `run`. */
+static int dispatch(Ranks *rk, int argc, char **argv)
+{
+    if (rk->par.size > 1 && (argc < 2 || strcmp(argv[1], "run") != 0)) {
+        if (rk->par.rank == 0)
+            fprintf(stderr, "tokensim: under mpirun only `tokensim run` spreads over the ranks; "
+                            "run %s%s in one process\n",
+                    argc < 2 ? "tokensim" : "tokensim ", argc < 2 ? "" : argv[1]);
+        return EXIT_USAGE;
+    }
     if (argc < 2) {
         fputs(USAGE, stderr);
         return EXIT_USAGE;
@@ -1919,7 +2108,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "run") == 0)
-        return cmd_run(argc - 1, argv + 1);
+        return cmd_run(rk, argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0)
         return cmd_check(argc - 1, argv + 1);
     if (strcmp(cmd, "merge") == 0)

@@ -42,14 +42,13 @@ int mc_init(McResult *r, const Scenario *s, long samples, TsErr *err)
     r->have_block = calloc((size_t)r->n_blocks, 1);
     r->block_sum = calloc(cells, sizeof(double));
     r->block_count = calloc(cells, sizeof(double));
-    r->samples = malloc(ns * sizeof(double));
+    /* zero pages until touched: a shard or rank touches only its own blocks (set in mc_run) */
+    r->samples = calloc(ns, sizeof(double));
     r->failed = calloc((size_t)r->n_fleets, sizeof(long));
     if (!r->have_block || !r->block_sum || !r->block_count || !r->samples || !r->failed) {
         mc_fini(r);
         return ts_err_set(err, TS_ENOMEM, "out of memory for %ld samples", samples);
     }
-    for (size_t i = 0; i < ns; i++)
-        r->samples[i] = NAN;
     return 0;
 }
 
@@ -117,6 +116,9 @@ int mc_run(Scenario *s, const McOptions *o, McResult *r, TsErr *err)
         }
         long end = (long)(b + 1) * MC_BLOCK < r->n_samples ? (long)(b + 1) * MC_BLOCK
                                                          : r->n_samples;
+        for (size_t fp = 0; fp < (size_t)r->n_fleets * MC_N_PCT; fp++) /* NAN: not priced */
+            for (long i = (long)b * MC_BLOCK; i < end; i++)
+                r->samples[fp * (size_t)r->n_samples + (size_t)i] = NAN;
         for (long i = (long)b * MC_BLOCK; i < end; i++) {
             for (int j = 0; j < s->n_dists; j++) {
                 rng_seek(rng, (uint64_t)i, (uint32_t)j);

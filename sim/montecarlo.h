@@ -36,7 +36,8 @@ typedef struct {
     unsigned char *have_block; /* (n_blocks) computed by this process or merged in */
     double *block_sum;        /* (n_blocks, n_fleets, MET_COUNT) */
     double *block_count;      /* (n_blocks, n_fleets, MET_COUNT) */
-    double *samples;          /* (n_fleets, MC_N_PCT, n_samples); NAN where absent */
+    double *samples;          /* (n_fleets, MC_N_PCT, n_samples); a block's are set when it
+                                 is run or merged in (NAN where a fleet was not priced) */
     long *failed;             /* (n_fleets) samples a fleet could not be priced */
     long clamped;             /* draws clamped into their keys' ranges */
 } McResult;

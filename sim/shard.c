@@ -15,6 +15,32 @@ static long block_len(const McResult *r, int b)
     return end - (long)b * MC_BLOCK;
 }
 
+/* Copies the kept samples of block b, fleet f into dst: (MC_N_PCT, block_len). */
+static void samples_out(const McResult *mc, int b, int f, double *dst)
+{
+    size_t len = (size_t)block_len(mc, b);
+    for (int p = 0; p < MC_N_PCT; p++)
+        memcpy(dst + (size_t)p * len,
+               mc->samples + ((size_t)f * MC_N_PCT + (size_t)p) * (size_t)mc->n_samples +
+                   (size_t)b * MC_BLOCK,
+               sizeof(double) * len);
+}
+
+/* Puts one block row (already checked to fit) into mc: sums, counts, samples, failures. */
+static void put_block(McResult *mc, const StoreMcBlockRow *row)
+{
+    int b = row->block, f = row->fleet;
+    long len = block_len(mc, b);
+    size_t at = (size_t)b * (size_t)mc->n_fleets + (size_t)f;
+    memcpy(mc->block_sum + at * MET_COUNT, row->sums, sizeof(double) * MET_COUNT);
+    memcpy(mc->block_count + at * MET_COUNT, row->counts, sizeof(double) * MET_COUNT);
+    for (int q = 0; q < MC_N_PCT; q++)
+        memcpy(mc->samples + ((size_t)f * MC_N_PCT + (size_t)q) * (size_t)mc->n_samples +
+                   (size_t)b * MC_BLOCK,
+               row->samples + (size_t)q * (size_t)len, sizeof(double) * (size_t)len);
+    mc->failed[f] += (long)row->failed;
+}
+
 /* A positive decimal integer of at most 9 digits filling [p, end); -1 otherwise. */
 static long parse_count(const char *p, const char *end)
 {
@@ -123,11 +149,7 @@ int shard_block_rows(const ShardRun *r, StoreMcBlockRow **rows, int *n, double *
         long len = block_len(mc, b);
         for (int f = 0; f < nf; f++) {
             double *dst = *packed + off; /* (MC_N_PCT, len) */
-            for (int p = 0; p < MC_N_PCT; p++)
-                memcpy(dst + (size_t)p * (size_t)len,
-                       mc->samples + ((size_t)f * MC_N_PCT + (size_t)p) * (size_t)mc->n_samples +
-                           (size_t)b * MC_BLOCK,
-                       sizeof(double) * (size_t)len);
+            samples_out(mc, b, f, dst);
             size_t cell = ((size_t)b * (size_t)nf + (size_t)f) * MET_COUNT;
             (*rows)[(*n)++] = (StoreMcBlockRow){
                 .block = b,
@@ -142,6 +164,53 @@ int shard_block_rows(const ShardRun *r, StoreMcBlockRow **rows, int *n, double *
             off += (size_t)MC_N_PCT * (size_t)len;
         }
     }
+    return 0;
+}
+
+/* The doubles per fleet in a block message: sums, counts, failures, kept samples. */
+static size_t fleet_doubles(long len)
+{
+    return 2 * MET_COUNT + 1 + (size_t)MC_N_PCT * (size_t)len;
+}
+
+size_t shard_block_doubles(const McResult *mc, int b)
+{
+    return 1 + (size_t)mc->n_fleets * fleet_doubles(block_len(mc, b));
+}
+
+void shard_pack_block(const ShardRun *r, int b, double *buf)
+{
+    const McResult *mc = &r->mc;
+    long len = block_len(mc, b);
+    buf[0] = b;
+    double *p = buf + 1;
+    for (int f = 0; f < mc->n_fleets; f++, p += fleet_doubles(len)) {
+        size_t cell = ((size_t)b * (size_t)mc->n_fleets + (size_t)f) * MET_COUNT;
+        memcpy(p, mc->block_sum + cell, sizeof(double) * MET_COUNT);
+        memcpy(p + MET_COUNT, mc->block_count + cell, sizeof(double) * MET_COUNT);
+        p[2 * MET_COUNT] = (double)r->block_failed[(size_t)b * (size_t)mc->n_fleets + (size_t)f];
+        samples_out(mc, b, f, p + 2 * MET_COUNT + 1);
+    }
+}
+
+int shard_unpack_block(ShardRun *r, int b, const double *buf, TsErr *err)
+{
+    McResult *mc = &r->mc;
+    if (b < 0 || b >= mc->n_blocks || buf[0] != b || mc->have_block[b])
+        return ts_err_set(err, TS_EINTERNAL, "block message %.0f arrived where block %d was due%s",
+                          buf[0], b, b >= 0 && b < mc->n_blocks && mc->have_block[b]
+                                         ? " (and that block is already here)" : "");
+    long len = block_len(mc, b);
+    const double *p = buf + 1;
+    for (int f = 0; f < mc->n_fleets; f++, p += fleet_doubles(len)) {
+        StoreMcBlockRow row = {.block = b, .fleet = f, .sums = p, .counts = p + MET_COUNT,
+                               .n_metrics = MET_COUNT, .samples = p + 2 * MET_COUNT + 1,
+                               .n_samples = (int)(MC_N_PCT * len),
+                               .failed = (int64_t)p[2 * MET_COUNT]};
+        put_block(mc, &row);
+        r->block_failed[(size_t)b * (size_t)mc->n_fleets + (size_t)f] = (long)row.failed;
+    }
+    mc->have_block[b] = 1;
     return 0;
 }
 
@@ -277,13 +346,7 @@ static int merge_block(void *ctx, const StoreMcBlockRow *row, TsErr *err)
     if (c->seen[at])
         return ts_err_set(err, TS_EINPUT, "%s: block %d of fleet %d is there twice", p, b, f);
     c->seen[at] = 1;
-    memcpy(mc->block_sum + at * MET_COUNT, row->sums, sizeof(double) * MET_COUNT);
-    memcpy(mc->block_count + at * MET_COUNT, row->counts, sizeof(double) * MET_COUNT);
-    for (int q = 0; q < MC_N_PCT; q++)
-        memcpy(mc->samples + ((size_t)f * MC_N_PCT + (size_t)q) * (size_t)mc->n_samples +
-                   (size_t)b * MC_BLOCK,
-               row->samples + (size_t)q * (size_t)len, sizeof(double) * (size_t)len);
-    mc->failed[f] += (long)row->failed;
+    put_block(mc, row);
     return 0;
 }
 

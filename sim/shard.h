@@ -41,6 +41,15 @@ int shard_run(Scenario *s, const McOptions *o, ShardRun *r, TsErr *err);
 int shard_block_rows(const ShardRun *r, StoreMcBlockRow **rows, int *n, double **packed,
                      TsErr *err);
 
+/* The work items as messages between ranks (spread.c): block b of a run is one array of
+ * shard_block_doubles(mc, b) doubles: b, then per fleet its MET_COUNT sums, MET_COUNT counts,
+ * failures and kept samples (MC_N_PCT, block length). Packing copies block b (present in r);
+ * unpacking puts it into r's slot b (which must be empty), adds its failures and marks it
+ * present; TS_EINTERNAL when buf is not block b. */
+size_t shard_block_doubles(const McResult *mc, int b);
+void shard_pack_block(const ShardRun *r, int b, double *buf);
+int shard_unpack_block(ShardRun *r, int b, const double *buf, TsErr *err);
+
 /* The parts of a merge, opened read-only and checked to be shards 1..N of one run. */
 typedef struct {
     int n_parts;

@@ -158,6 +158,17 @@ static void set_all(ScnVal **sites, int n, double v)
 
 int swp_run(Scenario *s, const SwpPlan *p, SwpResult *r, TsErr *err)
 {
+    return swp_run_part(s, p, 0, 1, r, err);
+}
+
+/* The rows of one point: every fleet's SWEPT metrics. */
+static long point_rows(const SwpResult *r)
+{
+    return (long)r->s->n_fleets * N_SWEPT;
+}
+
+int swp_run_part(Scenario *s, const SwpPlan *p, int part, int n_parts, SwpResult *r, TsErr *err)
+{
     memset(r, 0, sizeof *r);
     r->s = s;
     r->plan = p;
@@ -173,11 +184,15 @@ int swp_run(Scenario *s, const SwpPlan *p, SwpResult *r, TsErr *err)
     FleetResult fr;
     for (int ix = 0; ix < p->nx; ix++)
         for (int iy = 0; iy < p->ny; iy++) {
-            set_all((ScnVal **)p->sites, p->n_sites, p->xs[ix]);
-            if (p->ys)
-                set_all((ScnVal **)p->sites2, p->n_sites2, p->ys[iy]);
+            /* another part's point: its rows in place, without values, to be filled in */
+            int mine = (ix * p->ny + iy) % n_parts == part;
+            if (mine) {
+                set_all((ScnVal **)p->sites, p->n_sites, p->xs[ix]);
+                if (p->ys)
+                    set_all((ScnVal **)p->sites2, p->n_sites2, p->ys[iy]);
+            }
             TsErr e;
-            int ok = scn_rederive(s, &e) == 0;
+            int ok = mine && scn_rederive(s, &e) == 0;
             for (int f = 0; f < s->n_fleets; f++) {
                 int priced = ok && eval_fleet(s, &s->fleets[f], &fr, &e) == 0;
                 for (int m = 0; m < N_SWEPT; m++)
@@ -194,6 +209,40 @@ int swp_run(Scenario *s, const SwpPlan *p, SwpResult *r, TsErr *err)
     TsErr ignored;
     scn_rederive(s, &ignored);
     return 0;
+}
+
+long swp_part_doubles(const SwpResult *r, int part, int n_parts)
+{
+    long n_points = r->plan->nx * r->plan->ny;
+    long mine = n_points / n_parts + (part < n_points % n_parts);
+    return 2 * mine * point_rows(r);
+}
+
+/* The index in r->rows of the j-th row of part's points (points in order). */
+static long part_row(const SwpResult *r, int part, int n_parts, long j)
+{
+    long per = point_rows(r);
+    return (part + j / per * n_parts) * per + j % per;
+}
+
+void swp_part_pack(const SwpResult *r, int part, int n_parts, double *buf)
+{
+    long n = swp_part_doubles(r, part, n_parts) / 2;
+    for (long j = 0; j < n; j++) {
+        const SwpRow *row = &r->rows[part_row(r, part, n_parts, j)];
+        buf[2 * j] = row->value;
+        buf[2 * j + 1] = row->has_value;
+    }
+}
+
+void swp_part_unpack(SwpResult *r, int part, int n_parts, const double *buf)
+{
+    long n = swp_part_doubles(r, part, n_parts) / 2;
+    for (long j = 0; j < n; j++) {
+        SwpRow *row = &r->rows[part_row(r, part, n_parts, j)];
+        row->value = buf[2 * j];
+        row->has_value = buf[2 * j + 1] != 0;
+    }
 }
 
 void swp_result_fini(SwpResult *r)

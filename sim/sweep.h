@@ -48,6 +48,17 @@ void swp_plan_fini(SwpPlan *p);
 int swp_run(Scenario *s, const SwpPlan *p, SwpResult *r, TsErr *err);
 void swp_result_fini(SwpResult *r);
 
+/* Same for part of the points only (0 <= part < n_parts): point ix * ny + iy when its index
+ * modulo n_parts is part; the other points' rows are there without values (has_value 0) for
+ * swp_part_unpack to fill. swp_run is part 0 of 1. */
+int swp_run_part(Scenario *s, const SwpPlan *p, int part, int n_parts, SwpResult *r, TsErr *err);
+
+/* Part's values as a message between ranks: value and has_value of each of its rows, in point
+ * order, swp_part_doubles(r, part, n_parts) doubles. Unpacking writes them into r's rows. */
+long swp_part_doubles(const SwpResult *r, int part, int n_parts);
+void swp_part_pack(const SwpResult *r, int part, int n_parts, double *buf);
+void swp_part_unpack(SwpResult *r, int part, int n_parts, const double *buf);
+
 /* Parses "FROM..TO step S" (TO included when it falls on a step within 1e-9 relative) or a
  * comma list into a new array (*out, *n). -1 with a message when malformed. */
 int swp_parse_values(const char *text, double **out, int *n, char *msg, size_t msg_size);

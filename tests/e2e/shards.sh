@@ -13,6 +13,7 @@ cd "$(dirname "$0")/../.." || exit 1
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tokensim-e2e-shards.XXXXXX") || exit 1
 trap 'rm -rf "$TMP"' EXIT
 trap 'exit 1' INT TERM
+. tests/e2e/mc.inc
 OUT=$TMP/out
 
 if [ ! -x "$TS" ]; then
@@ -20,86 +21,7 @@ if [ ! -x "$TS" ]; then
     exit 1
 fi
 
-# expect STATUS CMD...: runs CMD, adds to $why unless it exits with STATUS
-expect() {
-    want=$1
-    shift
-    "$@" >"$TMP/o" 2>"$TMP/e"
-    st=$?
-    [ "$st" -eq "$want" ] || addwhy "exit status $st, expected $want: $(head -c 300 "$TMP/e")"
-}
-
-# same WHAT DB1 DB2 SQL: adds to $why unless SQL prints the same non-empty text in both
-same() {
-    sqlite3 "$2" "$4" >"$TMP/a" 2>&1
-    sqlite3 "$3" "$4" >"$TMP/b" 2>&1
-    if [ ! -s "$TMP/a" ]; then
-        addwhy "$1: no rows in $2"
-    elif ! cmp -s "$TMP/a" "$TMP/b"; then
-        addwhy "$1 differ: $(diff "$TMP/a" "$TMP/b" | head -4 | tr '\n' ' ')"
-    fi
-}
-
-# identical DB1 DB2: the merged run's rows against the single run's, as text and then as
-# doubles compared exactly in SQL (text shows 15 digits)
-identical() {
-    same "metrics" "$1" "$2" \
-        "select fleet, metric, value, unit, p5, p50, p95 from metrics order by fleet, metric"
-    same "histograms" "$1" "$2" \
-        "select fleet, metric, bin_low, bin_high, count from histograms order by rowid"
-    same "tornado" "$1" "$2" \
-        "select fleet, input, low_x, high_x, low_value, high_value from tornado order by rowid"
-    same "fleets" "$1" "$2" "select * from fleets order by fleet"
-    d=$(sqlite3 "$1" "attach '$2' as y;
-        select (select count(*) from metrics) - (select count(*) from y.metrics)
-        + (select count(*) from histograms) - (select count(*) from y.histograms)
-        + (select count(*) from tornado) - (select count(*) from y.tornado)
-        + (select count(*) from metrics a join y.metrics b using (fleet, metric)
-           where a.value is not b.value or a.p5 is not b.p5 or a.p50 is not b.p50
-           or a.p95 is not b.p95)
-        + (select count(*) from histograms a join y.histograms b on a.rowid = b.rowid
-           where a.fleet is not b.fleet or a.metric is not b.metric
-           or a.bin_low is not b.bin_low or a.bin_high is not b.bin_high or a.count != b.count)
-        + (select count(*) from tornado a join y.tornado b on a.rowid = b.rowid
-           where a.fleet is not b.fleet or a.input is not b.input or a.low_x is not b.low_x
-           or a.high_x is not b.high_x or a.low_value is not b.low_value
-           or a.high_value is not b.high_value)" 2>&1)
-    [ "$d" = 0 ] || addwhy "rows differing in some bit (or in number): $d"
-}
-
-# The Monte Carlo line of a run's report (sample count, seed, clamped draws, failures).
-mc_line() {
-    d=$(sqlite3 "$1" "select out_dir from runs where status = 'done'" 2>/dev/null)
-    grep '^Monte Carlo:' "$d/report.md" 2>/dev/null
-}
-
-cat >"$TMP/mc.ini" <<'EOF'
-; two fleets, four distributions; fleet a's decode rate is clamped at 0 now and then (and then
-; cannot be priced), so clamped and failed counts are merged too
-[scenario]
-name = shard-test
-seed = 11
-samples = 25000
-
-[workload]
-model = llama-3.1-8b
-input_tokens_per_day = 1e9
-output_tokens_per_day = uniform(0.5e9, 1.5e9)
-
-[fleet a]
-chip = h100-sxm
-decode_tok_s_per_chip = normal(1000, 600)
-prefill_tok_s_per_chip = 10000
-usd_per_kwh = uniform(0.05, 0.1)
-
-[fleet b]
-chip = h100-sxm
-cost = rent
-rent_usd_per_chip_hour = triangular(1.5, 2, 3)
-decode_tok_s_per_chip = lognormal(1100, 0.3)
-prefill_tok_s_per_chip = 12000
-usd_per_kwh = 0.08
-EOF
+mc_scenario shard-test 11 >"$TMP/mc.ini"
 sed 's/^seed = 11$/seed = 12/' "$TMP/mc.ini" >"$TMP/other.ini"
 
 why=
