@@ -80,7 +80,7 @@ why=
 expect 0 "$TS" run "$TMP/mc.ini" --db "$TMP/serial.db" --out "$OUT"
 expect 0 "$TS" run "$TMP/sweep.ini" --db "$TMP/serial-sweep.db" --out "$OUT"
 n=$(sqlite3 "$TMP/serial-sweep.db" "select count(*) from sweep_points" 2>&1)
-[ "$n" = 720 ] || addwhy "serial sweep: $n points rows, want 720 (30 points, 2 fleets, 12)"
+[ "$n" = 840 ] || addwhy "serial sweep: $n points rows, want 840 (30 points, 2 fleets, 14 metrics)"
 report "serial runs of the Monte Carlo scenario and the sweep (the reference)"
 
 why=
