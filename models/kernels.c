@@ -413,22 +413,34 @@ static inline float i8_result(int32_t acc, int32_t wsum, float xs, float ws)
 }
 
 #if KERN_BF16 || KERN_VNNI
-/* One 16-lane dot-product step: bf16 pairs into float lanes (kept in an integer register; the
- * casts are free) or uint8 × int8 quads into int32 lanes. */
-static inline __attribute__((always_inline)) __m512i dp16(const int kind, __m512i acc, __m512i x,
-                                                          __m512i w)
-{
+/* One 16-lane dot-product step on tile element (r, n): bf16 pairs into the float lanes of
+ * accf, or uint8 × int8 quads into the int32 lanes of acci. Each kind keeps its own register
+ * type (casting one accumulator between the two makes GCC spill them all to the stack). */
 #if KERN_BF16
-    if (kind == Q_BF16)
-        return _mm512_castps_si512(
-            _mm512_dpbf16_ps(_mm512_castsi512_ps(acc), (__m512bh)x, (__m512bh)w));
+#define DP_BF16(acc, x, w) acc = _mm512_dpbf16_ps(acc, (__m512bh)(x), (__m512bh)(w))
+#else
+#define DP_BF16(acc, x, w) (void)0
 #endif
-#if KERN_VNNI
-    if (kind == Q_INT8)
-        return _mm512_dpbusd_epi32(acc, x, w);
+#if KERN_VNNI && defined(__GNUC__) && !defined(__clang__)
+/* GCC's intrinsic casts the accumulator from __m512i (8 × int64) to 16 × int32 and back at
+ * every call, which also defeats its register allocation: keep int32 lanes and call the
+ * builtin the intrinsic wraps. */
+typedef int AccI32 __attribute__((vector_size(64)));
+#define DP_INT8(acc, x, w) acc = __builtin_ia32_vpdpbusd_v16si(acc, (AccI32)(x), (AccI32)(w))
+#elif KERN_VNNI
+typedef __m512i AccI32;
+#define DP_INT8(acc, x, w) acc = _mm512_dpbusd_epi32(acc, x, w)
+#elif KERN_AVX512
+typedef __m512i AccI32;
+#define DP_INT8(acc, x, w) (void)0
 #endif
-    return acc;
-}
+#define DP16(kind, r, n, x, w)                                                                    \
+    do {                                                                                          \
+        if ((kind) == Q_BF16)                                                                     \
+            DP_BF16(accf[r][n], x, w);                                                            \
+        else                                                                                      \
+            DP_INT8(acci[r][n], x, w);                                                            \
+    } while (0)
 
 /* One R × N tile over the whole row, 64 bytes (32 bf16 or 64 int8 values) per step; the tail
  * is loaded under a byte mask, so the lanes see zeros past the row's end. */
@@ -440,10 +452,13 @@ static inline __attribute__((always_inline)) void tile_vec(const int kind, const
     const char *x = (const char *)a->x + (long)r0 * a->ldx * elt;
     const char *w = (const char *)a->w + (long)o0 * a->ldw * elt;
     const long ldx = (long)a->ldx * elt, ldw = (long)a->ldw * elt;
-    __m512i acc[4][NR_MAX];
+    __m512 accf[4][NR_MAX];
+    AccI32 acci[4][NR_MAX];
     for (int r = 0; r < R; r++)
-        for (int n = 0; n < N; n++)
-            acc[r][n] = _mm512_setzero_si512();
+        for (int n = 0; n < N; n++) {
+            accf[r][n] = _mm512_setzero_ps();
+            acci[r][n] = (AccI32)_mm512_setzero_si512();
+        }
     long k = 0;
     for (; k + 64 <= bytes; k += 64) {
         __m512i wv[NR_MAX];
@@ -457,7 +472,7 @@ static inline __attribute__((always_inline)) void tile_vec(const int kind, const
         for (int r = 0; r < R; r++) {
             __m512i xv = _mm512_loadu_si512(x + r * ldx + k);
             for (int n = 0; n < N; n++)
-                acc[r][n] = dp16(kind, acc[r][n], xv, wv[n]);
+                DP16(kind, r, n, xv, wv[n]);
         }
     }
     if (k < bytes) {
@@ -468,14 +483,15 @@ static inline __attribute__((always_inline)) void tile_vec(const int kind, const
         for (int r = 0; r < R; r++) {
             __m512i xv = _mm512_maskz_loadu_epi8(m, x + r * ldx + k);
             for (int n = 0; n < N; n++)
-                acc[r][n] = dp16(kind, acc[r][n], xv, wv[n]);
+                DP16(kind, r, n, xv, wv[n]);
         }
     }
     for (int r = 0; r < R; r++)
         for (int n = 0; n < N; n++)
             a->y[(long)(r0 + r) * a->ldy + o0 + n] =
-                kind == Q_BF16 ? hsum16(_mm512_castsi512_ps(acc[r][n]))
-                               : i8_result(_mm512_reduce_add_epi32(acc[r][n]), a->wsum[o0 + n],
+                kind == Q_BF16 ? hsum16(accf[r][n])
+                               : i8_result(_mm512_reduce_add_epi32((__m512i)acci[r][n]),
+                                           a->wsum[o0 + n],
                                            a->xs[r0 + r], a->ws[o0 + n]);
 }
 #endif
