@@ -297,36 +297,27 @@ int bench_write_md(const BenchTable *t, const char *path, const char *commit,
         const BenchRow *b = &t->rows[i];
         const HxResult *r = &b->r;
         int ti = b->threads - 1;
+        const PhaseCounters *pc = b->prefill ? &r->prefill_cnt : &r->decode_cnt;
+        double s = b->prefill ? r->prefill.median : r->decode.median;
+        double bytes = pc->weight_bytes + pc->kv_read_bytes;
+        double gflops = pc->flops / s / 1e9, gbs = bytes / s / 1e9;
+        char phase[32] = "decode", share[32] = "n/a", experts[32] = "";
         if (b->prefill) {
-            double s = r->prefill.median;
-            double gflops = r->prefill_cnt.flops / s / 1e9;
-            double gbs = (r->prefill_cnt.weight_bytes + r->prefill_cnt.kv_read_bytes) / s / 1e9;
             double peak = compute_peak(t, b);
-            char share[32] = "n/a";
+            snprintf(phase, sizeof phase, "prefill %d", r->plan.prompt_tokens);
             if (peak > 0)
                 snprintf(share, sizeof share, "%.0f%% of peak", 100.0 * gflops / peak);
-            fprintf(f, "| %s | %s | %d | prefill %d | 1 | %.0f | %.2f | %.1f | %.1f | %.3g | %s "
-                       "| |\n",
-                    b->model, prec_name(r->plan.prec), b->threads, r->plan.prompt_tokens,
-                    hx_prefill_tok_s(r), s * 1e3 / r->prefill_cnt.steps, gflops, gbs,
-                    (r->prefill_cnt.weight_bytes + r->prefill_cnt.kv_read_bytes) /
-                        r->prefill_cnt.rows,
-                    share);
         } else {
-            double s = r->decode.median;
-            double gflops = r->decode_cnt.flops / s / 1e9;
-            double gbs = (r->decode_cnt.weight_bytes + r->decode_cnt.kv_read_bytes) / s / 1e9;
-            char experts[32] = "";
+            snprintf(share, sizeof share, "%.0f%% of bandwidth",
+                     100.0 * gbs / t->bandwidth[ti].best);
             if (r->distinct_experts_per_layer > 0)
                 snprintf(experts, sizeof experts, "%.2f", r->distinct_experts_per_layer);
-            fprintf(f, "| %s | %s | %d | decode | %d | %.0f | %.2f | %.1f | %.1f | %.3g | %.0f%% "
-                       "of bandwidth | %s |\n",
-                    b->model, prec_name(r->plan.prec), b->threads, r->plan.batch,
-                    hx_decode_tok_s(r), s * 1e3 / r->decode_cnt.steps, gflops, gbs,
-                    (r->decode_cnt.weight_bytes + r->decode_cnt.kv_read_bytes) /
-                        r->decode_cnt.rows,
-                    100.0 * gbs / t->bandwidth[ti].best, experts);
         }
+        fprintf(f, "| %s | %s | %d | %s | %d | %.0f | %.2f | %.1f | %.1f | %.3g | %s | %s |\n",
+                b->model, prec_name(r->plan.prec), b->threads, phase,
+                b->prefill ? 1 : r->plan.batch,
+                b->prefill ? hx_prefill_tok_s(r) : hx_decode_tok_s(r), s * 1e3 / pc->steps,
+                gflops, gbs, bytes / pc->rows, share, experts);
     }
     write_targets(f, t);
     write_validation(f, t);

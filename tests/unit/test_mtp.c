@@ -16,25 +16,10 @@
 
 #include "../../models/mtp.h"
 
+/* A small vocabulary, so that seeded drafts sometimes agree with the model. */
 static EngineConfig small(int experts)
 {
-    EngineConfig c;
-    memset(&c, 0, sizeof c);
-    snprintf(c.name, sizeof c.name, "small");
-    c.shape.layers = 2;
-    c.shape.d_model = 64;
-    c.shape.heads = 4;
-    c.shape.kv_heads = 2;
-    c.shape.head_dim = 16;
-    c.shape.ffn = experts ? 0 : 96;
-    c.shape.experts = experts;
-    c.shape.experts_active = experts ? 2 : 0;
-    c.shape.expert_ffn = experts ? 48 : 0;
-    c.shape.vocab = 40; /* small, so that seeded drafts sometimes agree with the model */
-    c.max_seq = 128;
-    c.rope_theta = 10000.0f;
-    c.norm_eps = 1e-5f;
-    return c;
+    return test_small_config(64, 16, 96, experts, 0, 48, 40, 128);
 }
 
 typedef struct {

@@ -194,24 +194,7 @@ static void test_bf16_dot_and_weighted_sum_match_naive(void **state)
 
 static EngineConfig small(int experts)
 {
-    EngineConfig c;
-    memset(&c, 0, sizeof c);
-    snprintf(c.name, sizeof c.name, "small");
-    c.shape.layers = 2;
-    c.shape.d_model = 96;
-    c.shape.heads = 4;
-    c.shape.kv_heads = 2;
-    c.shape.head_dim = 24;
-    c.shape.ffn = experts ? 0 : 160;
-    c.shape.experts = experts;
-    c.shape.experts_active = experts ? 2 : 0;
-    c.shape.shared_experts = experts ? 1 : 0;
-    c.shape.expert_ffn = experts ? 48 : 0;
-    c.shape.vocab = 120;
-    c.max_seq = 32;
-    c.rope_theta = 10000.0f;
-    c.norm_eps = 1e-5f;
-    return c;
+    return test_small_config(96, 24, 160, experts, 1, 48, 120, 32);
 }
 
 typedef struct {

@@ -92,4 +92,29 @@ static inline EngineConfig test_tiny_dense(const char *name, int shared_classifi
     return c;
 }
 
+/* A 2-layer config with 4 heads and 2 KV heads of head_dim: dense with an FFN of ffn when
+ * experts is 0, else all-MoE with top-2 of experts (plus shared) of expert_ffn. */
+static inline EngineConfig test_small_config(int d_model, int head_dim, int ffn, int experts,
+                                             int shared, int expert_ffn, int vocab, int max_seq)
+{
+    EngineConfig c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.name, sizeof c.name, "small");
+    c.shape.layers = 2;
+    c.shape.d_model = d_model;
+    c.shape.heads = 4;
+    c.shape.kv_heads = 2;
+    c.shape.head_dim = head_dim;
+    c.shape.ffn = experts ? 0 : ffn;
+    c.shape.experts = experts;
+    c.shape.experts_active = experts ? 2 : 0;
+    c.shape.shared_experts = experts ? shared : 0;
+    c.shape.expert_ffn = experts ? expert_ffn : 0;
+    c.shape.vocab = vocab;
+    c.max_seq = max_seq;
+    c.rope_theta = 10000.0f;
+    c.norm_eps = 1e-5f;
+    return c;
+}
+
 #endif
