@@ -420,10 +420,11 @@ static int sweep_params(Ctx *c, int two, char *p1, char *p2, size_t size, int *f
 }
 
 /* Writes one fleet's rows of st (columns as numbers) to dat, headed by two blank lines when sep
- * (a new gnuplot index) and a "# fleet" comment, both only when there is a row; a blank line
+ * (a new gnuplot index) and a "# WHAT NAME" comment (WHAT: "fleet", or "line" for measure
+ * plots), both only when there is a row; a blank line
  * where column 0 changes when scans is set. Counts finite values of column vcol into *finite. */
-static int dump_rows(Ctx *c, sqlite3_stmt *st, int ncol, int vcol, int scans, const char *fleet,
-                     int sep, FILE *dat, int *rows, int *finite, TsErr *err)
+static int dump_rows(Ctx *c, sqlite3_stmt *st, int ncol, int vcol, int scans, const char *what,
+                     const char *fleet, int sep, FILE *dat, int *rows, int *finite, TsErr *err)
 {
     int step;
     double prev = NAN;
@@ -431,7 +432,7 @@ static int dump_rows(Ctx *c, sqlite3_stmt *st, int ncol, int vcol, int scans, co
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         double x = col_num(st, 0);
         if (*rows == 0) {
-            fputs(sep ? "\n\n# fleet " : "# fleet ", dat);
+            fprintf(dat, "%s# %s ", sep ? "\n\n" : "", what);
             dat_str(dat, fleet);
             fputc('\n', dat);
         } else if (scans && x != prev) {
@@ -498,7 +499,7 @@ static int plot_price_curve(Ctx *c, TsErr *err)
         rc = bind_texts(c, st, c->fleets[i], param, err);
         if (rc)
             break;
-        rc = dump_rows(c, st, 2, 1, 0, c->fleets[i], blocks > 0, dat, &rows, &finite, err);
+        rc = dump_rows(c, st, 2, 1, 0, "fleet", c->fleets[i], blocks > 0, dat, &rows, &finite, err);
         if (rc || rows == 0)
             continue; /* no block written: the next fleet takes this index */
         fprintf(gp, "%s '%s' index %d using 1:2 with linespoints lw 2 title ",
@@ -644,7 +645,7 @@ static int plot_batch_curve(Ctx *c, TsErr *err)
         rc = bind_texts(c, st, c->fleets[i], param, err);
         if (rc)
             break;
-        rc = dump_rows(c, st, 3, 1, 0, c->fleets[i], blocks > 0, dat, &rows, &finite, err);
+        rc = dump_rows(c, st, 3, 1, 0, "fleet", c->fleets[i], blocks > 0, dat, &rows, &finite, err);
         if (rc || rows == 0)
             continue;
         for (int axis = 0; axis < 2; axis++) {
@@ -696,7 +697,7 @@ static int plot_heatmaps(Ctx *c, TsErr *err)
               "between scans of x\n",
               dat);
         int rows = 0, finite = 0;
-        rc = dump_rows(c, st, 3, 2, 1, c->fleets[i], 0, dat, &rows, &finite, err);
+        rc = dump_rows(c, st, 3, 2, 1, "fleet", c->fleets[i], 0, dat, &rows, &finite, err);
         if (rc || finite == 0) {
             drop_plot(c, name, dat, gp);
             continue;
@@ -863,7 +864,7 @@ static int plot_histogram(Ctx *c, TsErr *err)
         rc = bind_texts(c, st, c->fleets[i], NULL, err);
         if (rc)
             break;
-        rc = dump_rows(c, st, 3, 2, 0, c->fleets[i], blocks > 0, dat, &rows, &finite, err);
+        rc = dump_rows(c, st, 3, 2, 0, "fleet", c->fleets[i], blocks > 0, dat, &rows, &finite, err);
         if (rc || rows == 0)
             continue;
         fprintf(gp, "%s '%s' index %d using (($1+$2)/2):3:($2-$1) with boxes title ",
@@ -1214,7 +1215,8 @@ static int plot_measure(Ctx *c, int which, TsErr *err)
             rc = db_err(c, "binding a parameter", err);
             break;
         }
-        rc = dump_rows(c, st, 2, 1, 0, label ? label : "", blocks > 0, dat, &rows, &finite, err);
+        rc = dump_rows(c, st, 2, 1, 0, "line", label ? label : "", blocks > 0, dat, &rows, &finite,
+                       err);
         if (rc || rows == 0)
             continue;
         fprintf(gp, "%s '%s' index %d using 1:2 with linespoints lw 2 title ",
