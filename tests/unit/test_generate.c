@@ -98,9 +98,10 @@ static void collect(void *ctx, const char *piece)
     strncat(s->text, piece, sizeof s->text - strlen(s->text) - 1);
 }
 
-static void test_greedy_generation_equals_a_token_by_token_greedy_loop(void **state)
+/* gen_run at precision p (KV kv) against a token-by-token greedy loop on an engine of the same
+ * precision. */
+static void check_greedy(Precision p, Precision kv)
 {
-    (void)state;
     EngineConfig c = tiny();
     Weights w;
     TsErr err;
@@ -108,7 +109,7 @@ static void test_greedy_generation_equals_a_token_by_token_greedy_loop(void **st
     wt_init_seeded(&w, &c, 5);
     Tokenizer tok;
     assert_int_equal(tok_load(&tok, tok_path, VOCAB, &err), 0);
-    GenOptions o = {"ab the", 24, 0.0f, 0.9f, 1, 2, PREC_FP32, PREC_FP32};
+    GenOptions o = {"ab the", 24, 0.0f, 0.9f, 1, 2, p, kv};
     Sink got = {{0}};
     GenStats st;
     assert_int_equal(gen_run(&c, &w, &tok, &o, collect, &got, &st, &err), 0);
@@ -120,8 +121,10 @@ static void test_greedy_generation_equals_a_token_by_token_greedy_loop(void **st
     assert_int_equal(np, st.prompt_tokens);
     Pool *pool;
     Engine *e;
+    QWeights q;
     assert_int_equal(pool_new(1, &pool, &err), 0);
-    assert_int_equal(eng_new(&c, &w, 1, 24, 1, pool, &e, &err), 0);
+    assert_int_equal(qw_build(&q, &c, &w, p, NULL, &err), 0);
+    assert_int_equal(eng_new_q(&c, &w, &q, kv, 1, 24, 1, pool, &e, &err), 0);
     Sink want = {{0}};
     int token = ptok[0], generated = 0;
     float logits[VOCAB];
@@ -153,9 +156,23 @@ static void test_greedy_generation_equals_a_token_by_token_greedy_loop(void **st
     assert_int_equal(st.generated, generated);
     assert_true(generated > 5);
     eng_free(e);
+    qw_free(&q);
     pool_free(pool);
     tok_fini(&tok);
     wt_fini(&w);
+}
+
+static void test_greedy_generation_equals_a_token_by_token_greedy_loop(void **state)
+{
+    (void)state;
+    check_greedy(PREC_FP32, PREC_FP32);
+}
+
+static void test_generation_runs_in_the_precision_asked(void **state)
+{
+    (void)state;
+    check_greedy(PREC_BF16, PREC_BF16);
+    check_greedy(PREC_INT8, PREC_FP32);
 }
 
 static void test_llama2c_checkpoint_round_trip_gives_identical_logits(void **state)
@@ -225,6 +242,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_greedy_generation_equals_a_token_by_token_greedy_loop),
+        cmocka_unit_test(test_generation_runs_in_the_precision_asked),
         cmocka_unit_test(test_llama2c_checkpoint_round_trip_gives_identical_logits),
         cmocka_unit_test(test_sampling_is_reproducible_from_its_seed),
         cmocka_unit_test(test_tokenizer_of_another_size_is_refused),
