@@ -31,7 +31,7 @@ for f in report.html measure_tok_s.gp measure_tok_s.dat measure_tok_s.png measur
 done
 grep -q "energy: modeled:\|energy: measured:" "$m/measure_j_per_token.gp" ||
     addwhy "the J/token plot does not name its energy source"
-[ "$(grep -c '^# model\|^# fleet' "$m/measure_tok_s.dat")" -eq 2 ] ||
+[ "$(grep -c '^# line ' "$m/measure_tok_s.dat")" -eq 2 ] ||
     addwhy "measure_tok_s.dat should hold one block per model (2)"
 v=$(q "select printf('%.6g', sum(tokens) / sum(seconds)) from measurements where phase = 'decode'
        and model = 'moe-15m-total' and batch = 3")
