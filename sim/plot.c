@@ -460,6 +460,29 @@ static void drop_plot(Ctx *c, const char *name, FILE *dat, FILE *gp)
         unlink(path);
 }
 
+/* Ends a plot of data blocks: dropped (its temporary files removed) when rc is set or keep is
+ * 0, else its plot command ends and it goes to end_plot. Returns rc or end_plot's status. */
+static int finish_plot(Ctx *c, const char *name, const char *title, int keep, int rc, FILE *dat,
+                       FILE *gp, TsErr *err)
+{
+    if (rc || !keep) {
+        drop_plot(c, name, dat, gp);
+        return rc;
+    }
+    fputc('\n', gp);
+    return end_plot(c, name, title, dat, gp, err);
+}
+
+/* Starts one series of a plot command over NAME.dat: "plot 'NAME.dat' index B" for the first,
+ * ", \\" and "'' index B" on a new line after it; the caller adds "using ...". */
+static void gp_series(FILE *gp, const char *name, int first, int block)
+{
+    if (first)
+        fprintf(gp, "plot '%s.dat' index %d", name, block);
+    else
+        fprintf(gp, ", \\\n     '' index %d", block);
+}
+
 /* usd_per_m_output against the swept parameter, one line per fleet (one data block each). */
 static int plot_price_curve(Ctx *c, TsErr *err)
 {
@@ -502,18 +525,13 @@ static int plot_price_curve(Ctx *c, TsErr *err)
         rc = dump_rows(c, st, 2, 1, 0, "fleet", c->fleets[i], blocks > 0, dat, &rows, &finite, err);
         if (rc || rows == 0)
             continue; /* no block written: the next fleet takes this index */
-        fprintf(gp, "%s '%s' index %d using 1:2 with linespoints lw 2 title ",
-                blocks ? ", \\\n    " : "plot", blocks ? "" : "price_curve.dat", blocks);
+        gp_series(gp, "price_curve", blocks == 0, blocks);
+        fputs(" using 1:2 with linespoints lw 2 title ", gp);
         gp_str(gp, c->fleets[i]);
         blocks++;
     }
     sqlite3_finalize(st);
-    if (rc || finite == 0) {
-        drop_plot(c, "price_curve", dat, gp);
-        return rc;
-    }
-    fputc('\n', gp);
-    return end_plot(c, "price_curve", text, dat, gp, err);
+    return finish_plot(c, "price_curve", text, finite > 0, rc, dat, gp, err);
 }
 
 /* Without a 1-D sweep: usd_per_m_output against the electricity price computed per fleet. The
@@ -583,18 +601,13 @@ static int plot_price_lines(Ctx *c, TsErr *err)
         }
         char text[300];
         snprintf(text, sizeof text, "%s%s", c->fleets[i], flat ? " (power in the rent)" : "");
-        fprintf(gp, "%s '%s' index %d using 1:2 with lines lw 2 title ",
-                blocks ? ", \\\n    " : "plot", blocks ? "" : "price_curve.dat", blocks);
+        gp_series(gp, "price_curve", blocks == 0, blocks);
+        fputs(" using 1:2 with lines lw 2 title ", gp);
         gp_str(gp, text);
         blocks++;
     }
     free(v);
-    if (blocks == 0) {
-        drop_plot(c, "price_curve", dat, gp);
-        return 0;
-    }
-    fputc('\n', gp);
-    return end_plot(c, "price_curve", title, dat, gp, err);
+    return finish_plot(c, "price_curve", title, blocks > 0, 0, dat, gp, err);
 }
 
 /* A 1-D sweep over max_batch (on every fleet or one): usd_per_m_output (left axis, log) and
@@ -651,20 +664,15 @@ static int plot_batch_curve(Ctx *c, TsErr *err)
         for (int axis = 0; axis < 2; axis++) {
             char text[300];
             snprintf(text, sizeof text, "%s %s", c->fleets[i], axis ? "tok/s/chip" : "USD/Mtok");
-            fprintf(gp, "%s '%s' index %d using 1:%d axes x1y%d with linespoints lw 2 dt %d title ",
-                    blocks || axis ? ", \\\n    " : "plot", blocks || axis ? "" : "batch_curve.dat",
-                    blocks, axis + 2, axis + 1, axis + 1);
+            gp_series(gp, "batch_curve", !blocks && !axis, blocks);
+            fprintf(gp, " using 1:%d axes x1y%d with linespoints lw 2 dt %d title ", axis + 2,
+                    axis + 1, axis + 1);
             gp_str(gp, text);
         }
         blocks++;
     }
     sqlite3_finalize(st);
-    if (rc || finite == 0) {
-        drop_plot(c, "batch_curve", dat, gp);
-        return rc;
-    }
-    fputc('\n', gp);
-    return end_plot(c, "batch_curve", title, dat, gp, err);
+    return finish_plot(c, "batch_curve", title, finite > 0, rc, dat, gp, err);
 }
 
 /* usd_per_m_output over a 2-D sweep: one map per fleet (heatmap_F, F from 1). */
@@ -867,19 +875,14 @@ static int plot_histogram(Ctx *c, TsErr *err)
         rc = dump_rows(c, st, 3, 2, 0, "fleet", c->fleets[i], blocks > 0, dat, &rows, &finite, err);
         if (rc || rows == 0)
             continue;
-        fprintf(gp, "%s '%s' index %d using (($1+$2)/2):3:($2-$1) with boxes title ",
-                blocks ? ", \\\n    " : "plot", blocks ? "" : "histogram.dat", blocks);
+        gp_series(gp, "histogram", blocks == 0, blocks);
+        fputs(" using (($1+$2)/2):3:($2-$1) with boxes title ", gp);
         gp_str(gp, c->fleets[i]);
         blocks++;
     }
     sqlite3_finalize(st);
-    if (rc || blocks == 0) {
-        drop_plot(c, "histogram", dat, gp);
-        return rc;
-    }
-    fputc('\n', gp);
-    return end_plot(c, "histogram", "Monte Carlo distribution of usd_per_m_output (USD/Mtok)", dat,
-                    gp, err);
+    return finish_plot(c, "histogram", "Monte Carlo distribution of usd_per_m_output (USD/Mtok)",
+                       blocks > 0, rc, dat, gp, err);
 }
 
 /* Horizontal bars per fleet (tornado_F): usd_per_m_output with each input at its low and high
@@ -1152,8 +1155,6 @@ static int plot_measure(Ctx *c, int which, TsErr *err)
         "AND kv_precision = ?5 AND mtp_depth = ?6 AND mtp_accept_forced IS NOT NULL AND "
         "seconds > 0 GROUP BY mtp_accept_forced ORDER BY mtp_accept_forced"};
     const char *name = NAME[which];
-    char file[PLOT_NAME_MAX + 8];
-    snprintf(file, sizeof file, "%s.dat", name);
     sqlite3_stmt *lines = NULL, *st = NULL;
     int rc = prep(c, GROUPS, &lines, err);
     if (rc)
@@ -1219,19 +1220,14 @@ static int plot_measure(Ctx *c, int which, TsErr *err)
                        err);
         if (rc || rows == 0)
             continue;
-        fprintf(gp, "%s '%s' index %d using 1:2 with linespoints lw 2 title ",
-                blocks ? ", \\\n    " : "plot", blocks ? "" : file, blocks);
+        gp_series(gp, name, blocks == 0, blocks);
+        fputs(" using 1:2 with linespoints lw 2 title ", gp);
         gp_str(gp, label ? label : "");
         blocks++;
     }
     sqlite3_finalize(lines);
     sqlite3_finalize(st);
-    if (rc || finite == 0) {
-        drop_plot(c, name, dat, gp);
-        return rc;
-    }
-    fputc('\n', gp);
-    return end_plot(c, name, text, dat, gp, err);
+    return finish_plot(c, name, text, finite > 0, rc, dat, gp, err);
 }
 
 int plot_run(struct sqlite3 *db, int64_t run_id, const char *dir, PlotResult *out, TsErr *err)
