@@ -585,18 +585,49 @@ static void bench_progress(void *ctx, const char *msg)
     fprintf(stderr, "tokensim: %s\n", msg);
 }
 
+/* Splits the comma-separated value of option opt into at most max items, copied into buf (size
+ * bytes). Prints the usage error (naming an example list) and returns -1 when the value does
+ * not fit buf, holds no item or more than max; else returns the number of items. */
+static int list_items(const char *cmd, const char *opt, const char *text, const char *example,
+                      char *buf, size_t size, char **items, int max)
+{
+    char msg[200];
+    if (strlen(text) >= size) {
+        snprintf(msg, sizeof msg, "%s: a list of at most %zu characters, e.g. %s", opt, size - 1,
+                 example);
+        return usage_error(cmd, msg), -1;
+    }
+    snprintf(buf, size, "%s", text);
+    int n = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (n == max) {
+            snprintf(msg, sizeof msg, "%s: at most %d items, e.g. %s", opt, max, example);
+            return usage_error(cmd, msg), -1;
+        }
+        items[n++] = tok;
+    }
+    if (n == 0) {
+        snprintf(msg, sizeof msg, "%s needs a list such as %s", opt, example);
+        return usage_error(cmd, msg), -1;
+    }
+    return n;
+}
+
 /* Parses "fp32,int8" into precs (each at most once); prints the usage error and returns -1 on
  * a bad list. */
 static int precision_list(const char *cmd, const char *text, Precision *precs, int *n)
 {
-    char buf[64];
-    snprintf(buf, sizeof buf, "%s", text);
+    char buf[256], *items[PREC_COUNT];
+    int m = list_items(cmd, "--precision", text, "fp32,bf16,int8", buf, sizeof buf, items,
+                       PREC_COUNT);
+    if (m < 0)
+        return -1;
     *n = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save)) {
+    for (int k = 0; k < m; k++) {
         TsErr err;
         Precision p;
-        if (prec_parse(tok, &p, &err) != 0) {
+        if (prec_parse(items[k], &p, &err) != 0) {
             usage_error(cmd, err.msg);
             return -1;
         }
@@ -606,10 +637,6 @@ static int precision_list(const char *cmd, const char *text, Precision *precs, i
                 return -1;
             }
         precs[(*n)++] = p;
-    }
-    if (*n == 0) {
-        usage_error(cmd, "--precision: expected fp32, bf16 or int8");
-        return -1;
     }
     return 0;
 }
@@ -937,18 +964,14 @@ static void measure_progress(void *ctx, int done, int total, const char *what)
 /* Splits "1,4,16" into batches; -1 (usage error printed) when malformed. */
 static int parse_batches(const char *text, int *out, int max)
 {
-    int n = 0;
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", text);
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+    char buf[256], *items[MSR_MAX_BATCHES];
+    int n = list_items("measure", "--batch", text, "1,4,16", buf, sizeof buf, items,
+                       max < MSR_MAX_BATCHES ? max : MSR_MAX_BATCHES);
+    for (int k = 0; k < n; k++) {
         long v;
-        if (n == max || int_option("measure", "--batch", tok, 1, 1024, &v))
-            return n == max ? (usage_error("measure", "too many batch sizes"), -1) : -1;
-        out[n++] = (int)v;
-    }
-    if (n == 0) {
-        usage_error("measure", "--batch needs a list such as 1,4,16");
-        return -1;
+        if (int_option("measure", "--batch", items[k], 1, 1024, &v))
+            return -1;
+        out[k] = (int)v;
     }
     return n;
 }
@@ -957,25 +980,12 @@ static int parse_batches(const char *text, int *out, int max)
  * bad list. */
 static int accept_list(const char *text, double *out, int max)
 {
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", text);
-    int n = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save)) {
-        double v;
-        if (n == max || txt_parse_double(tok, &v) != 0 || !(v >= 0 && v <= 1)) {
-            char msg[200];
-            snprintf(msg, sizeof msg, "--mtp-accept: expected up to %d rates in [0, 1], got '%s'",
-                     max, text);
-            usage_error("measure", msg);
+    char buf[256], *items[MSR_MAX_ACCEPTS];
+    int n = list_items("measure", "--mtp-accept", text, "0,0.5,1", buf, sizeof buf, items,
+                       max < MSR_MAX_ACCEPTS ? max : MSR_MAX_ACCEPTS);
+    for (int k = 0; k < n; k++)
+        if (float_option("measure", "--mtp-accept", items[k], 0.0, 1.0, &out[k]))
             return -1;
-        }
-        out[n++] = v;
-    }
-    if (n == 0) {
-        usage_error("measure", "--mtp-accept: expected rates in [0, 1], e.g. 0,0.5,1");
-        return -1;
-    }
     return n;
 }
 
