@@ -797,7 +797,7 @@ double eng_weight_bytes_step(const EngineConfig *c, Precision p, int rows, int l
     double G = (double)s->expert_ffn, E = (double)s->experts, S = (double)s->shared_experts;
     long moe_layers = s->experts > 0 ? s->layers - s->dense_layers : 0;
     double dense_layers = (double)(s->layers - moe_layers);
-    double row = p == PREC_INT8 ? D + 4.0 : D * prec_elt_bytes(p);
+    double row = qt_row_bytes(p, D);
     double attn = qt_matrix_bytes(p, Q, D) + 2.0 * qt_matrix_bytes(p, KV, D) +
                   qt_matrix_bytes(p, D, Q) + 2.0 * D * 4.0;
     double total = rows * row + (double)s->layers * attn +

@@ -251,6 +251,11 @@ void qw_free(QWeights *q)
     memset(q, 0, sizeof *q);
 }
 
+double qt_row_bytes(Precision p, double cols)
+{
+    return cols * prec_elt_bytes(p) + (p == PREC_INT8 ? 4.0 : 0.0);
+}
+
 double qt_lookup(const QMat *emb, int r, float *out)
 {
     size_t D = (size_t)emb->cols, off = (size_t)r * D;
@@ -258,13 +263,14 @@ double qt_lookup(const QMat *emb, int r, float *out)
     case PREC_BF16:
         for (size_t i = 0; i < D; i++)
             out[i] = qt_f32(emb->bf16[off + i]);
-        return 2.0 * (double)D;
+        break;
     case PREC_INT8:
         for (size_t i = 0; i < D; i++)
             out[i] = (float)emb->i8[off + i] * emb->scale[r];
-        return (double)D + 4.0;
+        break;
     default:
         memcpy(out, emb->f32 + off, sizeof(float) * D);
-        return 4.0 * (double)D;
+        break;
     }
+    return qt_row_bytes(emb->prec, (double)D);
 }

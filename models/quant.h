@@ -106,6 +106,10 @@ int qw_build(QWeights *q, const EngineConfig *c, const Weights *w, Precision p,
 /* Frees what qw_build allocated; q may be zeroed. */
 void qw_free(QWeights *q);
 
+/* Bytes of one looked-up row of cols values in precision p: the values, plus the row's 4-byte
+ * scale for int8 (a lookup needs no row sum). */
+double qt_row_bytes(Precision p, double cols);
+
 /* Row r of emb as float32 into out (d_model floats): a copy, a widening or a dequantisation.
  * Returns the bytes read. */
 double qt_lookup(const QMat *emb, int r, float *out);
