@@ -592,34 +592,27 @@ int meter_open(MeterOptions *o, Meter **out, TsErr *err)
     }
     m->model = o->model;
 
-    TsErr why;
+    /* the hardware meters in order of preference; each failure says why in why_not */
+    static const struct {
+        MeterKind kind;
+        int (*open)(Meter *, const char *, TsErr *);
+    } HW[] = {{METER_RAPL, meter_rapl_open}, {METER_PERF, meter_perf_open}};
     int found = 0;
-    if (o->kind == METER_AUTO || o->kind == METER_RAPL) {
+    for (size_t i = 0; i < sizeof HW / sizeof HW[0] && !found; i++) {
+        if (o->kind != METER_AUTO && o->kind != HW[i].kind)
+            continue;
+        TsErr why;
         ts_err_clear(&why);
-        if (meter_rapl_open(m, root, &why) == 0) {
-            m->kind = METER_RAPL;
+        if (HW[i].open(m, root, &why) == 0) {
+            m->kind = HW[i].kind;
             found = 1;
-        } else {
-            meter_reset_cpu(m);
-            meter_why_add(o->why_not, sizeof o->why_not, why.msg);
-            if (o->kind == METER_RAPL) {
-                free(m);
-                return ts_err_set(err, TS_EINPUT, "%s", why.msg);
-            }
+            continue;
         }
-    }
-    if (!found && (o->kind == METER_AUTO || o->kind == METER_PERF)) {
-        ts_err_clear(&why);
-        if (meter_perf_open(m, root, &why) == 0) {
-            m->kind = METER_PERF;
-            found = 1;
-        } else {
-            meter_reset_cpu(m);
-            meter_why_add(o->why_not, sizeof o->why_not, why.msg);
-            if (o->kind == METER_PERF) {
-                free(m);
-                return ts_err_set(err, TS_EINPUT, "%s", why.msg);
-            }
+        meter_reset_cpu(m);
+        meter_why_add(o->why_not, sizeof o->why_not, why.msg);
+        if (o->kind == HW[i].kind) {
+            free(m);
+            return ts_err_set(err, TS_EINPUT, "%s", why.msg);
         }
     }
     if (!found) {
