@@ -20,6 +20,16 @@ MPI_CFLAGS :=
 DEPS_FLAG :=
 endif
 BIN ?= tokensim
+# One short line per file (`CC sim/cost.c`, `AR`, `LD`), as git and the kernel print;
+# `make V=1` prints every full command line.
+V ?= 0
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @printf '  %-4s %s\n' $(1) $(2)
+endif
 # The program is relinked when it was last linked with or without MPI and now is not.
 FLAVOUR_STAMP := build/.flavour-$(subst /,_,$(BIN))
 $(shell mkdir -p build; [ "$$(cat $(FLAVOUR_STAMP) 2>/dev/null)" = "$(MPI)" ] || \
@@ -40,6 +50,9 @@ MAIN_OBJ := $(BUILD)/sim/main.o
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
+# Test objects are kept (no `rm build/tests/unit/...` line after every build).
+.SECONDARY:
+
 .PHONY: all build deps demo test asan fuzz bench reports install clean
 
 all: deps
@@ -56,30 +69,36 @@ ENGINE_CFLAGS := -O3 -march=native -pthread
 
 $(BUILD)/models/%.o: models/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(ENGINE_CFLAGS) $(CFLAGS) -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(BASE_CFLAGS) $(ENGINE_CFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libtokensim.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)ar rcs $@ $^
 
 $(BIN): $(MAIN_OBJ) $(BUILD)/libtokensim.a $(FLAVOUR_STAMP)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $(MAIN_OBJ) $(BUILD)/libtokensim.a $(LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $(MAIN_OBJ) $(BUILD)/libtokensim.a $(LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libtokensim.a
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS)
 
 # The demo: build, measure two engine presets here (well under a minute), price this machine
 # from those measurements, price DeepSeek's published day; each run says where its report is.
 demo: deps
 	@$(MAKE) --no-print-directory build
-	./tokensim measure --model dense-110m --model moe-110m-active --prompt 64 --gen 16 \
-		--batch 1,4 --repeat 2
+	./tokensim measure --model dense-110m --model moe-110m-active --model moe-110m-total \
+		--prompt 64 --gen 16 --batch 1,4 --repeat 2
 	./tokensim run scenarios/this-machine.ini
+	@sh scripts/demo-moe.sh
 	./tokensim run scenarios/deepseek-day-margin.ini
 
 # With Open MPI present (deps.sh --test installs it) the tests also build build/mpi/tokensim

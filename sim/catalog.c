@@ -44,6 +44,20 @@ static int blank_line(const char *s, size_t n)
     return 1;
 }
 
+/* As txt_inert_len, but a quoted cell may span lines: its newlines (and CRs) are allowed. */
+static size_t cell_inert_len(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        i += txt_inert_len(s + i, n - i);
+        if (i < n && s[i] != '\n' && s[i] != '\r')
+            return i;
+        if (i < n)
+            i++;
+    }
+    return n;
+}
+
 static void on_field(void *data, size_t len, void *ctx)
 {
     LoadState *st = ctx;
@@ -57,6 +71,14 @@ static void on_field(void *data, size_t len, void *ctx)
     if (len > CAT_MAX_CELL) {
         st->failed = ts_err_set(st->err, TS_EINPUT, "%s:%d: a cell longer than %d bytes",
                                 st->t->path, st->cur_line, CAT_MAX_CELL);
+        return;
+    }
+    size_t ok = cell_inert_len(data, len);
+    if (ok < len) {
+        st->failed = ts_err_set(st->err, TS_EINPUT,
+                                "%s:%d: control character or invalid UTF-8 (byte \\x%02x) in a "
+                                "cell; text must be printable UTF-8",
+                                st->t->path, st->cur_line, ((const unsigned char *)data)[ok]);
         return;
     }
     char *s = malloc(len + 1);

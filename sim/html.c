@@ -12,10 +12,14 @@
 #include <unistd.h>
 
 static const char CSS[] =
-    "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;"
+    "body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222;"
     "line-height:1.4}\n"
     "table{border-collapse:collapse;margin:1em 0;font-size:90%}\n"
     "th,td{border:1px solid #ccc;padding:3px 8px}th{background:#f2f2f2}\n"
+    /* a table wider than the page scrolls inside its own box, its first column kept in view */
+    ".tw{max-width:100%;overflow-x:auto}.tw table{margin:0}.tw{margin:1em 0}\n"
+    ".tw td:first-child,.tw th:first-child{position:sticky;left:0;background:#fff}\n"
+    ".tw th:first-child{background:#f2f2f2}\n"
     ".r{text-align:right}.c{text-align:center}.l{text-align:left}\n"
     "code{background:#f4f4f4;padding:0 3px}\n"
     "figure{margin:1.5em 0}img{max-width:100%;height:auto}figcaption{color:#555}\n";
@@ -40,7 +44,11 @@ static void esc_c(FILE *f, char c)
         fputs("&#39;", f);
         break;
     default:
-        fputc(c, f);
+        /* the Markdown it reads is inert already; a stray control still cannot pass */
+        if (((unsigned char)c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+            fprintf(f, "\\x%02x", (unsigned char)c);
+        else
+            fputc(c, f);
     }
 }
 
@@ -92,8 +100,10 @@ static size_t find_close(const char *s, size_t from, size_t n, const char *mark,
     return n;
 }
 
-/* Writes s[0..n) as inline Markdown: `code`, **bold**, escapes and entities. */
-static void md_inline(FILE *f, const char *s, size_t n)
+/* Writes s[0..n) as inline Markdown: `code`, **bold**, escapes and entities; wbr adds a line
+ * break opportunity (<wbr>) after each '_' outside code, so that a header such as
+ * usd_per_m_output can wrap in a narrow column. */
+static void md_inline(FILE *f, const char *s, size_t n, int wbr)
 {
     for (size_t i = 0; i < n;) {
         char c;
@@ -122,13 +132,15 @@ static void md_inline(FILE *f, const char *s, size_t n)
             size_t end = find_close(s, i + 2, n, "**", 2);
             if (end < n && end > i + 2) {
                 fputs("<strong>", f);
-                md_inline(f, s + i + 2, end - i - 2);
+                md_inline(f, s + i + 2, end - i - 2, wbr);
                 fputs("</strong>", f);
                 i = end + 2;
                 continue;
             }
         }
         esc_c(f, s[i]);
+        if (wbr && s[i] == '_')
+            fputs("<wbr>", f);
         i++;
     }
 }
@@ -207,7 +219,7 @@ static void write_row(FILE *f, const Cells *cells, const char *const *al, int n_
         if (cls)
             fprintf(f, " class=\"%s\"", cls);
         fputc('>', f);
-        md_inline(f, cells->at[k], cells->len[k]);
+        md_inline(f, cells->at[k], cells->len[k], head);
         fprintf(f, "</%s>", head ? "th" : "td");
     }
     fputs("</tr>\n", f);
@@ -219,7 +231,7 @@ enum { B_NONE, B_PARA, B_LIST, B_TABLE };
 
 static void close_block(FILE *f, int *block)
 {
-    static const char *const END[] = {"", "</p>\n", "</ul>\n", "</tbody></table>\n"};
+    static const char *const END[] = {"", "</p>\n", "</ul>\n", "</tbody></table></div>\n"};
     fputs(END[*block], f);
     *block = B_NONE;
 }
@@ -251,7 +263,7 @@ static void md_to_html(FILE *f, char *md)
             while (b > a && (t[b - 1] == ' ' || t[b - 1] == '#'))
                 b--;
             fprintf(f, "<h%zu>", hashes);
-            md_inline(f, t + a, b - a);
+            md_inline(f, t + a, b - a, 0);
             fprintf(f, "</h%zu>\n", hashes);
         } else if (t[0] == '|') {
             split_row(t, tn, &cells);
@@ -269,7 +281,7 @@ static void md_to_html(FILE *f, char *md)
                     if (next_cells.at[0] && next[strspn(next, " \t")] == '|' &&
                         align_row(&next_cells, al)) {
                         n_al = next_cells.n;
-                        fputs("<table>\n<thead>", f);
+                        fputs("<div class=\"tw\"><table>\n<thead>", f);
                         write_row(f, &cells, al, n_al, 1);
                         fputs("</thead>\n<tbody>\n", f);
                         next = end ? end + 1 : NULL;
@@ -277,7 +289,7 @@ static void md_to_html(FILE *f, char *md)
                         continue;
                     }
                 }
-                fputs("<table>\n<tbody>\n", f);
+                fputs("<div class=\"tw\"><table>\n<tbody>\n", f);
             }
             write_row(f, &cells, al, n_al, 0);
         } else if ((t[0] == '-' || t[0] == '*') && t[1] == ' ') {
@@ -287,7 +299,7 @@ static void md_to_html(FILE *f, char *md)
                 block = B_LIST;
             }
             fputs("<li>", f);
-            md_inline(f, t + 2, tn - 2);
+            md_inline(f, t + 2, tn - 2, 0);
             fputs("</li>\n", f);
         } else {
             if (block == B_PARA) {
@@ -297,7 +309,7 @@ static void md_to_html(FILE *f, char *md)
                 fputs("<p>", f);
                 block = B_PARA;
             }
-            md_inline(f, t, tn);
+            md_inline(f, t, tn, 0);
         }
         line = next;
     }

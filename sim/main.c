@@ -267,15 +267,24 @@ static int exit_for(int code)
     return code == TS_EINPUT ? EXIT_USAGE : EXIT_RUNTIME;
 }
 
+/* Prints "tokensim: msg" on one line: a message may quote its input, so newlines in it are
+ * spelled \x0a like every other control character (stderr keeps only the program's own). */
+static void say_error(const char *msg)
+{
+    char line[4 * TS_ERR_MSG_MAX];
+    fprintf(stderr, "tokensim: %s\n", txt_inert(msg, line, sizeof line));
+}
+
 static int fail(const TsErr *err)
 {
-    fprintf(stderr, "tokensim: %s\n", err->msg);
+    say_error(err->msg);
     return exit_for(err->code);
 }
 
 static int usage_error(const char *cmd, const char *msg)
 {
-    fprintf(stderr, "tokensim: %s\nTry 'tokensim %s --help'.\n", msg, cmd ? cmd : "");
+    say_error(msg);
+    fprintf(stderr, "Try 'tokensim %s --help'.\n", cmd ? cmd : "");
     return EXIT_USAGE;
 }
 
@@ -582,7 +591,7 @@ static int cmd_models(int argc, char **argv)
 static void bench_progress(void *ctx, const char *msg)
 {
     (void)ctx;
-    fprintf(stderr, "tokensim: %s\n", msg);
+    say_error(msg);
 }
 
 /* Splits the comma-separated value of option opt into at most max items, copied into buf (size
@@ -948,17 +957,34 @@ static int cmd_export(int argc, char **argv)
     return 0;
 }
 
+/* A progress line: "\r" and line (the program's own text; names in it already inert) written
+ * straight to fd 2, past the inert stderr, which would spell the "\r" out; last ends it. */
+static void progress_line(const char *line, int last)
+{
+    fflush(stderr);
+    char buf[320];
+    int n = snprintf(buf, sizeof buf, "\r%s%s", line, last ? "\n" : "");
+    if (n > (int)sizeof buf - 1)
+        n = (int)sizeof buf - 1;
+    for (int off = 0; n > off;) {
+        ssize_t w = write(STDERR_FILENO, buf + off, (size_t)(n - off));
+        if (w <= 0)
+            break;
+        off += (int)w;
+    }
+}
+
 static void measure_progress(void *ctx, int done, int total, const char *what)
 {
     (void)ctx;
     int width = 30, fill = total > 0 ? done * width / total : 0;
-    fprintf(stderr, "\r[");
+    char bar[31], name[48], line[160];
     for (int i = 0; i < width; i++)
-        fputc(i < fill ? '#' : '.', stderr);
-    fprintf(stderr, "] %d/%d %-40.40s", done, total, what);
-    if (done == total)
-        fputc('\n', stderr);
-    fflush(stderr);
+        bar[i] = i < fill ? '#' : '.';
+    bar[width] = '\0';
+    txt_inert(what, name, sizeof name);
+    snprintf(line, sizeof line, "[%s] %d/%d %-40.40s", bar, done, total, name);
+    progress_line(line, done == total);
 }
 
 /* Splits "1,4,16" into batches; -1 (usage error printed) when malformed. */
@@ -1273,14 +1299,14 @@ static int cmd_validate(int argc, char **argv)
     return rc ? fail(&err) : 0;
 }
 
-/* Prints s with control characters as '?', so that a stored name cannot drive the terminal. */
+/* Prints s inert (a stored name cannot drive the terminal), padded to width. */
 static void print_plain(const char *s, int width)
 {
-    int n = 0;
-    for (; *s; s++, n++)
-        putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
-    for (; n < width; n++)
+    char *inert = txt_inert_dup(s);
+    fputs(inert ? inert : "?", stdout);
+    for (int n = inert ? (int)strlen(inert) : 1; n < width; n++)
         putchar(' ');
+    free(inert);
 }
 
 static int print_run_row(void *ctx, const StoreRunRow *r, TsErr *err)
@@ -1607,12 +1633,11 @@ static void mc_progress(void *ctx, long done, long total)
     }
     double elapsed = wall_now() - pg->started;
     double rate = elapsed > 0 ? (double)done / elapsed : 0;
-    fprintf(stderr, "\rMonte Carlo: %ld of %ld samples (%.0f%%), %.0f samples/s, %.0f s left  ",
-            done, total, 100.0 * (double)done / (double)total, rate,
-            rate > 0 ? (double)(total - done) / rate : 0);
-    if (done == total)
-        fputc('\n', stderr);
-    fflush(stderr);
+    char line[160];
+    snprintf(line, sizeof line, "Monte Carlo: %ld of %ld samples (%.0f%%), %.0f samples/s, %.0f s left  ",
+             done, total, 100.0 * (double)done / (double)total, rate,
+             rate > 0 ? (double)(total - done) / rate : 0);
+    progress_line(line, done == total);
 }
 
 static void print_summary(const Scenario *s, const FleetResult *res)
@@ -1749,7 +1774,7 @@ static int record_failed(const Scenario *s, const Options *o, const TsErr *err)
     TsErr rerr;
     ts_err_clear(&rerr);
     if (!stopped)
-        fprintf(stderr, "tokensim: %s\n", err->msg);
+        say_error(err->msg);
     const char *what = stopped ? "\ntokensim: interrupted" : "tokensim: the run failed";
     if (runner_record_interrupted(s, s->sweep.line > 0, &ro,
                                   stopped ? "interrupted (Ctrl-C) during Monte Carlo sampling; "
@@ -2057,14 +2082,37 @@ static int cmd_run(Ranks *rk, int argc, char **argv)
 
 static int dispatch(Ranks *rk, int argc, char **argv);
 
+/* Makes stdout and stderr inert streams over the real ones (txt_inert_stream): whatever a
+ * command prints, a control character in it reaches the terminal as \xNN. The real streams
+ * go unbuffered beneath (the inert ones buffer: stdout as before, stderr by line). */
+static void inert_terminal(void)
+{
+    FILE *out = txt_inert_stream(stdout), *errs = txt_inert_stream(stderr);
+    if (!out || !errs) {
+        if (out)
+            fclose(out);
+        if (errs)
+            fclose(errs);
+        return;
+    }
+    int tty = isatty(STDOUT_FILENO);
+    setvbuf(stdout, NULL, _IONBF, 0);
+    setvbuf(stderr, NULL, _IONBF, 0);
+    setvbuf(out, NULL, tty ? _IOLBF : _IOFBF, 0);
+    setvbuf(errs, NULL, _IOLBF, 0);
+    stdout = out;
+    stderr = errs;
+}
+
 int main(int argc, char **argv)
 {
+    inert_terminal();
     gsl_set_error_handler_off();
     Ranks rk = {.fail_rank = -1};
     TsErr err;
     ts_err_clear(&err);
     if (par_init(&rk.par, &argc, &argv, &err)) {
-        fprintf(stderr, "tokensim: %s\n", err.msg);
+        say_error(err.msg);
         return EXIT_RUNTIME;
     }
     const char *fail_rank = getenv("TOKENSIM_TEST_FAIL_RANK");
@@ -2143,6 +2191,7 @@ static int dispatch(Ranks *rk, int argc, char **argv)
         return cmd_export(argc - 1, argv + 1);
     char msg[160];
     snprintf(msg, sizeof msg, "unknown command '%s'", cmd);
-    fprintf(stderr, "tokensim: %s\n%s", msg, USAGE);
+    say_error(msg);
+    fputs(USAGE, stderr);
     return EXIT_USAGE;
 }

@@ -1,7 +1,7 @@
 /* plot: reads one run's rows (prepared statements only) and writes a gnuplot data file and script
  * per plot, then runs gnuplot on each script (fork/execvp, never a shell; 20 s limit; output kept
  * for the note). Database text reaches a script only inside single quotes with ' doubled and
- * control characters removed; in data files it is double-quoted with " and newlines replaced.
+ * made inert (txt_inert: control characters as \xNN); in data files it is double-quoted, inert.
  * It computes nothing: it draws what the run stored. A missing gnuplot is not an error. */
 #include "plot.h"
 
@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "text.h"
 #include "report.h"
 
 #define PLOT_TIMEOUT_S 20.0
@@ -35,8 +36,6 @@ typedef struct {
 
 /* ---- text for scripts and data files ---- */
 
-/* Writes s as a gnuplot single-quoted string: ' doubled (gnuplot's rule), control characters
- * as spaces. Backquotes, @ macros and backslashes have no effect inside single quotes. */
 /* An axis label for a swept parameter: "usd_per_kwh (USD/kWh)", or the name alone when its
  * key carries no unit ("fleet cn.usd_per_kwh" takes the unit of its key after the dot). */
 static void param_label(const char *param, char *buf, int size)
@@ -49,34 +48,31 @@ static void param_label(const char *param, char *buf, int size)
         snprintf(buf, (size_t)size, "%s", param);
 }
 
-static void gp_str(FILE *f, const char *s)
+/* Writes s as a gnuplot single-quoted string: ' doubled (gnuplot's rule), control characters
+ * as \xNN (txt_inert). Backquotes, @ macros and backslashes have no effect inside single
+ * quotes. */
+static void gp_str(FILE *f, const char *text)
 {
+    char s[PLOT_TEXT_MAX + 1];
+    txt_inert(text, s, sizeof s);
     fputc('\'', f);
-    for (int i = 0; s && s[i] && i < PLOT_TEXT_MAX; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '\'')
+    for (int i = 0; s[i]; i++) {
+        if (s[i] == '\'')
             fputs("''", f);
-        else if (c < 0x20 || c == 0x7f)
-            fputc(' ', f);
         else
-            fputc(c, f);
+            fputc(s[i], f);
     }
     fputc('\'', f);
 }
 
-/* Writes s as a double-quoted data-file column: " becomes ', control characters spaces. */
-static void dat_str(FILE *f, const char *s)
+/* Writes s as a double-quoted data-file column: " becomes ', control characters \xNN. */
+static void dat_str(FILE *f, const char *text)
 {
+    char s[PLOT_TEXT_MAX + 1];
+    txt_inert(text, s, sizeof s);
     fputc('"', f);
-    for (int i = 0; s && s[i] && i < PLOT_TEXT_MAX; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"')
-            fputc('\'', f);
-        else if (c < 0x20 || c == 0x7f)
-            fputc(' ', f);
-        else
-            fputc(c, f);
-    }
+    for (int i = 0; s[i]; i++)
+        fputc(s[i] == '"' ? '\'' : s[i], f);
     fputc('"', f);
 }
 
@@ -89,13 +85,10 @@ static void dat_num(FILE *f, double v)
         fputs(" ?", f);
 }
 
-/* Copies s into a PlotItem title without control characters. */
+/* Copies s into a PlotItem title, inert (control characters as \xNN). */
 static void title_copy(char *dst, size_t size, const char *s)
 {
-    size_t o = 0;
-    for (; s && *s && o + 1 < size; s++)
-        dst[o++] = ((unsigned char)*s < 0x20 || *s == 0x7f) ? ' ' : *s;
-    dst[o] = '\0';
+    txt_inert(s, dst, size);
 }
 
 /* ---- database ---- */

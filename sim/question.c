@@ -170,11 +170,17 @@ static void q_versus(Writer *w, const Scenario *s, const FleetResult *res, const
         double c = met(res, f, MET_USD_PER_M_OUTPUT), in = met(res, f, MET_USD_PER_M_INPUT);
         double r = row(w->q, fname(s, f), "ratio", c / ca, "ratio_usd_per_m_output");
         double ri = row(w->q, fname(s, f), "ratio", in / ia, "ratio_usd_per_m_input");
-        say(w, "`%s` costs $%s per million output tokens and $%s per million input tokens "
-               "against $%s and $%s for `%s`: %s\u00d7 as much for output (%s) and %s\u00d7 for "
-               "input. ",
-            fname(s, f), N(w, c), N(w, in), N(w, ca), N(w, ia), fname(s, a), N(w, r),
-            r > 1 ? "dearer" : "cheaper", N(w, ri));
+        if (isfinite(ri))
+            say(w, "`%s` costs $%s per million output tokens and $%s per million input tokens "
+                   "against $%s and $%s for `%s`: %s\u00d7 as much for output (%s) and %s\u00d7 "
+                   "for input. ",
+                fname(s, f), N(w, c), N(w, in), N(w, ca), N(w, ia), fname(s, a), N(w, r),
+                r > 1 ? "dearer" : "cheaper", N(w, ri));
+        else /* no input tokens (or no input price) on one side: output only */
+            say(w, "`%s` costs $%s per million output tokens against $%s for `%s`: %s\u00d7 as "
+                   "much (%s). ",
+                fname(s, f), N(w, c), N(w, ca), fname(s, a), N(w, r),
+                r > 1 ? "dearer" : "cheaper");
     }
     for (int i = 0; i < qu->n_fleets; i++)
         q_memory(w, s, res, qu->fleets[i]);

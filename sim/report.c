@@ -19,7 +19,9 @@
 const char *report_fmt(double v, char *buf, int size)
 {
     double a = fabs(v);
-    if (v == 0.0) {
+    if (!isfinite(v)) { /* never "nan" or "inf" on a page: not applicable */
+        snprintf(buf, (size_t)size, "n/a");
+    } else if (v == 0.0) {
         snprintf(buf, (size_t)size, "0");
     } else if (a >= 1e15 || a < 1e-4) {
         snprintf(buf, (size_t)size, "%.4g", v);
@@ -44,9 +46,15 @@ const char *report_fmt(double v, char *buf, int size)
 }
 
 /* Writes s to f escaped for a Markdown table cell or paragraph. */
-static void md_text(FILE *f, const char *s)
+static void md_text(FILE *f, const char *text)
 {
-    for (; s && *s; s++) {
+    char *flat = txt_dup(text ? text : ""); /* one line: a catalog note may hold newlines */
+    for (char *c = flat; c && *c; c++)
+        if (*c == '\n' || *c == '\r')
+            *c = ' ';
+    char *inert = txt_inert_dup(flat);
+    free(flat);
+    for (const char *s = inert; s && *s; s++) {
         switch (*s) {
         case '|': fputs("\\|", f); break;
         case '<': fputs("&lt;", f); break;
@@ -56,10 +64,10 @@ static void md_text(FILE *f, const char *s)
             fputc('\\', f);
             fputc(*s, f);
             break;
-        case '\n': case '\r': fputc(' ', f); break;
         default: fputc(*s, f);
         }
     }
+    free(inert);
 }
 
 static void stem_of(const char *path, char *out, size_t size)
@@ -257,7 +265,8 @@ static void write_md(FILE *f, const Scenario *s, const FleetResult *res, const R
 
     fputs("## Summary\n\n| fleet | chip | model | throughput | cost |", f);
     for (size_t i = 0; i < sizeof SUMMARY / sizeof SUMMARY[0]; i++)
-        fprintf(f, " %s (%s) |", met_info(SUMMARY[i])->name, met_info(SUMMARY[i])->unit);
+        fprintf(f, mc ? " %s (%s, mean) |" : " %s (%s) |", met_info(SUMMARY[i])->name,
+                met_info(SUMMARY[i])->unit); /* a mean of whole chips says it is a mean */
     fputs("\n|---|---|---|---|---|", f);
     for (size_t i = 0; i < sizeof SUMMARY / sizeof SUMMARY[0]; i++)
         fputs("---:|", f);
@@ -580,15 +589,25 @@ static void write_compare_md(FILE *f, const Scenario *s, const FleetResult *res,
 
 /* ---- metrics.csv ----------------------------------------------------------------------- */
 
-void report_csv_text(FILE *f, const char *s)
+void report_csv_text(FILE *f, const char *text)
 {
+    char *s = txt_inert_dup(text ? text : "");
+    if (!s)
+        return;
+    /* a leading = + - @ would start a spreadsheet formula: a quote makes it text */
     if (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@') {
-        char buf[512];
-        snprintf(buf, sizeof buf, "'%s", s);
-        csv_fwrite(f, buf, strlen(buf));
+        size_t n = strlen(s);
+        char *q = malloc(n + 2);
+        if (q) {
+            q[0] = '\'';
+            memcpy(q + 1, s, n + 1);
+            csv_fwrite(f, q, n + 1);
+        }
+        free(q);
     } else {
         csv_fwrite(f, s, strlen(s));
     }
+    free(s);
 }
 
 static void write_csv(FILE *f, const Scenario *s, const FleetResult *res, const CmpResult *cmp,

@@ -44,7 +44,8 @@ int report_write_scenario(const char *dir, const Scenario *s, const FleetResult 
 /* The unit a key's name carries ("usd_per_kwh" -> "USD/kWh"), "" when it has none. */
 const char *report_key_unit(const char *key);
 
-/* Formats v for people: grouped integers from 1,000 up, else 4 significant figures. */
+/* Formats v for people: grouped integers from 1,000 up, else 4 significant figures; "n/a"
+ * when v is not finite (a person never reads "nan" or "inf"). */
 const char *report_fmt(double v, char *buf, int size);
 
 /* Writes s to f as one quoted CSV cell (libcsv); a cell a spreadsheet would evaluate as a

@@ -322,6 +322,16 @@ static int raw_key_line(RawParse *rp, const char *line)
     return 0;
 }
 
+/* Non-zero when the physical line start (n bytes) is blank or a comment: such lines never
+ * reach any output, so they may hold any bytes. */
+static int raw_comment_or_blank(const char *start, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (start[i] == ' ' || start[i] == '\t'))
+        i++;
+    return i == n || start[i] == ';' || start[i] == '#';
+}
+
 /* libinih's fgets-style reader: hands over one physical line at a time, so libinih's line
  * count and ours agree, after checking what libinih would accept but the contract does not. */
 static char *raw_reader(char *str, int num, void *stream)
@@ -340,6 +350,22 @@ static char *raw_reader(char *str, int num, void *stream)
     }
     if (n > 0 && start[n - 1] == '\r')
         n--;
+    if (!raw_comment_or_blank(start, n)) {
+        size_t ok = txt_inert_len(start, n);
+        if (ok < n) {
+            char byte[8], col[24];
+            snprintf(byte, sizeof byte, "\\x%02x", (unsigned char)start[ok]);
+            snprintf(col, sizeof col, "%zu", ok + 1);
+            raw_fail(rp, TS_EINPUT,
+                     (unsigned char)start[ok] >= 0x80
+                         ? "byte %s at column %s is not printable UTF-8 (C1 control or invalid "
+                           "sequence); text must be printable UTF-8"
+                         : "control character %s at column %s; text must be printable UTF-8 "
+                           "(tabs allowed)",
+                     byte, col);
+            return NULL;
+        }
+    }
     if (n > SCN_MAX_LINE) {
         char len[32];
         snprintf(len, sizeof len, "%zu", n);

@@ -1,6 +1,12 @@
 /* text: small string helpers shared by the scenario parser and the catalogs: strict number
- * parsing, case-insensitive names, "did you mean" suggestions by edit distance, and JSON
- * strings and numbers.
+ * parsing, case-insensitive names, "did you mean" suggestions by edit distance, JSON strings
+ * and numbers, and the one rule for inert text.
+ *
+ * Inert text (docs/text-rule.md): a byte sequence is inert when it is valid UTF-8 holding no
+ * C0 control but TAB, no DEL and no C1 control (U+0080-U+009F). Scenario and catalog readers
+ * refuse any other text with FILE:LINE (txt_inert_len); everything else that reaches a person
+ * (an error message that quotes its input, text read back from a database, a model file's
+ * name) is written through txt_inert / txt_inert_put, which spell each offending byte \xNN.
  * No allocation except where a function says it returns an owned string. */
 #ifndef TS_SIM_TEXT_H
 #define TS_SIM_TEXT_H
@@ -37,10 +43,33 @@ char *txt_trim(char *s);
 /* Non-zero when s is a valid name: 1-40 chars of letters, digits, '-', '_', '.'. */
 int txt_valid_name(const char *s);
 
-/* Writes s to f as a JSON string (quotes, backslashes and control characters escaped). */
+/* Writes s to f as a JSON string: inert first (txt_inert), then quotes and backslashes
+ * escaped. */
 void txt_json_str(FILE *f, const char *s);
 
 /* Writes v to f as a JSON number to 10 significant figures, or null when not finite. */
 void txt_json_num(FILE *f, double v);
+
+/* The length of the longest inert prefix of s (its first n bytes): n when all of it is inert,
+ * else the offset of the first byte that starts a control, DEL, C1 or invalid UTF-8. */
+size_t txt_inert_len(const char *s, size_t n);
+
+/* Copies s into buf (size cap, always terminated when cap > 0) with every byte that is not
+ * inert written as \xNN; a cut copy ends on a whole escape. Returns buf. */
+char *txt_inert(const char *s, char *buf, size_t cap);
+
+/* Writes s to f with every byte that is not inert written as \xNN; keep_newlines leaves '\n'
+ * as it is (for multi-line text the program itself wrote). */
+void txt_inert_put(FILE *f, const char *s, int keep_newlines);
+
+/* A stream that writes to raw everything put to it, inert: each byte that is not inert as
+ * \xNN, newlines kept, a UTF-8 sequence cut between two writes joined again. Closing it
+ * writes what is pending and flushes raw (raw itself stays open). NULL when the C library
+ * cannot make one (the caller then keeps raw). The program's stdout and stderr are these. */
+FILE *txt_inert_stream(FILE *raw);
+
+/* A malloc'ed inert copy of s (as txt_inert, no limit); NULL when s is NULL or memory runs
+ * out. */
+char *txt_inert_dup(const char *s);
 
 #endif

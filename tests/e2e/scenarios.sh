@@ -23,7 +23,7 @@ fi
 
 # Scenarios with measured fleets read the latest measure run: make a small one first.
 why=
-"$TS" measure --model dense-110m --model moe-110m-active --prompt 16 --gen 4 --batch 1,2 \
+"$TS" measure --model dense-110m --model moe-110m-active --model moe-110m-total --prompt 16 --gen 4 --batch 1,2 \
     --repeat 1 --db "$DB" --out "$OUT" >"$TMP/o" 2>"$TMP/e" ||
     addwhy "exit status $?: $(head -c 400 "$TMP/e")"
 report "a small measure run for the measured scenarios"

@@ -26,16 +26,19 @@ static void hostile_name(const char *dir, char *out, size_t size)
     snprintf(out, size, "a';system('touch %s/pwned');'`touch %s/pwned2`\"<b>\x01x", dir, dir);
 }
 
-/* name as gp_str writes it inside its quotes: ' doubled, control characters as spaces. */
+/* name as gp_str writes it inside its quotes: ' doubled, control characters as \xNN (the
+ * inert-text rule). */
 static void gp_escaped(const char *name, char *out, size_t size)
 {
     size_t o = 0;
-    for (; *name && o + 3 < size; name++) {
+    for (; *name && o + 5 < size; name++) {
         if (*name == '\'') {
             out[o++] = '\'';
             out[o++] = '\'';
+        } else if ((unsigned char)*name < 0x20) {
+            o += (size_t)snprintf(out + o, size - o, "\\x%02x", (unsigned char)*name);
         } else {
-            out[o++] = (unsigned char)*name < 0x20 ? ' ' : *name;
+            out[o++] = *name;
         }
     }
     out[o] = '\0';

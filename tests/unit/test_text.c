@@ -225,6 +225,82 @@ static void test_valid_name_accepts_letters_digits_dash_underscore_dot_up_to_40(
     assert_false(txt_valid_name("caf\xc3\xa9"));
 }
 
+static void test_inert_len_stops_at_controls_del_c1_and_bad_utf8(void **state)
+{
+    (void)state;
+    assert_int_equal(txt_inert_len("plain\ttab", 9), 9);
+    assert_int_equal(txt_inert_len("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14), 14);
+    assert_int_equal(txt_inert_len("a\x1b[2J", 5), 1);     /* ESC */
+    assert_int_equal(txt_inert_len("ab\x07", 3), 2);       /* BEL */
+    assert_int_equal(txt_inert_len("ab\rc", 4), 2);        /* CR */
+    assert_int_equal(txt_inert_len("ab\nc", 4), 2);        /* LF */
+    assert_int_equal(txt_inert_len("a\x7f", 2), 1);        /* DEL */
+    assert_int_equal(txt_inert_len("a\xc2\x9b" "2J", 5), 1); /* U+009B, C1 CSI */
+    assert_int_equal(txt_inert_len("a\xc2\xa0", 3), 3);   /* U+00A0 is printable */
+    assert_int_equal(txt_inert_len("a\x9b", 2), 1);        /* a raw C1 byte */
+    assert_int_equal(txt_inert_len("a\xc0\xaf", 3), 1);   /* overlong '/' */
+    assert_int_equal(txt_inert_len("a\xed\xa0\x80", 4), 1); /* a UTF-16 surrogate */
+    assert_int_equal(txt_inert_len("a\xe2\x82", 3), 1);   /* cut short */
+    assert_int_equal(txt_inert_len("a\0b", 3), 1);         /* NUL */
+}
+
+static void test_inert_spells_bad_bytes_and_never_cuts_an_escape(void **state)
+{
+    (void)state;
+    char buf[64];
+    assert_string_equal(txt_inert("a\x1b[2J\x07\r\nz", buf, sizeof buf),
+                        "a\\x1b[2J\\x07\\x0d\\x0az");
+    assert_string_equal(txt_inert("\xc2\x9b\x9b\xc3\xa9", buf, sizeof buf),
+                        "\\xc2\\x9b\\x9b\xc3\xa9");
+    assert_string_equal(txt_inert("<script>'); system(\"id\")", buf, sizeof buf),
+                        "<script>'); system(\"id\")");
+    char small[7];
+    assert_string_equal(txt_inert("ab\x1b", small, sizeof small), "ab\\x1b");
+    assert_string_equal(txt_inert("abc\x1b", small, sizeof small), "abc"); /* no half escape */
+    assert_string_equal(txt_inert("abcde\xc3\xa9", small, sizeof small), "abcde"); /* no half é */
+    char *d = txt_inert_dup("x\x1by");
+    assert_string_equal(d, "x\\x1by");
+    free(d);
+    assert_null(txt_inert_dup(NULL));
+}
+
+static void test_inert_stream_escapes_keeps_newlines_and_joins_cut_utf8(void **state)
+{
+    (void)state;
+    FILE *raw = tmpfile();
+    assert_non_null(raw);
+    FILE *f = txt_inert_stream(raw);
+    assert_non_null(f);
+    setvbuf(f, NULL, _IONBF, 0); /* every fputs is its own write: sequences get cut */
+    fputs("ok \x1b]0;title\x07\n", f);
+    fputs("caf\xc3", f); /* é cut between two writes */
+    fputs("\xa9 \xe2", f);
+    fputs("\x82", f);
+    fputs("\xac!\xc3", f); /* € cut twice, then a lead byte that never completes */
+    fputs("x\rend\xe2", f); /* a cut sequence left at close */
+    assert_int_equal(fclose(f), 0);
+    rewind(raw);
+    char got[128] = {0};
+    size_t n = fread(got, 1, sizeof got - 1, raw);
+    fclose(raw);
+    const char *want = "ok \\x1b]0;title\\x07\ncaf\xc3\xa9 \xe2\x82\xac!\\xc3x\\x0dend\\xe2";
+    assert_int_equal(n, strlen(want));
+    assert_string_equal(got, want);
+}
+
+static void test_json_str_is_inert_and_escapes_quotes(void **state)
+{
+    (void)state;
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    txt_json_str(f, "a\"b\\c\x1b\xc2\x9b");
+    rewind(f);
+    char got[64] = {0};
+    assert_true(fread(got, 1, sizeof got - 1, f) > 0);
+    fclose(f);
+    assert_string_equal(got, "\"a\\\"b\\\\c\\\\x1b\\\\xc2\\\\x9b\"");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -240,6 +316,10 @@ int main(void)
         cmocka_unit_test(test_trim_removes_outer_blanks_and_keeps_inner_ones),
         cmocka_unit_test(test_dup_copies_and_accepts_null),
         cmocka_unit_test(test_valid_name_accepts_letters_digits_dash_underscore_dot_up_to_40),
+        cmocka_unit_test(test_inert_len_stops_at_controls_del_c1_and_bad_utf8),
+        cmocka_unit_test(test_inert_spells_bad_bytes_and_never_cuts_an_escape),
+        cmocka_unit_test(test_inert_stream_escapes_keeps_newlines_and_joins_cut_utf8),
+        cmocka_unit_test(test_json_str_is_inert_and_escapes_quotes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
