@@ -2085,8 +2085,16 @@ static int dispatch(Ranks *rk, int argc, char **argv);
 /* Makes stdout and stderr inert streams over the real ones (txt_inert_stream): whatever a
  * command prints, a control character in it reaches the terminal as \xNN. The real streams
  * go unbuffered beneath (the inert ones buffer: stdout as before, stderr by line). */
-static void inert_terminal(void)
+typedef struct {
+    FILE *raw_out, *raw_err; /* the real streams, restored by terminal_restore */
+    int on;
+} Terminal;
+
+static void inert_terminal(Terminal *t)
 {
+    t->raw_out = stdout;
+    t->raw_err = stderr;
+    t->on = 0;
     FILE *out = txt_inert_stream(stdout), *errs = txt_inert_stream(stderr);
     if (!out || !errs) {
         if (out)
@@ -2102,17 +2110,34 @@ static void inert_terminal(void)
     setvbuf(errs, NULL, _IOLBF, 0);
     stdout = out;
     stderr = errs;
+    t->on = 1;
+}
+
+/* Flushes and closes the inert streams (their cookies are freed) and puts the real ones
+ * back; every path out of main ends here. */
+static void terminal_restore(Terminal *t)
+{
+    if (!t->on)
+        return;
+    FILE *out = stdout, *errs = stderr;
+    fclose(out);
+    stdout = t->raw_out;
+    fclose(errs);
+    stderr = t->raw_err;
+    t->on = 0;
 }
 
 int main(int argc, char **argv)
 {
-    inert_terminal();
+    Terminal term;
+    inert_terminal(&term);
     gsl_set_error_handler_off();
     Ranks rk = {.fail_rank = -1};
     TsErr err;
     ts_err_clear(&err);
     if (par_init(&rk.par, &argc, &argv, &err)) {
         say_error(err.msg);
+        terminal_restore(&term);
         return EXIT_RUNTIME;
     }
     const char *fail_rank = getenv("TOKENSIM_TEST_FAIL_RANK");
@@ -2121,6 +2146,7 @@ int main(int argc, char **argv)
     rk.fail_rank = end && *end == '\0' && k >= 0 && k < INT_MAX ? (int)k : -1;
     int status = dispatch(&rk, argc, argv);
     par_fini(&rk.par);
+    terminal_restore(&term);
     return status;
 }
 
