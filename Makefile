@@ -5,7 +5,7 @@ VERSION := 0.1.0
 
 # `make MPI=1`: tokensim built with mpicc (Open MPI) so that `mpirun -np N tokensim run ...`
 # spreads a run over N ranks; its objects go to build/mpi. Without it there is no MPI at all
-# (sim/par.c makes the process rank 0 of 1). BIN names the program (the tests build
+# (sim/study/par.c makes the process rank 0 of 1). BIN names the program (the tests build
 # build/mpi/tokensim beside the plain ./tokensim).
 MPI ?= 0
 ifeq ($(MPI),1)
@@ -20,7 +20,7 @@ MPI_CFLAGS :=
 DEPS_FLAG :=
 endif
 BIN ?= tokensim
-# One short line per file (`CC sim/cost.c`, `AR`, `LD`), as git and the kernel print;
+# One short line per file (`CC sim/price/cost.c`, `AR`, `LD`), as git and the kernel print;
 # `make V=1` prints every full command line.
 V ?= 0
 ifeq ($(V),1)
@@ -38,17 +38,21 @@ PKGS := sqlite3 gsl inih
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 # Recursive (=) so pkg-config runs when a recipe needs it, after scripts/deps.sh installed it.
 BASE_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O2 -g $(WARN) \
-	-ffp-contract=off -MMD -MP $(MPI_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+	-ffp-contract=off -MMD -MP -I. $(MPI_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
 	-DTS_VERSION='"$(VERSION)"' -DTS_DATADIR='"$(PREFIX)/share/tokensim/data"'
 CFLAGS ?=
 LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lm -pthread
 TEST_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 
-LIB_SRC := $(wildcard models/*.c) $(filter-out sim/main.c,$(wildcard sim/*.c))
+# Sources are found by folder: models/ (the engine, in rooms) and sim/ (the economics and the
+# program, in rooms); sim/cli/main.c alone holds main(). Objects mirror the tree under $(BUILD).
+LIB_SRC := $(sort $(shell find models sim -name '*.c' ! -path sim/cli/main.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
-MAIN_OBJ := $(BUILD)/sim/main.o
-TEST_SRC := $(wildcard tests/unit/test_*.c)
-TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+MAIN_OBJ := $(BUILD)/sim/cli/main.o
+# Unit tests live in tests/unit/ROOM/test_NAME.c (mirroring the rooms); each binary is
+# $(BUILD)/tests/test_NAME (names are unique across rooms).
+TEST_SRC := $(sort $(shell find tests/unit -name 'test_*.c'))
+TEST_BIN := $(addprefix $(BUILD)/tests/,$(basename $(notdir $(TEST_SRC))))
 
 # Test objects are kept (no `rm build/tests/unit/...` line after every build).
 .SECONDARY:
@@ -86,10 +90,13 @@ $(BIN): $(MAIN_OBJ) $(BUILD)/libtokensim.a $(FLAVOUR_STAMP)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $(MAIN_OBJ) $(BUILD)/libtokensim.a $(LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libtokensim.a
-	@mkdir -p $(dir $@)
-	$(call say,LD,$@)
-	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS)
+define TEST_RULE
+$(BUILD)/tests/$(basename $(notdir $(1))): $(BUILD)/$(1:.c=.o) $(BUILD)/libtokensim.a
+	@mkdir -p $$(dir $$@)
+	$$(call say,LD,$$@)
+	$$(Q)$$(CC) $$(BASE_CFLAGS) $$(CFLAGS) -o $$@ $$^ $$(TEST_LIBS) $$(LIBS)
+endef
+$(foreach t,$(TEST_SRC),$(eval $(call TEST_RULE,$(t))))
 
 # The demo: build, measure two engine presets here (well under a minute), price this machine
 # from those measurements, price DeepSeek's published day; each run says where its report is.
@@ -145,4 +152,4 @@ install: all
 clean:
 	rm -rf build tokensim
 
--include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%.d)
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_SRC:%.c=$(BUILD)/%.d)

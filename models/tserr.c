@@ -1,5 +1,5 @@
 /* tserr: formatting of the shared error struct (see tserr.h). No printing, no exits. */
-#include "tserr.h"
+#include "models/tserr.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* tserr: the error struct every tokensim module fills instead of printing.
  * A function that can fail returns int (0 ok, a negative TS_E* code) and writes one message
- * into a caller's TsErr. Library code never prints or exits; only sim/main.c does. */
+ * into a caller's TsErr. Library code never prints or exits; only sim/cli/main.c does. */
 #ifndef TS_MODELS_TSERR_H
 #define TS_MODELS_TSERR_H
 

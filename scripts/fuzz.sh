@@ -11,11 +11,11 @@ secs=${FUZZ_SECONDS:-30}
 CC=${FUZZ_CC:-clang}
 out=build/fuzz
 mkdir -p "$out/obj"
-FLAGS="-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -ffp-contract=off -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined $(pkg-config --cflags sqlite3 gsl inih)"
+FLAGS="-g -O1 -I. -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -ffp-contract=off -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined $(pkg-config --cflags sqlite3 gsl inih)"
 LIBS="$(pkg-config --libs sqlite3 gsl inih) -lcsv -lm -pthread"
 objs=""
-for src in models/*.c sim/*.c; do
-    [ "$src" = sim/main.c ] && continue
+for src in $(find models sim -name '*.c' | sort); do
+    [ "$src" = sim/cli/main.c ] && continue
     o="$out/obj/$(echo "$src" | tr / _).o"
     if [ ! -e "$o" ] || [ "$src" -nt "$o" ]; then
         extra=""

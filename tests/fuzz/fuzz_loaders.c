@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../../models/llama2c.h"
-#include "../../models/modelfile.h"
-#include "../../models/tokenizer.h"
-#include "../../models/weights.h"
+#include "models/formats/llama2c.h"
+#include "models/formats/modelfile.h"
+#include "models/formats/tokenizer.h"
+#include "models/engine/weights.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../models/config.h"
+#include "models/engine/config.h"
 
 static inline void assert_close_at(double got, double want, double rel, double abs_tol,
                                    const char *what, const char *file, int line)

@@ -1,0 +1,811 @@
+/* forward: one step of a decoder-only transformer over a set of rows (token, slot, position):
+ * embedding, per layer RMSNorm -> Q/K/V -> RoPE -> cached attention -> output projection ->
+ * residual -> RMSNorm -> SwiGLU FFN or routed experts -> residual, then the final norm and the
+ * output head for the rows that want logits. Matmuls split over output chunks and attention
+ * over rows; every task computes the same bits on any thread. Every op adds its FLOPs and the
+ * bytes it reads to the phase's counters as it runs. */
+#include "models/engine/forward.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/engine/kernels.h"
+#include "models/engine/memory.h"
+#include "models/engine/quant.h"
+
+/* One matmul of a parallel dispatch: y (rows, out) = x (rows, in) · w^T, split into tasks of
+ * `chunk` outputs. */
+typedef struct MatJob {
+    float *y;
+    int ldy;
+    const float *x;
+    int ldx;
+    const QMat *w;     /* (out, in) in the engine's precision */
+    int rows, in, out;
+    int chunk;         /* outputs per task */
+    int tasks;
+    const void *xq;    /* x converted for w's precision (bf16, or uint8 with xs), stride in */
+    const float *xs;   /* int8: x's scale per row */
+} MatJob;
+
+struct Engine {
+    const EngineConfig *c; /* borrowed */
+    const Weights *w;      /* borrowed: norms and routers (always float32) */
+    const QWeights *qw;    /* the matrices in the engine's precision (borrowed or own_q) */
+    QWeights own_q;        /* fp32 views when the caller gave none */
+    Precision kv_prec;     /* KV cache elements: fp32 or bf16 */
+    int kv_elt;            /* bytes per cache element */
+    Pool *pool;            /* borrowed */
+    int max_slots, max_seq, max_rows;
+    int D, H, KVH, hd, Q, KV, F, G, E, K, S, V, L, Ld;
+    int *slot_len;         /* (max_slots) positions filled per slot */
+    void *kcache;          /* (max_slots, L, max_seq, KV) of kv_prec */
+    void *vcache;          /* (max_slots, L, max_seq, KV) of kv_prec */
+    float *rope_cos;       /* (max_seq, hd / 2) */
+    float *rope_sin;       /* (max_seq, hd / 2) */
+    float *x;              /* (max_rows, D) residual stream */
+    float *xb;             /* (max_rows, D) normalised input of a block */
+    float *xo;             /* (max_rows, D) block output before the residual add */
+    float *q;              /* (max_rows, Q) */
+    float *k;              /* (max_rows, KV) */
+    float *v;              /* (max_rows, KV) */
+    float *att;            /* (max_rows, Q) attention output */
+    float *scores;         /* (threads, max_seq) attention scratch per thread */
+    float *hb;             /* (max_rows, F) */
+    float *hb2;            /* (max_rows, F) */
+    float *router_logits;  /* (max_rows, E) */
+    int *top_idx;          /* (max_rows, K) chosen experts, best first */
+    float *top_w;          /* (max_rows, K) their renormalised weights */
+    int *exp_count;        /* (E + S) rows routed to each expert this layer */
+    int *exp_rows;         /* (E + S, max_rows) which rows */
+    int *exp_slot;         /* (E + S, max_rows) the row's output slot: rank, or K + shared index */
+    float *exp_in;         /* (E + S, max_rows, D) gathered inputs */
+    float *exp_h1;         /* (E + S, max_rows, G) */
+    float *exp_h3;         /* (E + S, max_rows, G) */
+    float *exp_out;        /* (max_rows, K + S, D) each expert's output per row */
+    float *logit_in;       /* (max_rows, D) rows that want logits, normalised */
+    MatJob *exp_jobs;      /* (2 × (E + S)) matmul jobs of the experts */
+    QMat router_m;         /* the current MoE layer's router (float32) */
+    unsigned char *act;    /* converted activations of one dispatch (reduced precision) */
+    size_t act_cap;        /* bytes in act */
+    float *act_scale;      /* int8 activation scales of one dispatch */
+    size_t act_scale_cap;  /* floats in act_scale */
+    const FwdRow *rows;    /* the current step's rows (borrowed during eng_step) */
+    int swiglu_rows;       /* rows of the current dense FFN */
+    int layer;
+    PhaseCounters cnt[PHASE_COUNT];
+    double *expert_tokens[PHASE_COUNT]; /* (L, E) */
+};
+
+/* ---- closed form --------------------------------------------------------------------------- */
+
+static double ffn_flops(const EngineConfig *c, int moe)
+{
+    const ModelShape *s = &c->shape;
+    double D = (double)s->d_model;
+    if (!moe) {
+        double F = (double)s->ffn;
+        return 6.0 * D * F + 5.0 * F;
+    }
+    double E = (double)s->experts, K = (double)s->experts_active, S = (double)s->shared_experts;
+    double G = (double)s->expert_ffn;
+    return 2.0 * D * E + 3.0 * E + 2.0 * K + (K + S) * (6.0 * D * G + 5.0 * G) + 2.0 * D * K +
+           D * S;
+}
+
+double eng_flops_row(const EngineConfig *c, int pos, int want_logits)
+{
+    const ModelShape *s = &c->shape;
+    double D = (double)s->d_model, H = (double)s->heads, hd = (double)s->head_dim;
+    double Q = H * hd, KV = (double)s->kv_heads * hd, ctx = (double)pos + 1.0;
+    double attn_block = 4.0 * D + 2.0 * D * (Q + 2.0 * KV) + 3.0 * (Q + KV) +
+                        H * (4.0 * hd * ctx + 4.0 * ctx) + 2.0 * Q * D + D;
+    long moe_layers = s->experts > 0 ? s->layers - s->dense_layers : 0;
+    long dense_layers = s->layers - moe_layers;
+    double total = (double)s->layers * (attn_block + 4.0 * D + D) +
+                   (double)dense_layers * ffn_flops(c, 0) + (double)moe_layers * ffn_flops(c, 1);
+    if (want_logits)
+        total += 4.0 * D + 2.0 * (double)s->vocab * D;
+    return total;
+}
+
+double eng_flops_prefill(const EngineConfig *c, int pos0, int n)
+{
+    double total = 0.0;
+    for (int i = 0; i < n; i++)
+        total += eng_flops_row(c, pos0 + i, i == n - 1);
+    return total;
+}
+
+/* ---- set-up -------------------------------------------------------------------------------- */
+
+static void *zalloc(size_t n, int *fail)
+{
+    if (*fail)
+        return NULL;
+    void *p = mem_zalloc(n);
+    if (!p)
+        *fail = 1;
+    return p;
+}
+
+void eng_free(Engine *e)
+{
+    if (!e)
+        return;
+    void *ptrs[] = {e->slot_len, e->kcache, e->vcache, e->rope_cos, e->rope_sin, e->x, e->xb,
+                    e->xo, e->q, e->k, e->v, e->att, e->scores, e->hb, e->hb2,
+                    e->router_logits, e->top_idx, e->top_w, e->exp_count, e->exp_rows,
+                    e->exp_slot, e->exp_in, e->exp_h1, e->exp_h3, e->exp_out, e->logit_in,
+                    e->exp_jobs, e->act, e->act_scale,
+                    e->expert_tokens[0], e->expert_tokens[1]};
+    for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++)
+        free(ptrs[i]);
+    qw_free(&e->own_q);
+    free(e);
+}
+
+int eng_new(const EngineConfig *c, const Weights *w, int max_slots, int max_seq, int max_rows,
+            Pool *pool, Engine **out, TsErr *err)
+{
+    return eng_new_q(c, w, NULL, PREC_FP32, max_slots, max_seq, max_rows, pool, out, err);
+}
+
+int eng_new_q(const EngineConfig *c, const Weights *w, const QWeights *q, Precision kv_prec,
+              int max_slots, int max_seq, int max_rows, Pool *pool, Engine **out, TsErr *err)
+{
+    *out = NULL;
+    if (cfg_check(c, err))
+        return err->code;
+    if (kv_prec != PREC_FP32 && kv_prec != PREC_BF16)
+        return ts_err_set(err, TS_EINPUT, "the KV cache holds fp32 or bf16, not %s",
+                          prec_name(kv_prec));
+    if (max_slots < 1 || max_slots > 4096 || max_rows < 1 || max_rows > 65536)
+        return ts_err_set(err, TS_EINPUT, "slots must be in [1, 4096] and rows in [1, 65536]");
+    if (max_seq < 1 || max_seq > c->max_seq)
+        return ts_err_set(err, TS_EINPUT, "sequence length must be in [1, %d], got %d",
+                          c->max_seq, max_seq);
+    const ModelShape *s = &c->shape;
+    double kv_bytes = 2.0 * max_slots * (double)s->layers * max_seq *
+                      (double)(s->kv_heads * s->head_dim) * prec_elt_bytes(kv_prec);
+    if (kv_bytes > 16e9)
+        return ts_err_set(err, TS_EINPUT, "KV cache of %.1f GB is too large; use fewer slots or "
+                                          "a shorter sequence", kv_bytes / 1e9);
+    Engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return ts_err_set(err, TS_ENOMEM, "out of memory");
+    e->c = c;
+    e->w = w;
+    e->pool = pool;
+    e->kv_prec = kv_prec;
+    e->kv_elt = prec_elt_bytes(kv_prec);
+    if (!q) {
+        if (qw_build(&e->own_q, c, w, PREC_FP32, NULL, err)) {
+            free(e);
+            return err->code;
+        }
+        q = &e->own_q;
+    }
+    e->qw = q;
+    e->max_slots = max_slots;
+    e->max_seq = max_seq;
+    e->max_rows = max_rows;
+    e->D = (int)s->d_model;
+    e->H = (int)s->heads;
+    e->KVH = (int)s->kv_heads;
+    e->hd = (int)s->head_dim;
+    e->Q = e->H * e->hd;
+    e->KV = e->KVH * e->hd;
+    e->F = (int)s->ffn;
+    e->G = (int)s->expert_ffn;
+    e->E = (int)s->experts;
+    e->K = (int)s->experts_active;
+    e->S = (int)s->shared_experts;
+    e->V = (int)s->vocab;
+    e->L = (int)s->layers;
+    e->Ld = e->E > 0 ? (int)s->dense_layers : e->L;
+    size_t R = (size_t)max_rows, D = (size_t)e->D, ES = (size_t)(e->E + e->S);
+    size_t cache = (size_t)max_slots * (size_t)e->L * (size_t)max_seq * (size_t)e->KV;
+    int fail = 0;
+    e->slot_len = zalloc(sizeof(int) * (size_t)max_slots, &fail);
+    e->kcache = zalloc((size_t)e->kv_elt * cache, &fail);
+    e->vcache = zalloc((size_t)e->kv_elt * cache, &fail);
+    e->rope_cos = zalloc(sizeof(float) * (size_t)max_seq * (size_t)(e->hd / 2), &fail);
+    e->rope_sin = zalloc(sizeof(float) * (size_t)max_seq * (size_t)(e->hd / 2), &fail);
+    e->x = zalloc(sizeof(float) * R * D, &fail);
+    e->xb = zalloc(sizeof(float) * R * D, &fail);
+    e->xo = zalloc(sizeof(float) * R * D, &fail);
+    e->q = zalloc(sizeof(float) * R * (size_t)e->Q, &fail);
+    e->k = zalloc(sizeof(float) * R * (size_t)e->KV, &fail);
+    e->v = zalloc(sizeof(float) * R * (size_t)e->KV, &fail);
+    e->att = zalloc(sizeof(float) * R * (size_t)e->Q, &fail);
+    e->scores = zalloc(sizeof(float) * (size_t)pool_threads(pool) * (size_t)max_seq, &fail);
+    e->logit_in = zalloc(sizeof(float) * R * D, &fail);
+    if (e->Ld > 0) {
+        e->hb = zalloc(sizeof(float) * R * (size_t)e->F, &fail);
+        e->hb2 = zalloc(sizeof(float) * R * (size_t)e->F, &fail);
+    }
+    if (e->E > 0) {
+        size_t G = (size_t)e->G;
+        e->router_logits = zalloc(sizeof(float) * R * (size_t)e->E, &fail);
+        e->top_idx = zalloc(sizeof(int) * R * (size_t)e->K, &fail);
+        e->top_w = zalloc(sizeof(float) * R * (size_t)e->K, &fail);
+        e->exp_count = zalloc(sizeof(int) * ES, &fail);
+        e->exp_rows = zalloc(sizeof(int) * ES * R, &fail);
+        e->exp_slot = zalloc(sizeof(int) * ES * R, &fail);
+        e->exp_in = zalloc(sizeof(float) * ES * R * D, &fail);
+        e->exp_h1 = zalloc(sizeof(float) * ES * R * G, &fail);
+        e->exp_h3 = zalloc(sizeof(float) * ES * R * G, &fail);
+        e->exp_out = zalloc(sizeof(float) * R * (size_t)(e->K + e->S) * D, &fail);
+        e->exp_jobs = zalloc(sizeof(MatJob) * 2 * ES, &fail);
+        for (int p = 0; p < PHASE_COUNT; p++)
+            e->expert_tokens[p] = zalloc(sizeof(double) * (size_t)e->L * (size_t)e->E, &fail);
+    }
+    if (q->prec != PREC_FP32) {
+        /* the widest dispatch: a dense layer's down projection, or every expert's inputs */
+        size_t widest = (size_t)(e->D > e->F ? e->D : e->F);
+        widest = widest > (size_t)e->Q ? widest : (size_t)e->Q;
+        size_t ks = (size_t)(e->K + e->S), ew = (size_t)(e->D > e->G ? e->D : e->G);
+        widest = widest > ks * ew ? widest : ks * ew;
+        widest = widest > 2 * D ? widest : 2 * D; /* an MTP projection's (D, 2D) input */
+        e->act_cap = R * widest * (size_t)prec_elt_bytes(q->prec) + 64 * (2 * ES + 8);
+        e->act = zalloc(e->act_cap, &fail);
+        e->act_scale_cap = R * (ks + 1);
+        e->act_scale = zalloc(sizeof(float) * e->act_scale_cap, &fail);
+    }
+    if (fail) {
+        eng_free(e);
+        return ts_err_set(err, TS_ENOMEM, "cannot allocate the engine's buffers");
+    }
+    /* RoPE angles as llama2.c computes them, in float. */
+    for (int pos = 0; pos < max_seq; pos++)
+        for (int i = 0; i < e->hd / 2; i++) {
+            float freq = 1.0f / powf(c->rope_theta, (float)(2 * i) / (float)e->hd);
+            float val = (float)pos * freq;
+            e->rope_cos[(size_t)pos * (size_t)(e->hd / 2) + (size_t)i] = cosf(val);
+            e->rope_sin[(size_t)pos * (size_t)(e->hd / 2) + (size_t)i] = sinf(val);
+        }
+    *out = e;
+    return 0;
+}
+
+const PhaseCounters *eng_counters(const Engine *e, Phase phase)
+{
+    return &e->cnt[phase];
+}
+
+const double *eng_expert_tokens(const Engine *e, Phase phase)
+{
+    return e->expert_tokens[phase];
+}
+
+void eng_reset_counters(Engine *e)
+{
+    memset(e->cnt, 0, sizeof e->cnt);
+    for (int p = 0; p < PHASE_COUNT; p++)
+        if (e->expert_tokens[p])
+            memset(e->expert_tokens[p], 0, sizeof(double) * (size_t)e->L * (size_t)e->E);
+}
+
+/* ---- parallel matmul ----------------------------------------------------------------------- */
+
+
+typedef struct {
+    MatJob *jobs;
+    int n_jobs;
+} MatBatch;
+
+static void mat_task(void *ctx, int t, int thread)
+{
+    (void)thread;
+    MatBatch *b = ctx;
+    int j = 0;
+    while (t >= b->jobs[j].tasks) {
+        t -= b->jobs[j].tasks;
+        j++;
+    }
+    MatJob *m = &b->jobs[j];
+    int o0 = t * m->chunk;
+    int o1 = o0 + m->chunk < m->out ? o0 + m->chunk : m->out;
+    const QMat *w = m->w;
+    switch (w->prec) {
+    case PREC_BF16:
+        kern_matmul_bf16(m->y, m->ldy, m->xq, m->in, w->bf16, m->in, m->rows, m->in, o0, o1);
+        break;
+    case PREC_INT8:
+        kern_matmul_i8(m->y, m->ldy, m->xq, m->xs, m->in, w->i8, w->scale, w->rsum, m->in,
+                       m->rows, m->in, o0, o1);
+        break;
+    default:
+        kern_matmul(m->y, m->ldy, m->x, m->ldx, w->f32, m->in, m->rows, m->in, o0, o1);
+        break;
+    }
+}
+
+/* Converts the rows of one job's input for its precision (a share of the rows per task). */
+typedef struct {
+    MatJob *m;
+    int tasks;
+} ConvJob;
+
+static void conv_task(void *ctx, int t, int thread)
+{
+    (void)thread;
+    ConvJob *c = ctx;
+    MatJob *m = c->m;
+    int r0 = (int)((long)m->rows * t / c->tasks), r1 = (int)((long)m->rows * (t + 1) / c->tasks);
+    size_t in = (size_t)m->in;
+    for (int r = r0; r < r1; r++) {
+        const float *x = m->x + (size_t)r * (size_t)m->ldx;
+        if (m->w->prec == PREC_BF16)
+            qt_to_bf16((uint16_t *)m->xq + (size_t)r * in, x, in);
+        else
+            ((float *)m->xs)[r] = qt_quant_u8((uint8_t *)m->xq + (size_t)r * in, x, m->in);
+    }
+}
+
+/* Gives every reduced-precision job its converted input from the engine's scratch, converting
+ * each distinct input once (jobs that share x, like Q/K/V, share the conversion). */
+static void convert_inputs(Engine *e, MatJob *jobs, int n_jobs)
+{
+    size_t used = 0, scales = 0;
+    for (int j = 0; j < n_jobs; j++) {
+        MatJob *m = &jobs[j];
+        if (m->w->prec == PREC_FP32)
+            continue;
+        if (j > 0 && jobs[j - 1].x == m->x && jobs[j - 1].rows == m->rows &&
+            jobs[j - 1].in == m->in && jobs[j - 1].w->prec == m->w->prec) {
+            m->xq = jobs[j - 1].xq;
+            m->xs = jobs[j - 1].xs;
+            continue;
+        }
+        size_t bytes = (size_t)m->rows * (size_t)m->in * (size_t)prec_elt_bytes(m->w->prec);
+        m->xq = e->act + used;
+        m->xs = e->act_scale + scales;
+        used += (bytes + 63) & ~(size_t)63;
+        scales += (size_t)m->rows;
+        ConvJob c = {m, m->rows < 4 * pool_threads(e->pool) ? 1 : 4 * pool_threads(e->pool)};
+        if (c.tasks == 1)
+            conv_task(&c, 0, 0);
+        else
+            pool_run(e->pool, conv_task, &c, c.tasks);
+    }
+}
+
+/* Runs several independent matmuls in one dispatch; counts their FLOPs and weight bytes unless
+ * cnt is NULL (the MoE block counts its experts itself). */
+static void par_matmuls(Engine *e, MatJob *jobs, int n_jobs, PhaseCounters *cnt)
+{
+    int threads = pool_threads(e->pool);
+    int total = 0;
+    for (int j = 0; j < n_jobs; j++) {
+        MatJob *m = &jobs[j];
+        int per = (m->out + threads * 4 - 1) / (threads * 4);
+        per = (per + 5) / 6 * 6; /* whole 6-output tiles */
+        if (per < 6)
+            per = 6;
+        m->chunk = per;
+        m->tasks = (m->out + per - 1) / per;
+        total += m->tasks;
+        if (cnt) {
+            cnt->flops += 2.0 * m->rows * (double)m->in * m->out;
+            cnt->weight_bytes += m->w->bytes;
+        }
+    }
+    convert_inputs(e, jobs, n_jobs);
+    MatBatch b = {jobs, n_jobs};
+    pool_run(e->pool, mat_task, &b, total);
+}
+
+/* ---- attention ----------------------------------------------------------------------------- */
+
+/* The cache entry (KV elements of kv_prec) of a slot, layer and position. */
+static void *cache_at(const Engine *e, void *cache, int slot, int layer, int pos)
+{
+    size_t idx = (((size_t)slot * (size_t)e->L + (size_t)layer) * (size_t)e->max_seq +
+                  (size_t)pos) * (size_t)e->KV;
+    return (unsigned char *)cache + idx * (size_t)e->kv_elt;
+}
+
+/* Stores one row's K or V (KV floats) into the cache in its precision. */
+static void cache_put(const Engine *e, void *dst, const float *src)
+{
+    if (e->kv_prec == PREC_BF16)
+        qt_to_bf16(dst, src, (size_t)e->KV);
+    else
+        memcpy(dst, src, sizeof(float) * (size_t)e->KV);
+}
+
+/* One (row, head) pair: scores over the row's positions, softmax, weighted sum of values.
+ * Scratch scores are per thread; the result does not depend on which thread runs it. */
+static void attention_task(void *ctx, int task, int thread)
+{
+    Engine *e = ctx;
+    int r = task / e->H, h = task % e->H;
+    const FwdRow *row = &e->rows[r];
+    int ctx_len = row->pos + 1, group = e->H / e->KVH, hd = e->hd;
+    float scale = 1.0f / sqrtf((float)hd);
+    float *sc = e->scores + (size_t)thread * (size_t)e->max_seq;
+    const float *qh = e->q + (size_t)r * (size_t)e->Q + (size_t)h * (size_t)hd;
+    int kvh = h / group;
+    float *out = e->att + (size_t)r * (size_t)e->Q + (size_t)h * (size_t)hd;
+    /* scores: one row of q against the slot's keys (rows of the cache, stride KV) */
+    if (e->kv_prec == PREC_BF16) {
+        const uint16_t *k0 = (const uint16_t *)cache_at(e, e->kcache, row->slot, e->layer, 0) +
+                             (size_t)kvh * hd;
+        for (int t = 0; t < ctx_len; t++)
+            sc[t] = kern_dot_bf16(qh, k0 + (size_t)t * (size_t)e->KV, hd);
+    } else {
+        const float *k0 = (const float *)cache_at(e, e->kcache, row->slot, e->layer, 0) +
+                          (size_t)kvh * hd;
+        kern_matmul(sc, ctx_len, qh, hd, k0, e->KV, 1, hd, 0, ctx_len);
+    }
+    for (int t = 0; t < ctx_len; t++)
+        sc[t] *= scale;
+    kern_softmax(sc, ctx_len);
+    if (e->kv_prec == PREC_BF16) {
+        const uint16_t *v0 = (const uint16_t *)cache_at(e, e->vcache, row->slot, e->layer, 0) +
+                             (size_t)kvh * hd;
+        kern_weighted_sum_bf16(out, sc, v0, e->KV, ctx_len, hd);
+    } else {
+        const float *v0 = (const float *)cache_at(e, e->vcache, row->slot, e->layer, 0) +
+                          (size_t)kvh * hd;
+        kern_weighted_sum(out, sc, v0, e->KV, ctx_len, hd);
+    }
+}
+
+/* ---- experts ------------------------------------------------------------------------------- */
+
+/* SwiGLU of one expert's rows (task = expert index among E + S). */
+static void expert_swiglu_task(void *ctx, int ex, int thread)
+{
+    (void)thread;
+    Engine *e = ctx;
+    size_t G = (size_t)e->G, R = (size_t)e->max_rows;
+    float *h1 = e->exp_h1 + (size_t)ex * R * G, *h3 = e->exp_h3 + (size_t)ex * R * G;
+    for (int i = 0; i < e->exp_count[ex]; i++)
+        kern_swiglu(h1 + (size_t)i * G, h3 + (size_t)i * G, (int)G);
+}
+
+/* The experts' FFNs over the rows routed to them: gather each expert's rows, then the gate and
+ * up projections of every active expert in one dispatch (split over outputs, like dense
+ * layers), SwiGLU, the down projections in a second dispatch, and a scatter of each row's
+ * result into its output slot (rank, or K + shared index). */
+static void run_experts(Engine *e)
+{
+    size_t D = (size_t)e->D, G = (size_t)e->G, R = (size_t)e->max_rows;
+    int ES = e->E + e->S, KS = e->K + e->S, moe_layer = e->layer - e->Ld;
+    MatJob *jobs = e->exp_jobs;
+    int n_jobs = 0;
+    for (int ex = 0; ex < ES; ex++) {
+        int m = e->exp_count[ex];
+        if (m == 0)
+            continue;
+        float *in = e->exp_in + (size_t)ex * R * D;
+        for (int i = 0; i < m; i++)
+            memcpy(in + (size_t)i * D,
+                   e->xb + (size_t)e->exp_rows[(size_t)ex * R + (size_t)i] * D, sizeof(float) * D);
+        size_t base = (size_t)moe_layer * (size_t)ES + (size_t)ex;
+        jobs[n_jobs++] = (MatJob){e->exp_h1 + (size_t)ex * R * G, (int)G, in, (int)D,
+                                  &e->qw->ew1[base], m, (int)D, (int)G, 0, 0, NULL, NULL};
+        jobs[n_jobs++] = (MatJob){e->exp_h3 + (size_t)ex * R * G, (int)G, in, (int)D,
+                                  &e->qw->ew3[base], m, (int)D, (int)G, 0, 0, NULL, NULL};
+    }
+    par_matmuls(e, jobs, n_jobs, NULL);
+    pool_run(e->pool, expert_swiglu_task, e, ES);
+    n_jobs = 0;
+    for (int ex = 0; ex < ES; ex++) {
+        int m = e->exp_count[ex];
+        if (m == 0)
+            continue;
+        /* the gathered inputs are spent: their buffer takes the outputs */
+        size_t base = (size_t)moe_layer * (size_t)ES + (size_t)ex;
+        jobs[n_jobs++] = (MatJob){e->exp_in + (size_t)ex * R * D, (int)D,
+                                  e->exp_h1 + (size_t)ex * R * G, (int)G, &e->qw->ew2[base], m,
+                                  (int)G, (int)D, 0, 0, NULL, NULL};
+    }
+    par_matmuls(e, jobs, n_jobs, NULL);
+    for (int ex = 0; ex < ES; ex++) {
+        const float *out = e->exp_in + (size_t)ex * R * D;
+        for (int i = 0; i < e->exp_count[ex]; i++) {
+            int r = e->exp_rows[(size_t)ex * R + (size_t)i];
+            int slot = e->exp_slot[(size_t)ex * R + (size_t)i];
+            memcpy(e->exp_out + ((size_t)r * (size_t)KS + (size_t)slot) * D, out + (size_t)i * D,
+                   sizeof(float) * D);
+        }
+    }
+}
+
+static void moe_block(Engine *e, int n, PhaseCounters *cnt, double *expert_tokens)
+{
+    int E = e->E, K = e->K, S = e->S, D = e->D, G = e->G, moe_layer = e->layer - e->Ld;
+    size_t R = (size_t)e->max_rows;
+    e->router_m = qt_fp32(e->w->router + (size_t)moe_layer * (size_t)E * (size_t)D, E, D);
+    MatJob job = {e->router_logits, E, e->xb, D, &e->router_m, n, D, E, 0, 0, NULL, NULL};
+    par_matmuls(e, &job, 1, cnt);
+    memset(e->exp_count, 0, sizeof(int) * (size_t)(E + S));
+    for (int r = 0; r < n; r++) {
+        float *p = e->router_logits + (size_t)r * (size_t)E;
+        kern_softmax(p, E);
+        int *idx = e->top_idx + (size_t)r * (size_t)K;
+        float *wt = e->top_w + (size_t)r * (size_t)K;
+        /* top-k by probability, ties to the lower expert index */
+        for (int j = 0; j < K; j++) {
+            int best = -1;
+            for (int x = 0; x < E; x++) {
+                int taken = 0;
+                for (int i = 0; i < j; i++)
+                    taken |= idx[i] == x;
+                if (!taken && (best < 0 || p[x] > p[best]))
+                    best = x;
+            }
+            idx[j] = best;
+            wt[j] = p[best];
+        }
+        float sum = 0.0f;
+        for (int j = 0; j < K; j++)
+            sum += wt[j];
+        for (int j = 0; j < K; j++)
+            wt[j] /= sum;
+        for (int j = 0; j < K; j++) {
+            int x = idx[j], c = e->exp_count[x]++;
+            e->exp_rows[(size_t)x * R + (size_t)c] = r;
+            e->exp_slot[(size_t)x * R + (size_t)c] = j;
+        }
+        for (int s = 0; s < S; s++) {
+            int x = E + s, c = e->exp_count[x]++;
+            e->exp_rows[(size_t)x * R + (size_t)c] = r;
+            e->exp_slot[(size_t)x * R + (size_t)c] = K + s;
+        }
+    }
+    int distinct = 0;
+    for (int x = 0; x < E; x++) {
+        distinct += e->exp_count[x] > 0;
+        expert_tokens[(size_t)e->layer * (size_t)E + (size_t)x] += e->exp_count[x];
+    }
+    run_experts(e);
+
+    /* Combine in rank order, then shared experts: a fixed order per row. */
+    int KS = K + S;
+    for (int r = 0; r < n; r++) {
+        float *y = e->xo + (size_t)r * (size_t)D;
+        memset(y, 0, sizeof(float) * (size_t)D);
+        for (int j = 0; j < K; j++)
+            kern_axpy(y, e->top_w[(size_t)r * (size_t)K + (size_t)j],
+                      e->exp_out + ((size_t)r * (size_t)KS + (size_t)j) * (size_t)D, D);
+        for (int s = 0; s < S; s++) {
+            const float *src = e->exp_out + ((size_t)r * (size_t)KS + (size_t)(K + s)) * (size_t)D;
+            for (int i = 0; i < D; i++)
+                y[i] += src[i];
+        }
+    }
+    double dD = D, dG = G;
+    cnt->flops += n * (3.0 * E + 2.0 * K + (K + S) * (6.0 * dD * dG + 5.0 * dG) + 2.0 * dD * K +
+                       dD * S);
+    size_t e0 = (size_t)moe_layer * (size_t)(E + S);
+    cnt->weight_bytes += (double)(distinct + S) *
+                         (e->qw->ew1[e0].bytes + e->qw->ew2[e0].bytes + e->qw->ew3[e0].bytes);
+    cnt->expert_layer_steps += 1.0;
+    cnt->distinct_experts_sum += distinct;
+}
+
+/* SwiGLU over a share of the rows (the exponentials are a visible cost in prefill). */
+static void swiglu_task(void *ctx, int task, int thread)
+{
+    (void)thread;
+    Engine *e = ctx;
+    int n = e->swiglu_rows, tasks = n < 4 * pool_threads(e->pool) ? n : 4 * pool_threads(e->pool);
+    int r0 = (int)((long)n * task / tasks), r1 = (int)((long)n * (task + 1) / tasks);
+    for (int r = r0; r < r1; r++)
+        kern_swiglu(e->hb + (size_t)r * (size_t)e->F, e->hb2 + (size_t)r * (size_t)e->F, e->F);
+}
+
+static void dense_ffn(Engine *e, int n, PhaseCounters *cnt)
+{
+    int D = e->D, F = e->F;
+    int l = e->layer;
+    MatJob up[2] = {{e->hb, F, e->xb, D, &e->qw->w1[l], n, D, F, 0, 0, NULL, NULL},
+                    {e->hb2, F, e->xb, D, &e->qw->w3[l], n, D, F, 0, 0, NULL, NULL}};
+    par_matmuls(e, up, 2, cnt);
+    e->swiglu_rows = n;
+    pool_run(e->pool, swiglu_task, e, n < 4 * pool_threads(e->pool) ? n : 4 * pool_threads(e->pool));
+    cnt->flops += 5.0 * n * F;
+    MatJob down = {e->xo, D, e->hb, F, &e->qw->w2[l], n, F, D, 0, 0, NULL, NULL};
+    par_matmuls(e, &down, 1, cnt);
+}
+
+/* ---- the step -------------------------------------------------------------------------------- */
+
+static int check_rows(Engine *e, const FwdRow *rows, int n, TsErr *err)
+{
+    if (n < 1 || n > e->max_rows)
+        return ts_err_set(err, TS_EINPUT, "a step takes 1 to %d rows, got %d", e->max_rows, n);
+    for (int i = 0; i < n; i++) {
+        const FwdRow *r = &rows[i];
+        if (r->slot < 0 || r->slot >= e->max_slots)
+            return ts_err_set(err, TS_EINPUT, "row %d: slot %d out of [0, %d)", i, r->slot,
+                              e->max_slots);
+        if (r->pos < 0 || r->pos >= e->max_seq)
+            return ts_err_set(err, TS_EINPUT, "row %d: position %d out of [0, %d)", i, r->pos,
+                              e->max_seq);
+        if (r->token < 0 || r->token >= e->V)
+            return ts_err_set(err, TS_EINPUT, "row %d: token %d out of [0, %d)", i, r->token,
+                              e->V);
+        /* the row's earlier positions: in the cache, or the slot's previous row in this step */
+        int expect = e->slot_len[r->slot];
+        for (int j = i - 1; j >= 0; j--)
+            if (rows[j].slot == r->slot) {
+                expect = rows[j].pos + 1;
+                break;
+            }
+        int first = 1;
+        for (int j = 0; j < i; j++)
+            first &= rows[j].slot != r->slot;
+        if (first ? r->pos > expect : r->pos != expect)
+            return ts_err_set(err, TS_EINPUT,
+                              "row %d: slot %d position %d does not follow its earlier positions",
+                              i, r->slot, r->pos);
+    }
+    return 0;
+}
+
+int eng_step(Engine *e, const FwdRow *rows, int n, float *logits, Phase phase, TsErr *err)
+{
+    return eng_step_ex(e, rows, n, NULL, NULL, logits, phase, err);
+}
+
+int eng_step_ex(Engine *e, const FwdRow *rows, int n, const float *x_in, float *hidden,
+                float *logits, Phase phase, TsErr *err)
+{
+    if (check_rows(e, rows, n, err))
+        return err->code;
+    PhaseCounters *cnt = &e->cnt[phase];
+    const Weights *w = e->w;
+    const QWeights *qw = e->qw;
+    const EngineConfig *c = e->c;
+    int D = e->D, Q = e->Q, KV = e->KV, hd = e->hd;
+    double fsz = sizeof(float), kvsz = e->kv_elt;
+    e->rows = rows;
+
+    if (x_in) {
+        memcpy(e->x, x_in, fsz * (size_t)n * (size_t)D);
+    } else {
+        for (int r = 0; r < n; r++)
+            cnt->weight_bytes += qt_lookup(&qw->emb, rows[r].token, e->x + (size_t)r * (size_t)D);
+    }
+
+    for (int l = 0; l < e->L; l++) {
+        e->layer = l;
+        size_t lz = (size_t)l;
+        const float *rms_att = w->rms_att + lz * (size_t)D;
+        for (int r = 0; r < n; r++)
+            kern_rmsnorm(e->xb + (size_t)r * (size_t)D, e->x + (size_t)r * (size_t)D, rms_att, D,
+                         c->norm_eps);
+        cnt->flops += 4.0 * n * D;
+        cnt->weight_bytes += D * fsz;
+
+        MatJob qkv[3] = {
+            {e->q, Q, e->xb, D, &qw->wq[l], n, D, Q, 0, 0, NULL, NULL},
+            {e->k, KV, e->xb, D, &qw->wk[l], n, D, KV, 0, 0, NULL, NULL},
+            {e->v, KV, e->xb, D, &qw->wv[l], n, D, KV, 0, 0, NULL, NULL},
+        };
+        par_matmuls(e, qkv, 3, cnt);
+        for (int r = 0; r < n; r++) {
+            const float *cs = e->rope_cos + (size_t)rows[r].pos * (size_t)(hd / 2);
+            const float *sn = e->rope_sin + (size_t)rows[r].pos * (size_t)(hd / 2);
+            kern_rope(e->q + (size_t)r * (size_t)Q, e->H, hd, cs, sn);
+            kern_rope(e->k + (size_t)r * (size_t)KV, e->KVH, hd, cs, sn);
+            cache_put(e, cache_at(e, e->kcache, rows[r].slot, l, rows[r].pos),
+                      e->k + (size_t)r * (size_t)KV);
+            cache_put(e, cache_at(e, e->vcache, rows[r].slot, l, rows[r].pos),
+                      e->v + (size_t)r * (size_t)KV);
+            double ctx = rows[r].pos + 1.0;
+            cnt->flops += 3.0 * (Q + KV) + e->H * (4.0 * hd * ctx + 4.0 * ctx);
+            cnt->kv_write_bytes += 2.0 * KV * kvsz;
+            cnt->kv_read_bytes += 2.0 * KV * kvsz * ctx;
+        }
+        pool_run(e->pool, attention_task, e, n * e->H);
+
+        MatJob o = {e->xo, D, e->att, Q, &qw->wo[l], n, Q, D, 0, 0, NULL, NULL};
+        par_matmuls(e, &o, 1, cnt);
+        for (size_t i = 0; i < (size_t)n * (size_t)D; i++)
+            e->x[i] += e->xo[i];
+        cnt->flops += (double)n * D;
+
+        const float *rms_ffn = w->rms_ffn + lz * (size_t)D;
+        for (int r = 0; r < n; r++)
+            kern_rmsnorm(e->xb + (size_t)r * (size_t)D, e->x + (size_t)r * (size_t)D, rms_ffn, D,
+                         c->norm_eps);
+        cnt->flops += 4.0 * n * D;
+        cnt->weight_bytes += D * fsz;
+        if (l < e->Ld)
+            dense_ffn(e, n, cnt);
+        else
+            moe_block(e, n, cnt, e->expert_tokens[phase]);
+        for (size_t i = 0; i < (size_t)n * (size_t)D; i++)
+            e->x[i] += e->xo[i];
+        cnt->flops += (double)n * D;
+    }
+    if (hidden)
+        memcpy(hidden, e->x, fsz * (size_t)n * (size_t)D);
+
+    int m = 0;
+    for (int r = 0; r < n; r++)
+        if (rows[r].want_logits) {
+            kern_rmsnorm(e->logit_in + (size_t)m * (size_t)D, e->x + (size_t)r * (size_t)D,
+                         w->rms_final, D, c->norm_eps);
+            m++;
+        }
+    if (m > 0) {
+        if (!logits)
+            return ts_err_set(err, TS_EINPUT, "rows want logits but no buffer was given");
+        cnt->flops += 4.0 * m * D;
+        cnt->weight_bytes += D * fsz;
+        MatJob head = {logits, e->V, e->logit_in, D, &qw->wcls, m, D, e->V, 0, 0, NULL, NULL};
+        par_matmuls(e, &head, 1, cnt);
+    }
+
+    for (int r = 0; r < n; r++)
+        e->slot_len[rows[r].slot] = rows[r].pos + 1;
+    cnt->rows += n;
+    cnt->steps += 1;
+    e->rows = NULL;
+    return 0;
+}
+
+int eng_truncate(Engine *e, int slot, int len, TsErr *err)
+{
+    if (slot < 0 || slot >= e->max_slots || len < 0 || len > e->slot_len[slot])
+        return ts_err_set(err, TS_EINPUT, "slot %d cannot be cut back to %d positions", slot, len);
+    e->slot_len[slot] = len;
+    return 0;
+}
+
+void eng_count(Engine *e, Phase phase, double flops, double weight_bytes)
+{
+    e->cnt[phase].flops += flops;
+    e->cnt[phase].weight_bytes += weight_bytes;
+}
+
+int eng_project(Engine *e, float *y, const float *x, const QMat *m, int rows, Phase phase,
+                TsErr *err)
+{
+    if (rows < 1 || rows > e->max_rows)
+        return ts_err_set(err, TS_EINPUT, "a projection takes 1 to %d rows, got %d", e->max_rows,
+                          rows);
+    if (m->prec != PREC_FP32 &&
+        (size_t)rows * (size_t)m->cols * (size_t)prec_elt_bytes(m->prec) > e->act_cap)
+        return ts_err_set(err, TS_EINPUT, "a projection of %d inputs is wider than the engine's "
+                                          "scratch", m->cols);
+    MatJob job = {y, m->rows, x, m->cols, m, rows, m->cols, m->rows, 0, 0, NULL, NULL};
+    par_matmuls(e, &job, 1, &e->cnt[phase]);
+    return 0;
+}
+
+double eng_kv_elt_bytes(const Engine *e)
+{
+    return e->kv_elt;
+}
+
+double eng_weight_bytes_step(const EngineConfig *c, Precision p, int rows, int logit_rows,
+                             double distinct_experts)
+{
+    const ModelShape *s = &c->shape;
+    double D = (double)s->d_model, Q = (double)(s->heads * s->head_dim);
+    double KV = (double)(s->kv_heads * s->head_dim), F = (double)s->ffn;
+    double G = (double)s->expert_ffn, E = (double)s->experts, S = (double)s->shared_experts;
+    long moe_layers = s->experts > 0 ? s->layers - s->dense_layers : 0;
+    double dense_layers = (double)(s->layers - moe_layers);
+    double row = qt_row_bytes(p, D);
+    double attn = qt_matrix_bytes(p, Q, D) + 2.0 * qt_matrix_bytes(p, KV, D) +
+                  qt_matrix_bytes(p, D, Q) + 2.0 * D * 4.0;
+    double total = rows * row + (double)s->layers * attn +
+                   dense_layers * (2.0 * qt_matrix_bytes(p, F, D) + qt_matrix_bytes(p, D, F)) +
+                   (double)moe_layers * E * D * 4.0 +
+                   (distinct_experts + (double)moe_layers * S) *
+                       (2.0 * qt_matrix_bytes(p, G, D) + qt_matrix_bytes(p, D, G));
+    if (logit_rows > 0)
+        total += D * 4.0 + qt_matrix_bytes(p, (double)s->vocab, D);
+    return total;
+}

@@ -1,0 +1,658 @@
+/* kernels: register-tiled matmul (up to 4 rows × 6 outputs per tile, 16 lanes along k) and
+ * the element-wise ops of the transformer. The reduction order of an output element is: lane
+ * l sums k = l, l+16, l+32, ... with fused multiply-adds, then lanes fold l + 8, l + 4, l + 2,
+ * l + 1. The portable path does exactly that with fmaf, so it gives the same bits. */
+#include "models/engine/kernels.h"
+#include "models/engine/quant.h"
+
+#include <math.h>
+#include <string.h>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#define KERN_AVX512 1
+#else
+#define KERN_AVX512 0
+#endif
+
+/* Tile shapes: 4 rows × 6 outputs while 6 weight rows fit in L1 (in <= 1024 floats), else
+ * 8 rows × 3 outputs. The shape never changes an element's reduction order. */
+#define MR_MAX 8
+#define NR_MAX 6
+#define SMALL_IN 256
+
+/* The lanes' fixed fold (l + 8, l + 4, l + 2, l + 1) in scalar code. */
+static __attribute__((unused)) float fold16(const float *l)
+{
+    float s8[8], s4[4], s2[2];
+    for (int i = 0; i < 8; i++)
+        s8[i] = l[i] + l[i + 8];
+    for (int i = 0; i < 4; i++)
+        s4[i] = s8[i] + s8[i + 4];
+    for (int i = 0; i < 2; i++)
+        s2[i] = s4[i] + s4[i + 2];
+    return s2[0] + s2[1];
+}
+
+const char *kern_path(void)
+{
+    return KERN_AVX512 ? "avx512" : "portable";
+}
+
+#if KERN_AVX512
+
+static inline float hsum16(__m512 v)
+{
+    __m256 lo = _mm512_castps512_ps256(v);
+    __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+    __m256 s8 = _mm256_add_ps(lo, hi);                                    /* l + 8 */
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1)); /* l + 4 */
+    __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));                    /* l + 2 */
+    __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));                /* l + 1 */
+    return _mm_cvtss_f32(s1);
+}
+
+/* One R × N tile over k in [k0, k1); R and N are compile-time constants at every call site, so
+ * the loops unroll and the accumulators stay in registers. With first, the lanes start at zero,
+ * else from part; with last, they fold into y, else they are saved to part (16 floats per
+ * element, element (r, n) at part + (r * ldp + n) * 16). Splitting k this way keeps every
+ * lane's sequence of FMAs, so the result is the same bits as one pass. */
+static inline __attribute__((always_inline)) void tile(const int R, const int N, float *y,
+                                                       int ldy, const float *x, int ldx,
+                                                       const float *w, int ldw, int k0, int k1,
+                                                       float *part, int ldp, int first,
+                                                       int last)
+{
+    __m512 acc[MR_MAX][NR_MAX];
+    for (int r = 0; r < R; r++)
+        for (int n = 0; n < N; n++)
+            acc[r][n] = first ? _mm512_setzero_ps()
+                              : _mm512_loadu_ps(part + ((long)r * ldp + n) * 16);
+    int k = k0;
+    for (; k + 16 <= k1; k += 16) {
+        __m512 wv[NR_MAX];
+        for (int n = 0; n < N; n++) {
+            wv[n] = _mm512_loadu_ps(w + (long)n * ldw + k);
+            /* Keep the weights in registers: folded into each FMA as a memory operand they
+             * would be loaded once per row, and the loads, not the FMAs, would set the pace. */
+            __asm__("" : "+v"(wv[n]));
+        }
+        /* Single-row tiles stream weights from memory: fetch the next tile's rows while this
+         * one computes (a prefetch past the matrix end is harmless). */
+        if (R == 1)
+            for (int n = 0; n < N; n++)
+                _mm_prefetch((const char *)(w + (long)(N + n) * ldw + k), _MM_HINT_T0);
+        for (int r = 0; r < R; r++) {
+            __m512 xv = _mm512_loadu_ps(x + (long)r * ldx + k);
+            __asm__("" : "+v"(xv));
+            for (int n = 0; n < N; n++)
+                acc[r][n] = _mm512_fmadd_ps(xv, wv[n], acc[r][n]);
+        }
+    }
+    if (k < k1) { /* only at the end of k: blocks are multiples of 16 */
+        __mmask16 m = (__mmask16)((1u << (k1 - k)) - 1u);
+        __m512 wv[NR_MAX];
+        for (int n = 0; n < N; n++)
+            wv[n] = _mm512_maskz_loadu_ps(m, w + (long)n * ldw + k);
+        for (int r = 0; r < R; r++) {
+            __m512 xv = _mm512_maskz_loadu_ps(m, x + (long)r * ldx + k);
+            for (int n = 0; n < N; n++)
+                acc[r][n] = _mm512_fmadd_ps(xv, wv[n], acc[r][n]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int n = 0; n < N; n++) {
+            if (last)
+                y[(long)r * ldy + n] = hsum16(acc[r][n]);
+            else
+                _mm512_storeu_ps(part + ((long)r * ldp + n) * 16, acc[r][n]);
+        }
+}
+
+float kern_dot(const float *a, const float *b, int n)
+{
+    float out;
+    tile(1, 1, &out, 1, a, n, b, n, 0, n, NULL, 0, 1, 1);
+    return out;
+}
+
+#else /* portable: the same arithmetic, lane by lane */
+
+float kern_dot(const float *a, const float *b, int n)
+{
+    float lane[16] = {0};
+    for (int k = 0; k < n; k++)
+        lane[k % 16] = fmaf(a[k], b[k], lane[k % 16]);
+    return fold16(lane);
+}
+
+/* The same contract as the AVX-512 tile: lanes of element (r, n) live in part between k
+ * blocks. */
+static void tile(const int R, const int N, float *y, int ldy, const float *x, int ldx,
+                 const float *w, int ldw, int k0, int k1, float *part, int ldp, int first,
+                 int last)
+{
+    for (int r = 0; r < R; r++)
+        for (int n = 0; n < N; n++) {
+            float lane[16] = {0};
+            float *saved = part ? part + ((long)r * ldp + n) * 16 : NULL;
+            if (!first)
+                memcpy(lane, saved, sizeof lane);
+            const float *a = x + (long)r * ldx, *b = w + (long)n * ldw;
+            for (int k = k0; k < k1; k++)
+                lane[k % 16] = fmaf(a[k], b[k], lane[k % 16]);
+            if (last)
+                y[(long)r * ldy + n] = fold16(lane);
+            else
+                memcpy(saved, lane, sizeof lane);
+        }
+}
+
+#endif
+
+/* Runs rows [0, rows) of one block of N outputs over k in [k0, k1) in tiles of up to MR rows;
+ * part/ldp/first/last as for tile, with part indexed from row 0 and this block's output 0. */
+static inline __attribute__((always_inline)) void column(const int MR, const int N, float *y,
+                                                         int ldy, const float *x, int ldx,
+                                                         const float *w, int ldw, int rows,
+                                                         int k0, int k1, float *part, int ldp,
+                                                         int first, int last)
+{
+    int r = 0;
+    for (; r + MR <= rows; r += MR)
+        tile(MR, N, y + (long)r * ldy, ldy, x + (long)r * ldx, ldx, w, ldw, k0, k1,
+             part ? part + (long)r * ldp * 16 : NULL, ldp, first, last);
+    float *yr = y + (long)r * ldy;
+    const float *xr = x + (long)r * ldx;
+    float *pr = part ? part + (long)r * ldp * 16 : NULL;
+#define TAIL(R) tile(R, N, yr, ldy, xr, ldx, w, ldw, k0, k1, pr, ldp, first, last)
+    switch (rows - r) {
+    case 3: TAIL(3); break;
+    case 2: TAIL(2); break;
+    case 1: TAIL(1); break;
+    default: break;
+    }
+#undef TAIL
+}
+
+static inline __attribute__((always_inline)) void matmul_shape(const int MR, const int NR,
+                                                               float *y, int ldy, const float *x,
+                                                               int ldx, const float *w, int ldw,
+                                                               int rows, int o_begin, int o_end,
+                                                               int k0, int k1, float *part,
+                                                               int ldp, int first, int last)
+{
+    int o = o_begin;
+    for (; o + NR <= o_end; o += NR)
+        column(MR, NR, y + o, ldy, x, ldx, w + (long)o * ldw, ldw, rows, k0, k1,
+               part ? part + (long)(o - o_begin) * 16 : NULL, ldp, first, last);
+    float *yo = y + o;
+    const float *wo = w + (long)o * ldw;
+    float *po = part ? part + (long)(o - o_begin) * 16 : NULL;
+#define TAIL(N) column(MR, N, yo, ldy, x, ldx, wo, ldw, rows, k0, k1, po, ldp, first, last)
+    switch (o_end - o) {
+    case 5: TAIL(5 < NR ? 5 : 1); break;
+    case 4: TAIL(4 < NR ? 4 : 1); break;
+    case 3: TAIL(3 < NR ? 3 : 1); break;
+    case 2: TAIL(2); break;
+    case 1: TAIL(1); break;
+    default: break;
+    }
+#undef TAIL
+}
+
+/* With several rows and long inputs (in > SMALL_IN), a whole tile's rows do not stay in L1:
+ * walk k in blocks of KB over blocks of RB rows × OB outputs, keeping the lanes in a stack
+ * scratch between k blocks. A single row (decode) streams weights once either way. */
+#define KB 512
+#define RB 32
+#define OB 48
+
+void kern_matmul(float *y, int ldy, const float *x, int ldx, const float *w, int ldw, int rows,
+                 int in, int o_begin, int o_end)
+{
+    if (in <= SMALL_IN || rows < 4) {
+        matmul_shape(4, 6, y, ldy, x, ldx, w, ldw, rows, o_begin, o_end, 0, in, NULL, 0, 1, 1);
+        return;
+    }
+    float part[RB * OB * 16];
+    for (int r0 = 0; r0 < rows; r0 += RB) {
+        int nr = rows - r0 < RB ? rows - r0 : RB;
+        for (int o0 = o_begin; o0 < o_end; o0 += OB) {
+            int o1 = o_end - o0 < OB ? o_end : o0 + OB;
+            for (int k0 = 0; k0 < in; k0 += KB) {
+                int k1 = in - k0 < KB ? in : k0 + KB;
+                matmul_shape(4, 6, y + (long)r0 * ldy, ldy, x + (long)r0 * ldx, ldx, w, ldw, nr,
+                             o0, o1, k0, k1, part, OB, k0 == 0, k1 == in);
+            }
+        }
+    }
+}
+
+void kern_rmsnorm(float *out, const float *x, const float *weight, int n, float eps)
+{
+    float ss = kern_dot(x, x, n);
+    ss = ss / (float)n + eps;
+    ss = 1.0f / sqrtf(ss);
+    for (int i = 0; i < n; i++)
+        out[i] = weight[i] * (ss * x[i]);
+}
+
+/* exp(x) for x in [-87, 88.7] (clamped there, so results stay normal floats): x = n ln2 + r,
+ * |r| <= ln2 / 2, exp(r) by a degree-7 Taylor polynomial in Horner form with FMAs, times 2^n.
+ * About 1 ulp. The scalar and vector forms do the same operations, so they agree bit for bit,
+ * and the vector form is several times faster than libm's expf, which SwiGLU and softmax
+ * call once per element. */
+#define EXP_LO -87.0f
+#define EXP_HI 88.7f
+#define LOG2E 1.44269504088896341f
+#define LN2_HI 0.693145751953125f
+#define LN2_LO 1.42860682030941723e-6f
+
+static const float EXP_C[8] = {1.0f / 5040, 1.0f / 720, 1.0f / 120, 1.0f / 24,
+                               1.0f / 6,    0.5f,       1.0f,       1.0f};
+
+static float exp_scalar(float x)
+{
+    x = x < EXP_LO ? EXP_LO : x > EXP_HI ? EXP_HI : x;
+    float n = nearbyintf(x * LOG2E);
+    float r = fmaf(-n, LN2_HI, x);
+    r = fmaf(-n, LN2_LO, r);
+    float p = EXP_C[0];
+    for (int i = 1; i < 8; i++)
+        p = fmaf(p, r, EXP_C[i]);
+    return ldexpf(p, (int)n);
+}
+
+void kern_exp(float *x, int n)
+{
+    int i = 0;
+#if KERN_AVX512
+    const __m512 lo = _mm512_set1_ps(EXP_LO), hi = _mm512_set1_ps(EXP_HI);
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_loadu_ps(x + i), lo), hi);
+        __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(v, _mm512_set1_ps(LOG2E)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(LN2_HI), v);
+        r = _mm512_fnmadd_ps(k, _mm512_set1_ps(LN2_LO), r);
+        __m512 p = _mm512_set1_ps(EXP_C[0]);
+        for (int c = 1; c < 8; c++)
+            p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_C[c]));
+        _mm512_storeu_ps(x + i, _mm512_scalef_ps(p, k));
+    }
+#endif
+    for (; i < n; i++)
+        x[i] = exp_scalar(x[i]);
+}
+
+void kern_softmax(float *x, int n)
+{
+    float max = x[0];
+    for (int i = 1; i < n; i++)
+        if (x[i] > max)
+            max = x[i];
+    for (int i = 0; i < n; i++)
+        x[i] -= max;
+    kern_exp(x, n);
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++)
+        sum += x[i];
+    for (int i = 0; i < n; i++)
+        x[i] /= sum;
+}
+
+void kern_rope(float *v, int n_heads, int head_dim, const float *cos_t, const float *sin_t)
+{
+    for (int h = 0; h < n_heads; h++) {
+        float *p = v + (long)h * head_dim;
+        for (int i = 0; i < head_dim / 2; i++) {
+            float v0 = p[2 * i], v1 = p[2 * i + 1];
+            p[2 * i] = v0 * cos_t[i] - v1 * sin_t[i];
+            p[2 * i + 1] = v0 * sin_t[i] + v1 * cos_t[i];
+        }
+    }
+}
+
+void kern_swiglu(float *a, const float *b, int n)
+{
+    /* silu(g) = g / (1 + exp(-g)), exponentials a block at a time */
+    float e[256];
+    for (int i0 = 0; i0 < n; i0 += 256) {
+        int m = n - i0 < 256 ? n - i0 : 256;
+        for (int i = 0; i < m; i++)
+            e[i] = -a[i0 + i];
+        kern_exp(e, m);
+        for (int i = 0; i < m; i++) {
+            float g = a[i0 + i];
+            a[i0 + i] = g * (1.0f / (1.0f + e[i])) * b[i0 + i];
+        }
+    }
+}
+
+void kern_weighted_sum(float *out, const float *p, const float *v, int ldv, int n_rows, int n)
+{
+    for (int i0 = 0; i0 < n; i0 += 64) {
+        int width = n - i0 < 64 ? n - i0 : 64;
+#if KERN_AVX512
+        /* up to four 16-lane accumulators; the last one masked when width is not a multiple */
+        int nvec = (width + 15) / 16;
+        __mmask16 last = (__mmask16)(width % 16 ? (1u << (width % 16)) - 1u : 0xFFFFu);
+        __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                         _mm512_setzero_ps()};
+        for (int t = 0; t < n_rows; t++) {
+            __m512 pt = _mm512_set1_ps(p[t]);
+            const float *vt = v + (long)t * ldv + i0;
+            for (int j = 0; j < nvec; j++) {
+                __mmask16 m = j == nvec - 1 ? last : (__mmask16)0xFFFFu;
+                acc[j] = _mm512_fmadd_ps(pt, _mm512_maskz_loadu_ps(m, vt + 16 * j), acc[j]);
+            }
+        }
+        for (int j = 0; j < nvec; j++)
+            _mm512_mask_storeu_ps(out + i0 + 16 * j, j == nvec - 1 ? last : (__mmask16)0xFFFFu,
+                                  acc[j]);
+#else
+        for (int i = i0; i < i0 + width; i++) {
+            float acc = 0.0f;
+            for (int t = 0; t < n_rows; t++)
+                acc = fmaf(p[t], v[(long)t * ldv + i], acc);
+            out[i] = acc;
+        }
+#endif
+    }
+}
+
+void kern_axpy(float *y, float alpha, const float *x, int n)
+{
+    for (int i = 0; i < n; i++)
+        y[i] += alpha * x[i];
+}
+
+/* ---- reduced precision --------------------------------------------------------------------- */
+
+#if KERN_AVX512 && defined(__AVX512BF16__)
+#define KERN_BF16 1
+#else
+#define KERN_BF16 0
+#endif
+#if KERN_AVX512 && defined(__AVX512VNNI__)
+#define KERN_VNNI 1
+#else
+#define KERN_VNNI 0
+#endif
+
+const char *kern_path_bf16(void)
+{
+    return KERN_BF16 ? "avx512-bf16" : "portable";
+}
+
+const char *kern_path_int8(void)
+{
+    return KERN_VNNI ? "avx512-vnni" : "portable";
+}
+
+/* The operands of one reduced-precision matmul. */
+typedef struct {
+    float *y;
+    int ldy;
+    const void *x; /* uint16_t bf16 or uint8_t */
+    int ldx;
+    const float *xs; /* int8: activation scale per row */
+    const void *w;   /* uint16_t bf16 or int8_t */
+    int ldw;
+    const float *ws;       /* int8: weight scale per output */
+    const int32_t *wsum;   /* int8: weight row sums */
+    int in;
+} QArgs;
+
+enum { Q_BF16 = 0, Q_INT8 = 1 };
+
+/* The scaled int8 result: the exact integer dot product of the signed values, in float. */
+static inline float i8_result(int32_t acc, int32_t wsum, float xs, float ws)
+{
+    return (float)((int64_t)acc - 128 * (int64_t)wsum) * (xs * ws);
+}
+
+#if KERN_BF16 || KERN_VNNI
+/* One 16-lane dot-product step on tile element (r, n): bf16 pairs into the float lanes of
+ * accf, or uint8 × int8 quads into the int32 lanes of acci. Each kind keeps its own register
+ * type (casting one accumulator between the two makes GCC spill them all to the stack). */
+#if KERN_BF16
+#define DP_BF16(acc, x, w) acc = _mm512_dpbf16_ps(acc, (__m512bh)(x), (__m512bh)(w))
+#else
+#define DP_BF16(acc, x, w) (void)0
+#endif
+#if KERN_VNNI && defined(__GNUC__) && !defined(__clang__)
+/* GCC's intrinsic casts the accumulator from __m512i (8 × int64) to 16 × int32 and back at
+ * every call, which also defeats its register allocation: keep int32 lanes and call the
+ * builtin the intrinsic wraps. */
+typedef int AccI32 __attribute__((vector_size(64)));
+#define DP_INT8(acc, x, w) acc = __builtin_ia32_vpdpbusd_v16si(acc, (AccI32)(x), (AccI32)(w))
+#elif KERN_VNNI
+typedef __m512i AccI32;
+#define DP_INT8(acc, x, w) acc = _mm512_dpbusd_epi32(acc, x, w)
+#elif KERN_AVX512
+typedef __m512i AccI32;
+#define DP_INT8(acc, x, w) (void)0
+#endif
+#define DP16(kind, r, n, x, w)                                                                    \
+    do {                                                                                          \
+        if ((kind) == Q_BF16)                                                                     \
+            DP_BF16(accf[r][n], x, w);                                                            \
+        else                                                                                      \
+            DP_INT8(acci[r][n], x, w);                                                            \
+    } while (0)
+
+/* One R × N tile over the whole row, 64 bytes (32 bf16 or 64 int8 values) per step; the tail
+ * is loaded under a byte mask, so the lanes see zeros past the row's end. */
+static inline __attribute__((always_inline)) void tile_vec(const int kind, const int R,
+                                                           const int N, const QArgs *a, int r0,
+                                                           int o0)
+{
+    const long elt = kind == Q_BF16 ? 2 : 1, bytes = (long)a->in * elt;
+    const char *x = (const char *)a->x + (long)r0 * a->ldx * elt;
+    const char *w = (const char *)a->w + (long)o0 * a->ldw * elt;
+    const long ldx = (long)a->ldx * elt, ldw = (long)a->ldw * elt;
+    __m512 accf[4][NR_MAX];
+    AccI32 acci[4][NR_MAX];
+    for (int r = 0; r < R; r++)
+        for (int n = 0; n < N; n++) {
+            accf[r][n] = _mm512_setzero_ps();
+            acci[r][n] = (AccI32)_mm512_setzero_si512();
+        }
+    long k = 0;
+    for (; k + 64 <= bytes; k += 64) {
+        __m512i wv[NR_MAX];
+        for (int n = 0; n < N; n++) {
+            wv[n] = _mm512_loadu_si512(w + n * ldw + k);
+            __asm__("" : "+v"(wv[n]));
+        }
+        if (R == 1)
+            for (int n = 0; n < N; n++)
+                _mm_prefetch(w + (N + n) * ldw + k, _MM_HINT_T0);
+        for (int r = 0; r < R; r++) {
+            __m512i xv = _mm512_loadu_si512(x + r * ldx + k);
+            for (int n = 0; n < N; n++)
+                DP16(kind, r, n, xv, wv[n]);
+        }
+    }
+    if (k < bytes) {
+        __mmask64 m = (__mmask64)((1ull << (bytes - k)) - 1ull);
+        __m512i wv[NR_MAX];
+        for (int n = 0; n < N; n++)
+            wv[n] = _mm512_maskz_loadu_epi8(m, w + n * ldw + k);
+        for (int r = 0; r < R; r++) {
+            __m512i xv = _mm512_maskz_loadu_epi8(m, x + r * ldx + k);
+            for (int n = 0; n < N; n++)
+                DP16(kind, r, n, xv, wv[n]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int n = 0; n < N; n++)
+            a->y[(long)(r0 + r) * a->ldy + o0 + n] =
+                kind == Q_BF16 ? hsum16(accf[r][n])
+                               : i8_result(_mm512_reduce_add_epi32((__m512i)acci[r][n]),
+                                           a->wsum[o0 + n],
+                                           a->xs[r0 + r], a->ws[o0 + n]);
+}
+#endif
+
+/* Lane l takes the pairs (32j + 2l, 32j + 2l + 1); products of two bf16 values are exact in
+ * float32, so fmaf adds each product with one rounding. */
+static __attribute__((unused)) void tile_bf16_portable(const int R, const int N,
+                                                       const QArgs *a, int r0, int o0)
+{
+    for (int r = 0; r < R; r++)
+        for (int n = 0; n < N; n++) {
+            const uint16_t *x = (const uint16_t *)a->x + (long)(r0 + r) * a->ldx;
+            const uint16_t *w = (const uint16_t *)a->w + (long)(o0 + n) * a->ldw;
+            float lane[16] = {0};
+            for (int k = 0; k + 1 < a->in; k += 2) {
+                float *l = &lane[(k % 32) / 2];
+                *l = fmaf(qt_f32(x[k + 1]), qt_f32(w[k + 1]), *l);
+                *l = fmaf(qt_f32(x[k]), qt_f32(w[k]), *l);
+            }
+            if (a->in % 2)
+                lane[((a->in - 1) % 32) / 2] =
+                    fmaf(qt_f32(x[a->in - 1]), qt_f32(w[a->in - 1]), lane[((a->in - 1) % 32) / 2]);
+            a->y[(long)(r0 + r) * a->ldy + o0 + n] = fold16(lane);
+        }
+}
+/* Plain integers: the same exact sum as VNNI. */
+static __attribute__((unused)) void tile_i8_portable(const int R, const int N, const QArgs *a,
+                                                     int r0, int o0)
+{
+    for (int r = 0; r < R; r++)
+        for (int n = 0; n < N; n++) {
+            const uint8_t *x = (const uint8_t *)a->x + (long)(r0 + r) * a->ldx;
+            const int8_t *w = (const int8_t *)a->w + (long)(o0 + n) * a->ldw;
+            int32_t acc = 0;
+            for (int k = 0; k < a->in; k++)
+                acc += (int32_t)x[k] * (int32_t)w[k];
+            a->y[(long)(r0 + r) * a->ldy + o0 + n] =
+                i8_result(acc, a->wsum[o0 + n], a->xs[r0 + r], a->ws[o0 + n]);
+        }
+}
+static inline __attribute__((always_inline)) void qtile(const int kind, const int R, const int N,
+                                                        const QArgs *a, int r0, int o0)
+{
+#if KERN_BF16
+    if (kind == Q_BF16) {
+        tile_vec(Q_BF16, R, N, a, r0, o0);
+        return;
+    }
+#endif
+#if KERN_VNNI
+    if (kind == Q_INT8) {
+        tile_vec(Q_INT8, R, N, a, r0, o0);
+        return;
+    }
+#endif
+    if (kind == Q_BF16)
+        tile_bf16_portable(R, N, a, r0, o0);
+    else
+        tile_i8_portable(R, N, a, r0, o0);
+}
+
+/* Rows [r_begin, r_end) of N outputs from o0, in tiles of 4 rows. */
+static inline __attribute__((always_inline)) void qcolumn(const int kind, const int N,
+                                                          const QArgs *a, int r_begin, int r_end,
+                                                          int o0)
+{
+    int r = r_begin;
+    for (; r + 4 <= r_end; r += 4)
+        qtile(kind, 4, N, a, r, o0);
+    switch (r_end - r) {
+    case 3: qtile(kind, 3, N, a, r, o0); break;
+    case 2: qtile(kind, 2, N, a, r, o0); break;
+    case 1: qtile(kind, 1, N, a, r, o0); break;
+    default: break;
+    }
+}
+
+/* Blocks of RB rows × OB outputs (both stay in L2 over the whole of k); every element is one
+ * tile's full pass over k, so the blocking never changes a result. */
+static inline __attribute__((always_inline)) void qmatmul(const int kind, const QArgs *a,
+                                                          int rows, int o_begin, int o_end)
+{
+    for (int r0 = 0; r0 < rows; r0 += RB) {
+        int r1 = rows - r0 < RB ? rows : r0 + RB;
+        for (int b0 = o_begin; b0 < o_end; b0 += OB) {
+            int b1 = o_end - b0 < OB ? o_end : b0 + OB;
+            int o = b0;
+            for (; o + NR_MAX <= b1; o += NR_MAX)
+                qcolumn(kind, NR_MAX, a, r0, r1, o);
+            switch (b1 - o) {
+            case 5: qcolumn(kind, 5, a, r0, r1, o); break;
+            case 4: qcolumn(kind, 4, a, r0, r1, o); break;
+            case 3: qcolumn(kind, 3, a, r0, r1, o); break;
+            case 2: qcolumn(kind, 2, a, r0, r1, o); break;
+            case 1: qcolumn(kind, 1, a, r0, r1, o); break;
+            default: break;
+            }
+        }
+    }
+}
+
+void kern_matmul_bf16(float *y, int ldy, const uint16_t *x, int ldx, const uint16_t *w, int ldw,
+                      int rows, int in, int o_begin, int o_end)
+{
+    QArgs a = {y, ldy, x, ldx, NULL, w, ldw, NULL, NULL, in};
+    qmatmul(Q_BF16, &a, rows, o_begin, o_end);
+}
+
+void kern_matmul_i8(float *y, int ldy, const uint8_t *xu, const float *xs, int ldx,
+                    const int8_t *w, const float *ws, const int32_t *wsum, int ldw, int rows,
+                    int in, int o_begin, int o_end)
+{
+    QArgs a = {y, ldy, xu, ldx, xs, w, ldw, ws, wsum, in};
+    qmatmul(Q_INT8, &a, rows, o_begin, o_end);
+}
+
+float kern_dot_bf16(const float *a, const uint16_t *b, int n)
+{
+#if KERN_AVX512
+    __m512 acc = _mm512_setzero_ps();
+    int k = 0;
+    for (; k + 16 <= n; k += 16) {
+        __m512i bw = _mm512_slli_epi32(
+            _mm512_cvtepu16_epi32(_mm256_loadu_si256((const void *)(b + k))), 16);
+        acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + k), _mm512_castsi512_ps(bw), acc);
+    }
+    if (k < n) {
+        __mmask16 m = (__mmask16)((1u << (n - k)) - 1u);
+        __m512i bw = _mm512_slli_epi32(
+            _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, b + k)), 16);
+        acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + k), _mm512_castsi512_ps(bw), acc);
+    }
+    return hsum16(acc);
+#else
+    float lane[16] = {0};
+    for (int k = 0; k < n; k++)
+        lane[k % 16] = fmaf(a[k], qt_f32(b[k]), lane[k % 16]);
+    return fold16(lane);
+#endif
+}
+
+void kern_weighted_sum_bf16(float *out, const float *p, const uint16_t *v, int ldv, int n_rows,
+                            int n)
+{
+    int i = 0;
+#if KERN_AVX512
+    for (; i + 16 <= n; i += 16) {
+        __m512 acc = _mm512_setzero_ps();
+        for (int t = 0; t < n_rows; t++) {
+            __m512i vw = _mm512_slli_epi32(
+                _mm512_cvtepu16_epi32(_mm256_loadu_si256((const void *)(v + (long)t * ldv + i))),
+                16);
+            acc = _mm512_fmadd_ps(_mm512_set1_ps(p[t]), _mm512_castsi512_ps(vw), acc);
+        }
+        _mm512_storeu_ps(out + i, acc);
+    }
+#endif
+    for (; i < n; i++) {
+        float acc = 0.0f;
+        for (int t = 0; t < n_rows; t++)
+            acc = fmaf(p[t], qt_f32(v[(long)t * ldv + i]), acc);
+        out[i] = acc;
+    }
+}

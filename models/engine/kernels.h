@@ -1,0 +1,76 @@
+/* kernels: the engine's numeric building blocks on float32: matrix multiply against row-major
+ * weights, dot product, RMSNorm, softmax, RoPE, SwiGLU. Every output element is reduced in one
+ * fixed order (16 interleaved partial sums over k, then a fixed tree), whatever the number of
+ * rows processed together, the tile shape or the thread, so batched and single-row results are
+ * bit-identical. AVX-512 where the compiler targets it, portable C elsewhere (same order). */
+#ifndef TS_MODELS_KERNELS_H
+#define TS_MODELS_KERNELS_H
+
+#include <stdint.h>
+
+/* y[r][o] = sum_k x[r][k] * w[o][k] for r < rows and o in [o_begin, o_end).
+ * x: (rows, in) with row stride ldx; w: (out, in) with row stride ldw (= in for a plain
+ * row-major matrix); y: (rows, out) with row stride ldy. */
+void kern_matmul(float *y, int ldy, const float *x, int ldx, const float *w, int ldw, int rows,
+                 int in, int o_begin, int o_end);
+
+/* sum_k a[k] * b[k], in the same order as one element of kern_matmul. */
+float kern_dot(const float *a, const float *b, int n);
+
+/* out[i] = weight[i] * x[i] / sqrt(mean(x^2) + eps) (llama2.c's RMSNorm). out may equal x. */
+void kern_rmsnorm(float *out, const float *x, const float *weight, int n, float eps);
+
+/* In-place exp of x[0..n) (inputs clamped to [-87, 88.7]; about 1 ulp; the same bits from
+ * the vector and scalar paths). */
+void kern_exp(float *x, int n);
+
+/* In-place softmax of x[0..n). */
+void kern_softmax(float *x, int n);
+
+/* Rotates adjacent pairs (v[2i], v[2i+1]) of every head of v (n_heads × head_dim) by the angles
+ * of one position: cos_t, sin_t are (head_dim / 2) for that position. */
+void kern_rope(float *v, int n_heads, int head_dim, const float *cos_t, const float *sin_t);
+
+/* a[i] = silu(a[i]) * b[i], silu(x) = x / (1 + exp(-x)). */
+void kern_swiglu(float *a, const float *b, int n);
+
+/* out[i] = sum_t p[t] * v[t][i] for i < n, summed over t = 0, 1, ... in order with fused
+ * multiply-adds (attention's weighted sum of values). v rows have stride ldv. */
+void kern_weighted_sum(float *out, const float *p, const float *v, int ldv, int n_rows, int n);
+
+/* y[i] += alpha * x[i]. */
+void kern_axpy(float *y, float alpha, const float *x, int n);
+
+/* Name of the code path compiled in ("avx512" or "portable"). */
+const char *kern_path(void);
+
+/* ---- reduced precision (models/engine/quant.h holds the formats) ----
+ * bf16: y[r][o] = sum_k x[r][k] * w[o][k] with x and w in bf16 (x: (rows, in), stride ldx;
+ * w: (out, in), stride ldw) and float32 lanes: lane l takes the pairs k = 32j + 2l, 2l + 1 (the
+ * order of AVX512-BF16's dot product), then the lanes fold as in kern_matmul. The hardware and
+ * portable paths may differ in the last bits (the instruction's internal rounding), never by
+ * more than float32 accumulation error. */
+void kern_matmul_bf16(float *y, int ldy, const uint16_t *x, int ldx, const uint16_t *w, int ldw,
+                      int rows, int in, int o_begin, int o_end);
+
+/* int8: y[r][o] = xs[r] * ws[o] * sum_k (xu[r][k] - 128) * w[o][k], where xu is the uint8
+ * activation form (qt_quant_u8) and wsum[o] = sum_k w[o][k]. The sum is exact in int32 (VNNI's
+ * unsigned × signed dot products, or plain integers), so both paths give the same bits.
+ * in must be at most 65536. */
+void kern_matmul_i8(float *y, int ldy, const uint8_t *xu, const float *xs, int ldx,
+                    const int8_t *w, const float *ws, const int32_t *wsum, int ldw, int rows,
+                    int in, int o_begin, int o_end);
+
+/* kern_dot with b in bf16 (widened exactly; the same lanes and fold as kern_dot). */
+float kern_dot_bf16(const float *a, const uint16_t *b, int n);
+
+/* kern_weighted_sum with v in bf16 (widened exactly). */
+void kern_weighted_sum_bf16(float *out, const float *p, const uint16_t *v, int ldv, int n_rows,
+                            int n);
+
+/* Code paths of the reduced-precision kernels: "avx512-bf16" or "portable", "avx512-vnni" or
+ * "portable". */
+const char *kern_path_bf16(void);
+const char *kern_path_int8(void);
+
+#endif

@@ -1,0 +1,54 @@
+/* bench: the engine benchmark behind `make bench`: this machine's ceilings (STREAM triad
+ * bandwidth, peak FMA rate) and, for each preset, prefill and decode tokens/s with achieved
+ * GFLOP/s and GB/s as shares of those ceilings; rendered as a Markdown table for
+ * BENCHMARKS.md. It runs and formats; the caller prints and writes files. */
+#ifndef TS_SIM_BENCH_H
+#define TS_SIM_BENCH_H
+
+#include "models/measure/harness.h"
+#include "models/measure/probe.h"
+
+#define BENCH_MAX_ROWS 256
+
+typedef struct {
+    char model[48];
+    int threads;
+    int prefill;      /* 1: prefill row, 0: decode row */
+    HxResult r;       /* r.plan.prec: the weights' precision */
+} BenchRow;
+
+typedef struct {
+    ProbeResult bandwidth[2]; /* 1 and 2 threads */
+    ProbeResult compute[2];
+    ProbeResult dot_bf16[2];  /* bf16 and int8 dot-product peaks (method "unavailable" when */
+    ProbeResult dot_int8[2];  /* this build lacks the instructions) */
+    BenchRow rows[BENCH_MAX_ROWS];
+    int n_rows;
+} BenchTable;
+
+typedef struct {
+    const EngineConfig *models; /* the models to run; NULL = every preset */
+    int n_models;
+    int max_threads;           /* 1 or 2 */
+    int prompt_tokens;         /* prefill rows: prompt length (default 128) */
+    int decode_prompt;         /* decode rows: context before decoding (default 64) */
+    int gen_tokens;            /* decode rows: steps (default 32) */
+    int repeats;               /* default 3 */
+    const int *batches;        /* decode batch sizes (default 1, 4, 16) */
+    const Precision *precisions; /* weight precisions (default fp32, bf16, int8): fp32 at 1 and
+                                  * max_threads threads, the others at max_threads only */
+    int n_precisions;
+    int n_batches;
+    /* progress(ctx, message) after each measurement; may be NULL */
+    void (*progress)(void *ctx, const char *message);
+    void *progress_ctx;
+} BenchOptions;
+
+/* Runs the benchmark into t. */
+int bench_run(const BenchOptions *o, BenchTable *t, TsErr *err);
+
+/* Writes t as Markdown (with the commit and machine given) to path, via a temporary file. */
+int bench_write_md(const BenchTable *t, const char *path, const char *commit,
+                   const char *machine, TsErr *err);
+
+#endif

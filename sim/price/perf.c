@@ -1,0 +1,132 @@
+/* perf: busy throughput per chip for declared and mfu fleets. FLOPs per token follow
+ * scenario-format.md: with a shape, 2 × non-embedding active parameters + the output head +
+ * attention over the context; with only params_active, 2 × params_active. */
+#include "sim/price/perf.h"
+
+#include <string.h>
+
+void perf_flops_per_token(const ScnModel *m, const ScnVal *wl, double *per_output,
+                          double *per_input)
+{
+    if (!m->has_shape) {
+        *per_output = 2.0 * m->params_active;
+        *per_input = 2.0 * m->params_active;
+        return;
+    }
+    const ScnVal *ctx = &wl[WK_CONTEXT_TOKENS];
+    const ScnVal *prompt = &wl[WK_PROMPT_TOKENS];
+    *per_output = shape_flops_decode(&m->shape, ctx->origin != ORIG_NONE ? ctx->num : 0.0);
+    if (prompt->origin != ORIG_NONE && prompt->num >= 1.0)
+        *per_input = shape_flops_prompt(&m->shape, prompt->num);
+    else /* no prompt length: the matmuls only (a warning said so) */
+        *per_input = 2.0 * m->params.nonembed_active;
+}
+
+static int given(const ScnVal *v)
+{
+    return v->origin != ORIG_NONE;
+}
+
+/* The peak a model runs at on a chip: fp8 for one-byte weights when the chip has it. */
+static double peak_for(const ScnModel *m, const ScnVal *cv)
+{
+    int fp8 = m->v[MK_WEIGHT_BYTES].num == 1 && given(&cv[CK_FP8_TFLOPS]);
+    return fp8 ? cv[CK_FP8_TFLOPS].num : cv[CK_BF16_TFLOPS].num;
+}
+
+void perf_roof_inputs(const Scenario *s, const ScnFleet *f, RoofInputs *in)
+{
+    const ScnModel *m = &s->models[f->model];
+    const ScnVal *v = f->v, *cv = f->chip.v, *w = s->wl;
+    memset(in, 0, sizeof *in);
+    in->shape = m->shape;
+    in->weight_bytes = m->v[MK_WEIGHT_BYTES].num;
+    in->kv_bytes = m->v[MK_KV_BYTES].num;
+    in->mtp_depth = (int)m->v[MK_MTP_DEPTH].num;
+    in->mtp_acceptance = given(&m->v[MK_MTP_ACCEPTANCE]) ? m->v[MK_MTP_ACCEPTANCE].num : 0;
+    in->peak_tflops = peak_for(m, cv);
+    in->hbm_gb = cv[CK_HBM_GB].num;
+    in->hbm_tb_s = cv[CK_HBM_TB_S].num;
+    in->interconnect_gb_s = given(&cv[CK_INTERCONNECT_GB_S]) ? cv[CK_INTERCONNECT_GB_S].num : 0;
+    in->eff_compute = v[FK_EFF_COMPUTE].num;
+    in->eff_memory = v[FK_EFF_MEMORY].num;
+    in->eff_prefill = v[FK_EFF_PREFILL].num;
+    in->hbm_usable = v[FK_HBM_USABLE].num;
+    in->act_bytes = v[FK_ACT_BYTES].num;
+    in->step_overhead_ms = v[FK_STEP_OVERHEAD_MS].num;
+    in->max_batch = given(&v[FK_MAX_BATCH]) ? (int)v[FK_MAX_BATCH].num : 0;
+    in->chips_per_instance =
+        v[FK_CHIPS_PER_INSTANCE].origin == ORIG_FILE ? (int)v[FK_CHIPS_PER_INSTANCE].num : 0;
+    in->context_tokens = w[WK_CONTEXT_TOKENS].num;
+    if (given(&w[WK_REQUESTS_PER_DAY]))
+        in->peak_context = (given(&w[WK_PROMPT_TOKENS]) ? w[WK_PROMPT_TOKENS].num : 0) +
+                           w[WK_OUTPUT_TOKENS_PER_REQUEST].num;
+    else
+        in->peak_context = 2.0 * w[WK_CONTEXT_TOKENS].num;
+    in->prompt_tokens = given(&w[WK_PROMPT_TOKENS]) ? w[WK_PROMPT_TOKENS].num
+                                                     : (in->context_tokens > 1 ? in->context_tokens
+                                                                               : 1);
+    in->tpot_slo_ms = given(&w[WK_TPOT_SLO_MS]) ? w[WK_TPOT_SLO_MS].num : 0;
+    in->ttft_slo_ms = given(&w[WK_TTFT_SLO_MS]) ? w[WK_TTFT_SLO_MS].num : 0;
+}
+
+int perf_fleet(const Scenario *s, const ScnFleet *f, PerfResult *out, TsErr *err)
+{
+    const ScnModel *m = &s->models[f->model];
+    const ScnVal *v = f->v;
+    *out = (PerfResult){0};
+    if (m->has_shape || m->params_active > 0)
+        perf_flops_per_token(m, s->wl, &out->flops_per_output_token,
+                             &out->flops_per_input_token);
+    switch (f->throughput) {
+    case THR_MEASURED: /* bound to a measure run's rows by sim/cli/measured.c */
+    case THR_DECLARED:
+        if (v[FK_DECODE_TOK_S_PER_CHIP].origin != ORIG_NONE)
+            out->decode_tok_s_per_chip = v[FK_DECODE_TOK_S_PER_CHIP].num;
+        if (v[FK_PREFILL_TOK_S_PER_CHIP].origin != ORIG_NONE)
+            out->prefill_tok_s_per_chip = v[FK_PREFILL_TOK_S_PER_CHIP].num;
+        break;
+    case THR_MFU: {
+        out->peak_tflops = peak_for(m, f->chip.v);
+        double peak = out->peak_tflops * 1e12;
+        out->decode_tok_s_per_chip = peak * v[FK_MFU].num / out->flops_per_output_token;
+        out->prefill_tok_s_per_chip = peak * v[FK_MFU_PREFILL].num / out->flops_per_input_token;
+        break;
+    }
+    case THR_ROOFLINE: {
+        RoofInputs in;
+        perf_roof_inputs(s, f, &in);
+        out->peak_tflops = in.peak_tflops;
+        int rc = roof_solve(&in, &out->roof);
+        if (rc == -1)
+            return ts_err_set(err, TS_EINPUT,
+                              "%s:%d: fleet '%s': %.4g GB of weights and one sequence's KV cache "
+                              "do not fit %d chip%s of %.4g GB at hbm_usable %.3g",
+                              s->path, f->line, f->name, out->roof.weights_gb_per_instance,
+                              out->roof.chips_per_instance,
+                              out->roof.chips_per_instance == 1 ? "" : "s", in.hbm_gb,
+                              in.hbm_usable);
+        if (rc == -2)
+            return ts_err_set(err, TS_EINPUT,
+                              "%s:%d: fleet '%s': even batch 1 misses tpot_slo_ms = %g (a step "
+                              "takes %.4g ms)",
+                              s->path, f->line, f->name, in.tpot_slo_ms,
+                              roof_step_ms(&in, out->roof.chips_per_instance, 1, NULL, NULL,
+                                           NULL) /
+                                  roof_tokens_per_step(in.mtp_depth, in.mtp_acceptance));
+        if (rc == -3)
+            return ts_err_set(err, TS_EINPUT,
+                              "%s:%d: fleet '%s': one prompt of %g tokens takes %.4g ms to prefill "
+                              "on %d chips, over ttft_slo_ms = %g; use more chips per instance",
+                              s->path, f->line, f->name, in.prompt_tokens, out->roof.ttft_ms,
+                              in.chips_per_instance, in.ttft_slo_ms);
+        out->roofline = 1;
+        out->decode_tok_s_per_chip = out->roof.decode_tok_s_per_chip;
+        out->prefill_tok_s_per_chip = out->roof.prefill_tok_s_per_chip;
+        out->flops_per_output_token = out->roof.flops_per_output_token;
+        out->flops_per_input_token = out->roof.flops_per_prompt_token;
+        break;
+    }
+    }
+    return 0;
+}
