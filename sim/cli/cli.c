@@ -1,21 +1,13 @@
 /* cli: what every command shares: the error and usage messages (`tokensim: ...` on stderr,
  * exit statuses), option parsing helpers, finding the catalogs, naming an engine model, and
  * binding measured fleets to a measure run. */
-#include <errno.h>
 #include <getopt.h>
-#include <gsl/gsl_errno.h>
 #include <limits.h>
-#include <math.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "models/formats/llama2c.h"
 #include "sim/cli/measured.h"
-#include "sim/scenario/text.h"
+#include "sim/text/text.h"
 #include "sim/cli/cli.h"
 
 int cli_exit_for(int code)

@@ -1,17 +1,9 @@
 /* cmd_engine: `models`, `generate` and `export`: the engine's presets, text generation with a
  * llama2.c checkpoint, model file or seeded preset, and writing weights to a file. */
-#include <errno.h>
 #include <getopt.h>
-#include <gsl/gsl_errno.h>
 #include <limits.h>
-#include <math.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "sim/text/text.h"
 #include "models/engine/generate.h"
 #include "models/formats/llama2c.h"
 #include "sim/render/report.h"
@@ -70,10 +62,10 @@ static void print_model_row(const EngineConfig *c, const char *note)
     double bytes = 4.0 * (p.nonembed_active + p.head + p.norms + (double)c->shape.d_model);
     char a[32], b[32], f[32], by[32], kv[32];
     printf("%-16s %12s %12s %14s %14s %12s  %s\n", c->name,
-           report_fmt(cfg_param_count(c), a, sizeof a), report_fmt(active, b, sizeof b),
-           report_fmt(eng_flops_row(c, c->max_seq / 2 - 1, 1), f, sizeof f),
-           report_fmt(bytes, by, sizeof by),
-           report_fmt(shape_kv_bytes_per_token(&c->shape, 4.0), kv, sizeof kv), note);
+           txt_fmt(cfg_param_count(c), a, sizeof a), txt_fmt(active, b, sizeof b),
+           txt_fmt(eng_flops_row(c, c->max_seq / 2 - 1, 1), f, sizeof f),
+           txt_fmt(bytes, by, sizeof by),
+           txt_fmt(shape_kv_bytes_per_token(&c->shape, 4.0), kv, sizeof kv), note);
 }
 
 int cli_cmd_models(int argc, char **argv)

@@ -1,15 +1,7 @@
 /* cmd_measure: `measure`, `bench` and `validate`: runs of the real engine on this machine,
  * the benchmark table, and the roofline held against a measure run. Progress on stderr. */
-#include <errno.h>
 #include <getopt.h>
-#include <gsl/gsl_errno.h>
 #include <limits.h>
-#include <math.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "models/measure/machine.h"
@@ -17,7 +9,7 @@
 #include "sim/cli/validate.h"
 #include "sim/render/report.h"
 #include "sim/cli/runner.h"
-#include "sim/scenario/text.h"
+#include "sim/text/text.h"
 #include "sim/cli/cli.h"
 
 const char CLI_USAGE_BENCH[] =
@@ -442,9 +434,9 @@ int cli_cmd_measure(int argc, char **argv)
             for (int i = 0; i < nr; i++) {
                 char a[32], b[32], g[32];
                 printf("%-18s %-8s %6d %12s %12s %12s\n", rows[i].model, rows[i].phase,
-                       rows[i].batch, report_fmt((double)rows[i].tokens / rows[i].seconds, a, 32),
-                       report_fmt(rows[i].energy_j / (double)rows[i].tokens, b, 32),
-                       report_fmt(rows[i].flops / rows[i].seconds / 1e9, g, 32));
+                       rows[i].batch, txt_fmt((double)rows[i].tokens / rows[i].seconds, a, 32),
+                       txt_fmt(rows[i].energy_j / (double)rows[i].tokens, b, 32),
+                       txt_fmt(rows[i].flops / rows[i].seconds / 1e9, g, 32));
             }
             free(rows);
             printf("\nreport:   %s/report.html (and report.md, results.json)\n"

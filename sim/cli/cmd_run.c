@@ -1,18 +1,12 @@
 /* cmd_run: `run`, `check` and `merge`: a scenario from file to stored run. Loads and checks
  * on rank 0, spreads Monte Carlo blocks and sweep points over the ranks (study/spread), hands
  * the results to the runner, and prints the summary or the error. Also Ctrl-C (exit 130). */
-#include <errno.h>
-#include <getopt.h>
-#include <gsl/gsl_errno.h>
 #include <limits.h>
-#include <math.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "sim/cli/parts.h"
+#include "sim/text/text.h"
 #include "sim/cli/measured.h"
 #include "sim/render/report.h"
 #include "sim/cli/runner.h"
@@ -177,7 +171,7 @@ static void print_summary(const Scenario *s, const FleetResult *res)
     for (int i = 0; i < s->n_fleets; i++) {
         const MetricSet *m = &res[i].metrics;
         const ScnFleet *f = &s->fleets[i];
-#define CELL(buf, id) (m->has[id] ? report_fmt(m->value[id], buf, sizeof buf) : "n/a")
+#define CELL(buf, id) (m->has[id] ? txt_fmt(m->value[id], buf, sizeof buf) : "n/a")
         printf("%-20s %-14s %-18s %8s %12s %12s %12s %14s\n", f->name, f->chip.name,
                s->models[f->model].name, CELL(a, MET_CHIPS), CELL(b, MET_USD_PER_M_OUTPUT),
                CELL(c, MET_USD_PER_M_INPUT), CELL(d, MET_J_PER_OUTPUT_TOKEN),
@@ -387,13 +381,13 @@ int cli_cmd_merge(int argc, char **argv)
     ScnCatalogs cats;
     if (cli_load_catalogs(&o, &cats, &err))
         return cli_fail(&err);
-    ShardMerge m;
+    PartsMerge m;
     Scenario s;
     McResult mc;
     FleetResult *res = NULL;
     int have_s = 0;
     memset(&mc, 0, sizeof mc);
-    int rc = shard_merge_open(&m, (const char *const *)argv + first + 1, argc - first - 1,
+    int rc = parts_merge_open(&m, (const char *const *)argv + first + 1, argc - first - 1,
                               TS_VERSION, &err);
     if (!rc) {
         const StoreShardRun *p = &m.runs[0];
@@ -412,7 +406,7 @@ int cli_cmd_merge(int argc, char **argv)
     for (int i = 0; !rc && i < s.n_fleets; i++)
         rc = eval_fleet(&s, &s.fleets[i], &res[i], &err);
     if (!rc)
-        rc = shard_merge_blocks(&m, &s, &mc, &err);
+        rc = parts_merge_blocks(&m, &s, &mc, &err);
     Phases ph; /* the sweep, in this one process */
     memset(&ph, 0, sizeof ph);
     ParCtx one = {0, 1, 0};
@@ -431,7 +425,7 @@ int cli_cmd_merge(int argc, char **argv)
     free(res);
     if (have_s)
         scn_fini(&s);
-    shard_merge_fini(&m);
+    parts_merge_fini(&m);
     scn_catalogs_fini(&cats);
     return rc ? cli_fail(&err) : 0;
 }
@@ -495,8 +489,8 @@ static int run_lead(Ranks *rk, int argc, char **argv)
                     "tokensim: warning: %s:%d: fleet '%s' is too small: it needs utilization %s "
                     "and serves only %s of the tokens\n",
                     s.path, s.fleets[i].line, s.fleets[i].name,
-                    report_fmt(res[i].metrics.value[MET_UTILIZATION_NEEDED], u, sizeof u),
-                    report_fmt(res[i].metrics.value[MET_SERVED_SHARE], sh, sizeof sh));
+                    txt_fmt(res[i].metrics.value[MET_UTILIZATION_NEEDED], u, sizeof u),
+                    txt_fmt(res[i].metrics.value[MET_SERVED_SHARE], sh, sizeof sh));
         }
     }
     if (o.shard) { /* a part of a Monte Carlo run: its blocks only */

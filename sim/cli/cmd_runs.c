@@ -1,21 +1,15 @@
 /* cmd_runs: `runs`, `report` and `plot`: what is in the database, a run's report on stdout,
  * and its plots drawn again. Reads runs through sim/store; never writes results. */
-#include <errno.h>
 #include <getopt.h>
-#include <gsl/gsl_errno.h>
 #include <limits.h>
 #include <math.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "sim/render/report.h"
 #include "sim/cli/runner.h"
-#include "sim/scenario/text.h"
+#include "sim/text/text.h"
 #include "sim/cli/cli.h"
+#include "sim/render/report.h"
+#include "sim/store/run.h"
 
 const char CLI_USAGE_RUNS[] =
     "usage: tokensim runs [--db FILE] [--limit N]\n"
@@ -230,6 +224,22 @@ static int cat_file(const char *path)
     return bad ? -1 : 0;
 }
 
+/* Prints the report.md of run id rendered from the database; TS_EINPUT when the run predates
+ * what rendering needs (schema 6), so that the caller prints the file instead. */
+static int render_md(Store *db, int64_t id, TsErr *err)
+{
+    StoredRun run;
+    if (store_load_run(db, id, &run, err))
+        return err->code;
+    int rc = 0;
+    if (!store_run_note(&run, "path", "-"))
+        rc = ts_err_set(err, TS_EINPUT, "run %lld stored no report rows", (long long)id);
+    else
+        report_md_stored(stdout, &run);
+    store_run_free(&run);
+    return rc;
+}
+
 int cli_cmd_report(int argc, char **argv)
 {
     static const struct option longs[] = {
@@ -287,7 +297,13 @@ int cli_cmd_report(int argc, char **argv)
         rc = store_each_metric(db, p.id, print_metric_json, &n, &err);
         if (!rc)
             fputs(n ? "\n  ]}\n" : "]}\n", stdout);
+    } else if (is_md && strcmp(p.kind, "measure") != 0 &&
+               (rc = render_md(db, p.id, &err)) != TS_EINPUT) {
+        /* rendered from the stored run as it wrote its report.md (or a database failure) */
     } else {
+        /* html, a measure run, or a run stored before schema 6: the file the run wrote */
+        rc = 0;
+        ts_err_clear(&err);
         char path[4200];
         snprintf(path, sizeof path, "%s/%s", p.out_dir, is_md ? "report.md" : "report.html");
         if (!p.out_dir[0] || cat_file(path))

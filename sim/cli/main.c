@@ -2,15 +2,11 @@
  * (one without MPI), and dispatches a subcommand to its command file (cli.h lists them). It
  * does no work of its own beyond help and version. */
 #include <limits.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
-#include <gsl/gsl_errno.h>
 
 #include "sim/cli/cli.h"
-#include "sim/scenario/text.h"
+#include "sim/text/text.h"
 
 static const char USAGE[] =
     "usage: tokensim COMMAND [OPTIONS] [ARGS]\n"

@@ -12,7 +12,7 @@
 
 #include "sim/scenario/catalog.h"
 #include "sim/render/report.h"
-#include "sim/scenario/text.h"
+#include "sim/text/text.h"
 
 int msr_cpu_power(const char *data_dir, const char *cpu_model, CpuPowerModel *m, TsErr *err)
 {
@@ -201,21 +201,20 @@ int msr_rows(const MsrResult *r, StoreMeasurementRow *rows)
 int msr_machine_metrics(const MsrResult *r, StoreMetricRow *rows)
 {
     int threads = r->bandwidth.threads;
-    rows[0] = (StoreMetricRow){"-", "bandwidth_gb_s", "GB/s", r->bandwidth.best, 1, 0, 0, 0, 0};
-    rows[1] = (StoreMetricRow){"-", "fp32_gflops", "GFLOP/s", r->compute.best, 1, 0, 0, 0, 0};
-    rows[2] = (StoreMetricRow){"-", "idle_w", "W", r->idle_w, 1, 0, 0, 0, 0};
-    rows[3] = (StoreMetricRow){"-", "idle_low_w", "W", r->idle_low_w, 1, 0, 0, 0, 0};
-    rows[4] = (StoreMetricRow){"-", "idle_high_w", "W", r->idle_high_w, 1, 0, 0, 0, 0};
-    rows[5] = (StoreMetricRow){"-", "measure_threads", "threads", threads, 1, 0, 0, 0, 0};
+    rows[0] = (StoreMetricRow){"-", "bandwidth_gb_s", "GB/s", r->bandwidth.best, 1, 0, 0, 0, 0, "machine"};
+    rows[1] = (StoreMetricRow){"-", "fp32_gflops", "GFLOP/s", r->compute.best, 1, 0, 0, 0, 0, "machine"};
+    rows[2] = (StoreMetricRow){"-", "idle_w", "W", r->idle_w, 1, 0, 0, 0, 0, "machine"};
+    rows[3] = (StoreMetricRow){"-", "idle_low_w", "W", r->idle_low_w, 1, 0, 0, 0, 0, "machine"};
+    rows[4] = (StoreMetricRow){"-", "idle_high_w", "W", r->idle_high_w, 1, 0, 0, 0, 0, "machine"};
+    rows[5] = (StoreMetricRow){"-", "measure_threads", "threads", threads, 1, 0, 0, 0, 0, "machine"};
     int n = MSR_MACHINE_METRICS;
     for (int i = 0; i < r->n_acc; i++) {
         const MsrAccuracy *a = &r->acc[i];
         rows[n++] = (StoreMetricRow){a->label, "logit_max_abs_diff", "logit", a->max_abs_diff,
-                                     1, 0, 0, 0, 0};
+                                      1, 0, 0, 0, 0, "machine"};
         rows[n++] = (StoreMetricRow){a->label, "logit_mean_abs_diff", "logit",
-                                     a->mean_abs_diff, 1, 0, 0, 0, 0};
-        rows[n++] = (StoreMetricRow){a->label, "greedy_agreement", "share", a->agreement, 1, 0,
-                                     0, 0, 0};
+                                     a->mean_abs_diff,  1, 0, 0, 0, 0, "machine"};
+        rows[n++] = (StoreMetricRow){a->label, "greedy_agreement", "share", a->agreement,  1, 0, 0, 0, 0, "machine"};
     }
     return n;
 }
@@ -268,7 +267,7 @@ static const MsrRun *dense_twin(const MsrResult *r, const MsrRun *moe, const Eng
 
 static const char *num(double v, char *buf)
 {
-    return report_fmt(v, buf, 32);
+    return txt_fmt(v, buf, 32);
 }
 
 /* "int8", "bf16, KV bf16", "fp32, MTP 2 forced 0.50": what a run ran with. */

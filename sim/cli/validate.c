@@ -12,6 +12,7 @@
 #include "models/engine/config.h"
 #include "sim/render/report.h"
 #include "sim/price/roofline.h"
+#include "sim/text/text.h"
 
 double val_predict_tok_s(const StoreMeasurementRow *r, double peak_gflops,
                          double bandwidth_gb_s, const ValOptions *o)
@@ -119,8 +120,8 @@ void val_write_md(FILE *f, const ValRow *rows, int n, const ValOptions *o)
             o->eff_compute, o->eff_memory, o->eff_prefill, 100 * med, 100 * worst, n);
     for (int i = 0; i < n; i++)
         fprintf(f, "| %s | %s | %d | %d | %s | %s | %+.0f%% |\n", rows[i].model, rows[i].phase,
-                rows[i].batch, rows[i].threads, report_fmt(rows[i].predicted_tok_s, a, 32),
-                report_fmt(rows[i].measured_tok_s, b, 32), 100 * rows[i].error);
+                rows[i].batch, rows[i].threads, txt_fmt(rows[i].predicted_tok_s, a, 32),
+                txt_fmt(rows[i].measured_tok_s, b, 32), 100 * rows[i].error);
 }
 
 void val_store_rows(const ValRow *rows, int n, StoreValidationRow *out)

@@ -1,7 +1,8 @@
-/* report: Markdown and CSV output of a scenario run. Text that comes from the scenario
- * (description, names) is escaped for Markdown tables; CSV text cells that a spreadsheet would
- * run as a formula are quoted with a leading apostrophe. Files appear whole or not at all
- * (temporary name, then rename). */
+/* report: Markdown and CSV output of a scenario run, rendered from the run as stored (a
+ * StoredRun: nothing else is read, so a run renders the same whenever it is rendered). Text
+ * that comes from the scenario (description, names) is escaped for Markdown tables; CSV text
+ * cells that a spreadsheet would run as a formula are quoted with a leading apostrophe. Files
+ * appear whole or not at all (temporary name, then rename). It computes nothing. */
 #include "sim/render/report.h"
 
 #include <csv.h>
@@ -14,36 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sim/scenario/text.h"
+#include "sim/text/text.h"
 
-const char *report_fmt(double v, char *buf, int size)
-{
-    double a = fabs(v);
-    if (!isfinite(v)) { /* never "nan" or "inf" on a page: not applicable */
-        snprintf(buf, (size_t)size, "n/a");
-    } else if (v == 0.0) {
-        snprintf(buf, (size_t)size, "0");
-    } else if (a >= 1e15 || a < 1e-4) {
-        snprintf(buf, (size_t)size, "%.4g", v);
-    } else if (a >= 1000.0) {
-        char digits[32];
-        snprintf(digits, sizeof digits, "%.0f", a);
-        size_t n = strlen(digits), o = 0;
-        char out[48];
-        if (v < 0)
-            out[o++] = '-';
-        for (size_t i = 0; i < n; i++) {
-            if (i > 0 && (n - i) % 3 == 0)
-                out[o++] = ',';
-            out[o++] = digits[i];
-        }
-        out[o] = '\0';
-        snprintf(buf, (size_t)size, "%s", out);
-    } else {
-        snprintf(buf, (size_t)size, "%.4g", v);
-    }
-    return buf;
-}
 
 /* Writes s to f escaped for a Markdown table cell or paragraph. */
 static void md_text(FILE *f, const char *text)
@@ -152,23 +125,6 @@ static int commit_file(FILE *f, const char *tmp, const char *dir, const char *na
 
 /* ---- report.md ------------------------------------------------------------------------ */
 
-static void md_value_row(FILE *f, const char *key, const ScnVal *v, const char *unit)
-{
-    char num[64], orig[300];
-    if (v->origin == ORIG_NONE)
-        return;
-    fputs("| ", f);
-    md_text(f, key);
-    fputs(" | ", f);
-    if (v->text)
-        md_text(f, v->text);
-    else
-        fputs(report_fmt(v->num, num, sizeof num), f);
-    fprintf(f, " | %s | ", unit ? unit : "");
-    md_text(f, scn_origin(v, orig, sizeof orig));
-    fputs(" |\n", f);
-}
-
 /* The unit a key's name carries, for the inputs tables. */
 const char *report_key_unit(const char *key)
 {
@@ -196,318 +152,359 @@ const char *report_key_unit(const char *key)
     return "";
 }
 
-static void md_catalog_row(FILE *f, const char *what, const CatTable *t, int row)
+/* The stored value of a fleet's metric formatted, or "n/a" when absent or NULL. */
+static const char *metric_cell(const StoredRun *r, const char *fleet, const char *metric,
+                               char *buf, int size)
 {
-    if (row < 0)
-        return;
-    const char *p = strrchr(t->path, '/');
-    fprintf(f, "| %s | ", what);
-    md_text(f, cat_cell(t, row, "name"));
-    fprintf(f, " | %s:%d | ", p ? p + 1 : t->path, t->lines[row]);
-    md_text(f, cat_cell(t, row, "source"));
+    const StoredMetric *m = store_run_metric(r, fleet, metric);
+    return m && m->has_value ? txt_fmt(m->value, buf, size) : "n/a";
+}
+
+static void md_input_row(FILE *f, const StoredInput *in)
+{
+    char num[64];
+    fputs("| ", f);
+    md_text(f, in->key);
     fputs(" | ", f);
-    md_text(f, cat_cell(t, row, "as_of"));
-    fputs(" | ", f);
-    md_text(f, cat_cell(t, row, "confidence"));
+    if (in->text)
+        md_text(f, in->text);
+    else
+        fputs(txt_fmt(in->value, num, sizeof num), f);
+    fprintf(f, " | %s | ", in->unit);
+    md_text(f, in->origin);
     fputs(" |\n", f);
 }
 
-static const MetricId SUMMARY[] = {
-    MET_CHIPS, MET_UTILIZATION_NEEDED, MET_USD_PER_M_OUTPUT, MET_USD_PER_M_INPUT,
-    MET_USD_PER_DAY, MET_J_PER_OUTPUT_TOKEN, MET_FACILITY_POWER_KW, MET_GROSS_MARGIN,
-};
-
-/* The index of metric m among the Monte Carlo percentile metrics, or -1. */
-static int pct_index(int m)
+/* Every input row of fleet (or "-") and part, in the order stored. */
+static void md_input_rows(FILE *f, const StoredRun *r, const char *fleet, const char *part)
 {
-    for (int p = 0; p < MC_N_PCT; p++)
-        if ((int)MC_PCT[p] == m)
-            return p;
-    return -1;
+    for (int i = 0; i < r->n_inputs; i++)
+        if (strcmp(r->inputs[i].fleet, fleet) == 0 && strcmp(r->inputs[i].part, part) == 0)
+            md_input_row(f, &r->inputs[i]);
 }
 
-static void write_conclusion(FILE *f, const Scenario *s, const QstResult *q)
+static void md_source_row(FILE *f, const StoredSource *src)
 {
-    if (!q || !q->text[0])
+    fprintf(f, "| %s | ", src->catalog);
+    md_text(f, src->row);
+    fprintf(f, " | %s | ", src->place);
+    md_text(f, src->source);
+    fputs(" | ", f);
+    md_text(f, src->as_of);
+    fputs(" | ", f);
+    md_text(f, src->confidence);
+    fputs(" |\n", f);
+}
+
+static const char *const SUMMARY[] = {
+    "chips",           "utilization_needed",     "usd_per_m_output",  "usd_per_m_input",
+    "usd_per_day",     "j_per_output_token",     "facility_power_kw", "gross_margin",
+};
+
+/* A number input of the run ("-" fleet unless given), or NAN. */
+static double input_num(const StoredRun *r, const char *fleet, const char *part, const char *key)
+{
+    const StoredInput *in = store_run_input(r, fleet, part, key);
+    return in && in->has_value ? in->value : NAN;
+}
+
+/* Whether metric is one of the run's Monte Carlo percentile metrics. */
+static int is_pct_metric(const StoredRun *r, const char *metric)
+{
+    for (int i = 0; i < r->n_inputs; i++) {
+        const StoredInput *in = &r->inputs[i];
+        if (strcmp(in->part, "montecarlo") == 0 && strcmp(in->key, "percentile_metric") == 0 &&
+            in->text && strcmp(in->text, metric) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void write_conclusion(FILE *f, const StoredRun *r)
+{
+    const StoredNote *c = store_run_note(r, "conclusion", "-");
+    if (!c || !c->text[0])
         return;
     fputs("## Conclusion\n\n", f);
-    if (s->question.v[QK_TITLE].text) {
+    const StoredNote *q = store_run_note(r, "question", "-");
+    if (q) {
         fputs("**Question:** ", f);
-        md_text(f, s->question.v[QK_TITLE].text);
+        md_text(f, q->text);
         fputs("\n\n", f);
     }
     /* generated text: names are validated (letters, digits, - _ .) and set in backticks */
-    fputs(q->text, f);
+    fputs(c->text, f);
     fputs("\n\nThis paragraph is written by the program from the computed numbers: each number "
           "in it is a row of table metrics (and of metrics.csv below, fleet \"-\" for results "
-          "of no fleet).\n\n", f);
+          "of no fleet).\n\n",
+          f);
 }
 
-static void write_md(FILE *f, const Scenario *s, const FleetResult *res, const ReportMc *mc,
-                     const QstResult *ans, int64_t run_id)
+static void write_summary(FILE *f, const StoredRun *r, int mc)
 {
-    char num[64], num2[64], num3[64], num4[64];
-    fputs("# ", f);
-    md_text(f, s->sc[SK_NAME].text);
-    fputs("\n\n", f);
-    if (s->sc[SK_DESCRIPTION].text) {
-        md_text(f, s->sc[SK_DESCRIPTION].text);
-        fputs("\n\n", f);
-    }
-    fputs("Scenario file: `", f);
-    md_text(f, s->path);
-    fputs("`", f);
-    if (run_id > 0)
-        fprintf(f, "; run %lld", (long long)run_id);
-    fprintf(f, "; accounting window %s h. All money in US dollars; \"window\" is that window.\n\n",
-            report_fmt(s->sc[SK_HOURS].num, num, sizeof num));
-    write_conclusion(f, s, ans);
-
+    const size_t n_sum = sizeof SUMMARY / sizeof SUMMARY[0];
     fputs("## Summary\n\n| fleet | chip | model | throughput | cost |", f);
-    for (size_t i = 0; i < sizeof SUMMARY / sizeof SUMMARY[0]; i++)
-        fprintf(f, mc ? " %s (%s, mean) |" : " %s (%s) |", met_info(SUMMARY[i])->name,
-                met_info(SUMMARY[i])->unit); /* a mean of whole chips says it is a mean */
+    for (size_t i = 0; i < n_sum; i++) {
+        const StoredMetric *m =
+            r->n_fleets > 0 ? store_run_metric(r, r->fleets[0].fleet, SUMMARY[i]) : NULL;
+        /* a mean of whole chips says it is a mean */
+        fprintf(f, mc ? " %s (%s, mean) |" : " %s (%s) |", SUMMARY[i], m ? m->unit : "");
+    }
     fputs("\n|---|---|---|---|---|", f);
-    for (size_t i = 0; i < sizeof SUMMARY / sizeof SUMMARY[0]; i++)
+    for (size_t i = 0; i < n_sum; i++)
         fputs("---:|", f);
     fputc('\n', f);
-    for (int i = 0; i < s->n_fleets; i++) {
-        const ScnFleet *fl = &s->fleets[i];
+    for (int i = 0; i < r->n_fleets; i++) {
+        const StoredFleet *fl = &r->fleets[i];
+        char num[64];
         fputs("| ", f);
-        md_text(f, fl->name);
+        md_text(f, fl->fleet);
         fputs(" | ", f);
-        md_text(f, fl->chip.name);
+        md_text(f, fl->chip);
         fputs(" | ", f);
-        md_text(f, s->models[fl->model].name);
-        fprintf(f, " | %s | %s |", scn_throughput_name(fl->throughput), fl->rent ? "rent" : "own");
-        for (size_t k = 0; k < sizeof SUMMARY / sizeof SUMMARY[0]; k++) {
-            const MetricSet *m = &res[i].metrics;
-            fprintf(f, " %s |", m->has[SUMMARY[k]]
-                                    ? report_fmt(m->value[SUMMARY[k]], num, sizeof num)
-                                    : "n/a");
-        }
+        md_text(f, fl->model);
+        fprintf(f, " | %s | %s |", fl->throughput_mode, fl->cost_mode);
+        for (size_t k = 0; k < n_sum; k++)
+            fprintf(f, " %s |", metric_cell(r, fl->fleet, SUMMARY[k], num, sizeof num));
         fputc('\n', f);
     }
     fputs("\nEnergy figures are modeled from power figures (`energy_source` per fleet below), "
           "never measured here.\n",
           f);
-    if (mc) {
-        fprintf(f, "\nMonte Carlo: %ld samples (seed %.0f); values are sample means, with "
-                   "P5 to P95 where shown; %ld draws were clamped into their keys' valid ranges.",
-                mc->samples, s->sc[SK_SEED].num, mc->clamped);
-        for (int i = 0; i < s->n_fleets; i++)
-            if (mc->failed[i] > 0) {
-                fputs(" Fleet ", f);
-                md_text(f, s->fleets[i].name);
-                fprintf(f, " could not be priced in %ld samples (left out).", mc->failed[i]);
-            }
-        fputs("\n\n| fleet | usd_per_m_output P5 | P50 | P95 (USD/Mtok) | j_per_output_token P5 "
-              "| P95 (J/token) |\n|---|---:|---:|---:|---:|---:|\n",
-              f);
-        for (int i = 0; i < s->n_fleets; i++) {
-            const double *q = mc->pct + (size_t)i * MC_N_PCT * 3;
-            const double *j = q + (size_t)pct_index(MET_J_PER_OUTPUT_TOKEN) * 3;
-            char a[32], b[32], c[32], d[32], e[32];
-            fputs("| ", f);
-            md_text(f, s->fleets[i].name);
-            fprintf(f, " | %s | %s | %s | %s | %s |\n", report_fmt(q[0], a, 32),
-                    report_fmt(q[1], b, 32), report_fmt(q[2], c, 32), report_fmt(j[0], d, 32),
-                    report_fmt(j[2], e, 32));
-        }
-    }
+}
 
-    if (s->optimize.line > 0) {
-        fputs("\n## Optimizer\n\nCandidates: the template fleet ", f);
-        md_text(f, s->optimize.v[OPK_FLEET].text);
-        fprintf(f, " with each chip, sized for the workload, ranked by %s",
-                s->optimize.v[OPK_OBJECTIVE].text);
-        if (s->optimize.v[OPK_POWER_CAP_MW].origin != ORIG_NONE)
-            fprintf(f, "; facility power at most %s MW",
-                    report_fmt(s->optimize.v[OPK_POWER_CAP_MW].num, num, sizeof num));
-        if (s->optimize.v[OPK_BUDGET_USD_PER_DAY].origin != ORIG_NONE)
-            fprintf(f, "; at most %s USD per window",
-                    report_fmt(s->optimize.v[OPK_BUDGET_USD_PER_DAY].num, num, sizeof num));
-        fputs(".\n\n| rank | candidate | chip | chips | usd_per_m_output | usd_per_m_blended | "
-              "facility_power_kw | usd_per_day |\n|---:|---|---|---:|---:|---:|---:|---:|\n",
-              f);
-        for (int i = 0; i < s->n_fleets; i++) {
-            if (!s->fleets[i].candidate)
-                continue;
-            const MetricSet *m = &res[i].metrics;
-            char a[32], b[32], c[32], d[32], e[32];
-            fprintf(f, "| %s | ", m->has[MET_OPTIMIZE_RANK]
-                                      ? report_fmt(m->value[MET_OPTIMIZE_RANK], num, sizeof num)
-                                      : "infeasible");
-            md_text(f, s->fleets[i].name);
-            fputs(" | ", f);
-            md_text(f, s->fleets[i].chip.name);
-#define V(id, buf) (m->has[id] ? report_fmt(m->value[id], buf, 32) : "n/a")
-            fprintf(f, " | %s | %s | %s | %s | %s |\n", V(MET_CHIPS, a), V(MET_USD_PER_M_OUTPUT, b),
-                    V(MET_USD_PER_M_BLENDED, c), V(MET_FACILITY_POWER_KW, d),
-                    V(MET_USD_PER_DAY, e));
-#undef V
+static void write_mc(FILE *f, const StoredRun *r)
+{
+    char a[32], b[32], c[32], d[32], e[32];
+    fprintf(f,
+            "\nMonte Carlo: %.0f samples (seed %lld); values are sample means, with "
+            "P5 to P95 where shown; %.0f draws were clamped into their keys' valid ranges.",
+            input_num(r, "-", "montecarlo", "samples"), (long long)r->seed,
+            input_num(r, "-", "montecarlo", "clamped"));
+    for (int i = 0; i < r->n_fleets; i++)
+        if (r->fleets[i].failed_samples > 0) {
+            fputs(" Fleet ", f);
+            md_text(f, r->fleets[i].fleet);
+            fprintf(f, " could not be priced in %lld samples (left out).",
+                    (long long)r->fleets[i].failed_samples);
         }
+    fputs("\n\n| fleet | usd_per_m_output P5 | P50 | P95 (USD/Mtok) | j_per_output_token P5 "
+          "| P95 (J/token) |\n|---|---:|---:|---:|---:|---:|\n",
+          f);
+    for (int i = 0; i < r->n_fleets; i++) {
+        const StoredMetric *q = store_run_metric(r, r->fleets[i].fleet, "usd_per_m_output");
+        const StoredMetric *j = store_run_metric(r, r->fleets[i].fleet, "j_per_output_token");
+        int hq = q && q->has_pct, hj = j && j->has_pct;
+        fputs("| ", f);
+        md_text(f, r->fleets[i].fleet);
+        fprintf(f, " | %s | %s | %s | %s | %s |\n", hq ? txt_fmt(q->p5, a, 32) : "n/a",
+                hq ? txt_fmt(q->p50, b, 32) : "n/a", hq ? txt_fmt(q->p95, c, 32) : "n/a",
+                hj ? txt_fmt(j->p5, d, 32) : "n/a", hj ? txt_fmt(j->p95, e, 32) : "n/a");
     }
+}
 
-    int warned = 0;
-    for (int i = 0; i < s->n_fleets; i++)
-        if (res[i].over_capacity)
-            warned = 1;
-    if (s->n_warnings || warned) {
-        fputs("\n## Warnings\n\n", f);
-        for (int i = 0; i < s->n_warnings; i++) {
+static void write_optimizer(FILE *f, const StoredRun *r)
+{
+    char num[64];
+    const StoredInput *fleet = store_run_input(r, "-", "optimize", "fleet");
+    const StoredInput *objective = store_run_input(r, "-", "optimize", "objective");
+    fputs("\n## Optimizer\n\nCandidates: the template fleet ", f);
+    md_text(f, fleet && fleet->text ? fleet->text : "");
+    fprintf(f, " with each chip, sized for the workload, ranked by %s",
+            objective && objective->text ? objective->text : "");
+    double cap = input_num(r, "-", "optimize", "power_cap_mw");
+    double budget = input_num(r, "-", "optimize", "budget_usd_per_day");
+    if (!isnan(cap))
+        fprintf(f, "; facility power at most %s MW", txt_fmt(cap, num, sizeof num));
+    if (!isnan(budget))
+        fprintf(f, "; at most %s USD per window", txt_fmt(budget, num, sizeof num));
+    fputs(".\n\n| rank | candidate | chip | chips | usd_per_m_output | usd_per_m_blended | "
+          "facility_power_kw | usd_per_day |\n|---:|---|---|---:|---:|---:|---:|---:|\n",
+          f);
+    for (int i = 0; i < r->n_fleets; i++) {
+        const StoredFleet *fl = &r->fleets[i];
+        if (!fl->candidate)
+            continue;
+        char a[32], b[32], c[32], d[32], e[32];
+        const StoredMetric *rank = store_run_metric(r, fl->fleet, "optimize_rank");
+        fprintf(f, "| %s | ",
+                rank && rank->has_value ? txt_fmt(rank->value, num, sizeof num) : "infeasible");
+        md_text(f, fl->fleet);
+        fputs(" | ", f);
+        md_text(f, fl->chip);
+        fprintf(f, " | %s | %s | %s | %s | %s |\n", metric_cell(r, fl->fleet, "chips", a, 32),
+                metric_cell(r, fl->fleet, "usd_per_m_output", b, 32),
+                metric_cell(r, fl->fleet, "usd_per_m_blended", c, 32),
+                metric_cell(r, fl->fleet, "facility_power_kw", d, 32),
+                metric_cell(r, fl->fleet, "usd_per_day", e, 32));
+    }
+}
+
+static void write_warnings(FILE *f, const StoredRun *r)
+{
+    int any = 0;
+    for (int i = 0; i < r->n_notes; i++)
+        any |= strcmp(r->notes[i].kind, "warning") == 0;
+    for (int i = 0; i < r->n_fleets; i++)
+        any |= r->fleets[i].over_capacity;
+    if (!any)
+        return;
+    char num[64], num2[64];
+    fputs("\n## Warnings\n\n", f);
+    for (int i = 0; i < r->n_notes; i++)
+        if (strcmp(r->notes[i].kind, "warning") == 0) {
             fputs("- ", f);
-            md_text(f, s->warnings[i]);
+            md_text(f, r->notes[i].text);
             fputc('\n', f);
         }
-        for (int i = 0; i < s->n_fleets; i++)
-            if (res[i].over_capacity) {
-                fputs("- fleet ", f);
-                md_text(f, s->fleets[i].name);
-                fprintf(f, " is too small: it needs utilization %s and serves only %s of the "
-                           "tokens; per-token figures count served tokens only.\n",
-                        report_fmt(res[i].metrics.value[MET_UTILIZATION_NEEDED], num, sizeof num),
-                        report_fmt(res[i].metrics.value[MET_SERVED_SHARE], num, sizeof num));
-            }
-    }
-
-    fputs("\n## Workload\n\n| key | value | unit | from |\n|---|---:|---|---|\n", f);
-    for (int k = 0; k < WK_COUNT; k++)
-        md_value_row(f, scn_workload_key((WorkloadKey)k), &s->wl[k],
-                     report_key_unit(scn_workload_key((WorkloadKey)k)));
-
-    for (int i = 0; i < s->n_fleets; i++) {
-        const ScnFleet *fl = &s->fleets[i];
-        const ScnModel *m = &s->models[fl->model];
-        const MetricSet *ms = &res[i].metrics;
-        fputs("\n## Fleet ", f);
-        md_text(f, fl->name);
-        fputs("\n\nChip ", f);
-        md_text(f, fl->chip.name);
-        fputs(", model ", f);
-        md_text(f, m->name);
-        fprintf(f, ", throughput `%s`, cost `%s`, energy source `%s`.\n\n",
-                scn_throughput_name(fl->throughput), fl->rent ? "rent" : "own",
-                fl->energy_source);
-        if (res[i].perf.roofline) {
-            const RoofResult *ro = &res[i].perf.roof;
-            fprintf(f, "Roofline: %d chip%s per instance%s, batch %d (bound: %s; memory holds "
-                       "%d), decode step %s ms = max(compute %s, memory %s) + communication %s "
-                       "+ overhead.\n\n",
-                    ro->chips_per_instance, ro->chips_per_instance == 1 ? "" : "s",
-                    fl->v[FK_CHIPS_PER_INSTANCE].origin == ORIG_FILE
-                        ? ""
-                        : " (the fewest that hold the weights and meet the TTFT SLO)",
-                    ro->batch, ro->bound, ro->max_batch_memory,
-                    report_fmt(ro->step_ms, num, sizeof num),
-                    report_fmt(ro->compute_ms, num2, sizeof num2),
-                    report_fmt(ro->memory_ms, num3, sizeof num3),
-                    report_fmt(ro->comm_ms, num4, sizeof num4));
+    for (int i = 0; i < r->n_fleets; i++)
+        if (r->fleets[i].over_capacity) {
+            const StoredMetric *u = store_run_metric(r, r->fleets[i].fleet, "utilization_needed");
+            const StoredMetric *s = store_run_metric(r, r->fleets[i].fleet, "served_share");
+            fputs("- fleet ", f);
+            md_text(f, r->fleets[i].fleet);
+            fprintf(f,
+                    " is too small: it needs utilization %s and serves only %s of the "
+                    "tokens; per-token figures count served tokens only.\n",
+                    txt_fmt(u && u->has_value ? u->value : NAN, num, sizeof num),
+                    txt_fmt(s && s->has_value ? s->value : NAN, num2, sizeof num2));
         }
-        fputs(mc ? "| metric | mean | P5 | P95 | unit |\n|---|---:|---:|---:|---|\n"
-                 : "| metric | value | unit |\n|---|---:|---|\n",
+}
+
+static void write_fleet(FILE *f, const StoredRun *r, const StoredFleet *fl, int mc)
+{
+    char num[64], num2[64], num3[64], num4[64];
+    fputs("\n## Fleet ", f);
+    md_text(f, fl->fleet);
+    fputs("\n\nChip ", f);
+    md_text(f, fl->chip);
+    fputs(", model ", f);
+    md_text(f, fl->model);
+    fprintf(f, ", throughput `%s`, cost `%s`, energy source `%s`.\n\n", fl->throughput_mode,
+            fl->cost_mode, fl->energy_source);
+    if (fl->bound) {
+        int cpi = (int)input_num(r, fl->fleet, "roofline", "chips_per_instance");
+        fprintf(f,
+                "Roofline: %d chip%s per instance%s, batch %d (bound: %s; memory holds "
+                "%d), decode step %s ms = max(compute %s, memory %s) + communication %s "
+                "+ overhead.\n\n",
+                cpi, cpi == 1 ? "" : "s",
+                store_run_input(r, fl->fleet, "fleet", "chips_per_instance")
+                    ? ""
+                    : " (the fewest that hold the weights and meet the TTFT SLO)",
+                (int)input_num(r, fl->fleet, "roofline", "batch"), fl->bound,
+                (int)input_num(r, fl->fleet, "roofline", "max_batch_memory"),
+                txt_fmt(input_num(r, fl->fleet, "roofline", "step_ms"), num, sizeof num),
+                txt_fmt(input_num(r, fl->fleet, "roofline", "compute_ms"), num2, sizeof num2),
+                txt_fmt(input_num(r, fl->fleet, "roofline", "memory_ms"), num3, sizeof num3),
+                txt_fmt(input_num(r, fl->fleet, "roofline", "comm_ms"), num4, sizeof num4));
+    }
+    fputs(mc ? "| metric | mean | P5 | P95 | unit |\n|---|---:|---:|---:|---|\n"
+             : "| metric | value | unit |\n|---|---:|---|\n",
+          f);
+    for (int k = 0; k < r->n_metrics; k++) {
+        const StoredMetric *m = &r->metrics[k];
+        if (strcmp(m->fleet, fl->fleet) != 0 || strcmp(m->part, "fleet") != 0)
+            continue;
+        fprintf(f, "| %s | %s |", m->metric,
+                m->has_value ? txt_fmt(m->value, num, sizeof num) : "n/a");
+        if (mc) {
+            int pct = is_pct_metric(r, m->metric);
+            fprintf(f, " %s | %s |",
+                    pct ? (m->has_pct ? txt_fmt(m->p5, num2, sizeof num2) : "n/a") : "",
+                    pct ? (m->has_pct ? txt_fmt(m->p95, num3, sizeof num3) : "n/a") : "");
+        }
+        fprintf(f, " %s |\n", m->unit);
+    }
+    int bars = 0;
+    for (int b = 0; b < r->n_tornado; b++)
+        bars += strcmp(r->tornado[b].fleet, fl->fleet) == 0;
+    if (mc && bars > 0) {
+        fputs("\nSensitivity of usd_per_m_output (tornado): each uncertain input at its P10 and "
+              "P90, the others at their medians, largest swing first.\n\n| input | P10 | P90 | "
+              "usd_per_m_output at P10 | at P90 | swing |\n|---|---:|---:|---:|---:|---:|\n",
               f);
-        for (int k = 0; k < MET_COUNT; k++) {
-            const MetricInfo *mi = met_info((MetricId)k);
-            fprintf(f, "| %s | %s |", mi->name,
-                    ms->has[k] ? report_fmt(ms->value[k], num, sizeof num) : "n/a");
-            if (mc) {
-                int p = pct_index(k);
-                const double *q = p >= 0 ? mc->pct + ((size_t)i * MC_N_PCT + (size_t)p) * 3 : NULL;
-                fprintf(f, " %s | %s |", q ? report_fmt(q[0], num2, sizeof num2) : "",
-                        q ? report_fmt(q[2], num3, sizeof num3) : "");
-            }
-            fprintf(f, " %s |\n", mi->unit);
-        }
-        if (mc && mc->n_bars[i] > 0) {
-            fputs("\nSensitivity of usd_per_m_output (tornado): each uncertain input at its P10 and "
-                  "P90, the others at their medians, largest swing first.\n\n| input | P10 | P90 | "
-                  "usd_per_m_output at P10 | at P90 | swing |\n|---|---:|---:|---:|---:|---:|\n",
-                  f);
-            for (int b = 0; b < mc->n_bars[i]; b++) {
-                const McTornadoBar *t = &mc->tornado[(size_t)i * (size_t)mc->n_dists + (size_t)b];
-                char a[32], c[32], d[32], e[32], g[32];
-                fputs("| ", f);
-                md_text(f, t->input);
-                fprintf(f, " | %s | %s | %s | %s | %s |\n", report_fmt(t->low_x, a, 32),
-                        report_fmt(t->high_x, c, 32), report_fmt(t->low_value, d, 32),
-                        report_fmt(t->high_value, e, 32),
-                        report_fmt(fabs(t->high_value - t->low_value), g, 32));
-            }
-        }
-        fputs("\nInputs used:\n\n| key | value | unit | from |\n|---|---:|---|---|\n", f);
-        for (int k = 0; k < FK_COUNT; k++) {
-            if (k == FK_CHIPS_PER_INSTANCE && res[i].perf.roofline &&
-                fl->v[k].origin != ORIG_FILE)
-                continue; /* the roofline chose it: see the line above and the metrics */
-            md_value_row(f, scn_fleet_key((FleetKey)k), &fl->v[k],
-                         report_key_unit(scn_fleet_key((FleetKey)k)));
-        }
-        for (int k = 0; k < CK_COUNT; k++) {
-            char key[64];
-            snprintf(key, sizeof key, "chip.%s", scn_chip_key((ChipKey)k));
-            md_value_row(f, key, &fl->chip.v[k], report_key_unit(scn_chip_key((ChipKey)k)));
-        }
-        for (int k = 0; k < MK_COUNT; k++) {
-            char key[64];
-            snprintf(key, sizeof key, "model.%s", scn_model_key((ModelKey)k));
-            md_value_row(f, key, &m->v[k], report_key_unit(scn_model_key((ModelKey)k)));
-        }
-        if (m->has_shape)
-            fprintf(f, "| model parameters from shape (total / active) | %s / ",
-                    report_fmt(m->params_total, num, sizeof num));
-        if (m->has_shape)
-            fprintf(f, "%s | parameters | derived |\n",
-                    report_fmt(m->params_active, num, sizeof num));
-        if (fl->pricing >= 0) {
-            const ScnPricing *p = &s->pricings[fl->pricing];
-            for (int k = 0; k < PK_COUNT; k++) {
-                char key[64];
-                snprintf(key, sizeof key, "pricing.%s", scn_pricing_key((PricingKey)k));
-                md_value_row(f, key, &p->v[k], "USD/Mtok");
-            }
+        for (int b = 0; b < r->n_tornado; b++) {
+            const StoredTornado *t = &r->tornado[b];
+            if (strcmp(t->fleet, fl->fleet) != 0)
+                continue;
+            char a[32], c[32], d[32], e[32], g[32];
+            fputs("| ", f);
+            md_text(f, t->input);
+            fprintf(f, " | %s | %s | %s | %s | %s |\n", txt_fmt(t->low_x, a, 32),
+                    txt_fmt(t->high_x, c, 32), txt_fmt(t->low_value, d, 32),
+                    txt_fmt(t->high_value, e, 32), txt_fmt(fabs(t->high_value - t->low_value), g, 32));
         }
     }
+    fputs("\nInputs used:\n\n| key | value | unit | from |\n|---|---:|---|---|\n", f);
+    md_input_rows(f, r, fl->fleet, "fleet");
+    md_input_rows(f, r, fl->fleet, "chip");
+    md_input_rows(f, r, fl->fleet, "model");
+    double total = input_num(r, fl->fleet, "shape", "params_total");
+    if (!isnan(total)) {
+        fprintf(f, "| model parameters from shape (total / active) | %s / ",
+                txt_fmt(total, num, sizeof num));
+        fprintf(f, "%s | parameters | derived |\n",
+                txt_fmt(input_num(r, fl->fleet, "shape", "params_active"), num, sizeof num));
+    }
+    md_input_rows(f, r, fl->fleet, "pricing");
+}
 
+static void write_md(FILE *f, const StoredRun *r, int show_run_id)
+{
+    char num[64];
+    int mc = store_run_input(r, "-", "montecarlo", "samples") != NULL;
+    fputs("# ", f);
+    md_text(f, r->name);
+    fputs("\n\n", f);
+    const StoredNote *desc = store_run_note(r, "description", "-");
+    if (desc) {
+        md_text(f, desc->text);
+        fputs("\n\n", f);
+    }
+    const StoredNote *path = store_run_note(r, "path", "-");
+    fputs("Scenario file: `", f);
+    md_text(f, path ? path->text : "");
+    fputs("`", f);
+    if (show_run_id)
+        fprintf(f, "; run %lld", (long long)r->id);
+    fprintf(f, "; accounting window %s h. All money in US dollars; \"window\" is that window.\n\n",
+            txt_fmt(input_num(r, "-", "scenario", "hours"), num, sizeof num));
+    write_conclusion(f, r);
+    write_summary(f, r, mc);
+    if (mc)
+        write_mc(f, r);
+    if (store_run_input(r, "-", "optimize", "fleet"))
+        write_optimizer(f, r);
+    write_warnings(f, r);
+    fputs("\n## Workload\n\n| key | value | unit | from |\n|---|---:|---|---|\n", f);
+    md_input_rows(f, r, "-", "workload");
+    for (int i = 0; i < r->n_fleets; i++)
+        write_fleet(f, r, &r->fleets[i], mc);
     fputs("\n## Catalog rows used\n\n| catalog | row | where | source | as of | confidence "
           "|\n|---|---|---|---|---|---|\n",
           f);
-    const ScnCatalogs *c = s->cats;
-    for (int i = 0; i < s->n_fleets; i++) {
-        const ScnFleet *fl = &s->fleets[i];
-        int dup = 0;
-        for (int j = 0; j < i; j++)
-            dup |= s->fleets[j].chip.cat_row == fl->chip.cat_row;
-        if (!dup)
-            md_catalog_row(f, "chips", &c->chips, fl->chip.cat_row);
-        dup = 0;
-        for (int j = 0; j < i; j++)
-            dup |= s->fleets[j].elec_row == fl->elec_row;
-        if (!dup)
-            md_catalog_row(f, "electricity", &c->electricity, fl->elec_row);
-    }
-    for (int i = 0; i < s->n_models; i++)
-        md_catalog_row(f, "models", &c->models, s->models[i].cat_row);
-    for (int i = 0; i < s->n_pricings; i++)
-        md_catalog_row(f, "api_prices", &c->api_prices, s->pricings[i].cat_row);
+    for (int i = 0; i < r->n_sources; i++)
+        md_source_row(f, &r->sources[i]);
     fputs("\nConfidence: P primary source, S secondary report, E estimate, D derived.\n", f);
 }
 
-/* The comparison: usd_per_m_output and usd_per_day relative to the baseline, break-evens. */
 /* The sweep's usd_per_m_output per point and fleet (rows come point by point, fleets in order
- * within a point: sweep.c), at most REPORT_SWEEP_ROWS points; all of them are in sweep_points. */
+ * within a point), at most REPORT_SWEEP_ROWS points; all of them are in sweep_points. */
 #define REPORT_SWEEP_ROWS 200
-static void write_sweep_md(FILE *f, const Scenario *s, const SwpResult *sw)
+static void write_sweep_md(FILE *f, const StoredRun *r)
 {
-    const SwpPlan *p = sw->plan;
-    int two = p->ys != NULL;
-    long points = (long)p->nx * p->ny;
+    if (r->n_sweep == 0 || r->n_fleets == 0)
+        return;
+    const StoredSweepPoint *first = &r->sweep[0];
+    int two = first->param2 != NULL;
+    long points = (long)input_num(r, "-", "sweep", "points");
     char b[32];
     fputs("\n## Sweep\n\nusd_per_m_output (USD/Mtok) of every fleet as ", f);
-    md_text(f, p->param);
+    md_text(f, first->param);
     if (two) {
         fputs(" and ", f);
-        md_text(f, p->param2);
+        md_text(f, first->param2);
     }
     fputs(two ? " vary" : " varies", f);
     fputs(", every other input at its central value", f);
@@ -515,73 +512,91 @@ static void write_sweep_md(FILE *f, const Scenario *s, const SwpResult *sw)
         fprintf(f, "; the first %d of %ld points (all in table sweep_points)", REPORT_SWEEP_ROWS,
                 points);
     fputs(". The plot price_curve (heatmap_F for two inputs) draws it.\n\n| ", f);
-    md_text(f, p->param);
+    md_text(f, first->param);
     if (two) {
         fputs(" | ", f);
-        md_text(f, p->param2);
+        md_text(f, first->param2);
     }
     fputs(" |", f);
-    for (int i = 0; i < s->n_fleets; i++) {
+    for (int i = 0; i < r->n_fleets; i++) {
         fputc(' ', f);
-        md_text(f, s->fleets[i].name);
+        md_text(f, r->fleets[i].fleet);
         fputs(" |", f);
     }
     fputs(two ? "\n|---:|---:|" : "\n|---:|", f);
-    for (int i = 0; i < s->n_fleets; i++)
+    for (int i = 0; i < r->n_fleets; i++)
         fputs("---:|", f);
     long shown = 0;
-    for (long r = 0; r < sw->n_rows; r++) {
-        const SwpRow *row = &sw->rows[r];
-        if (row->metric != MET_USD_PER_M_OUTPUT)
+    for (long k = 0; k < r->n_sweep; k++) {
+        const StoredSweepPoint *p = &r->sweep[k];
+        if (strcmp(p->metric, "usd_per_m_output") != 0)
             continue;
-        if (row->fleet == 0) {
+        if (strcmp(p->fleet, r->fleets[0].fleet) == 0) {
             if (shown++ >= REPORT_SWEEP_ROWS)
                 break;
-            fprintf(f, "\n| %s |", report_fmt(row->x, b, sizeof b));
+            fprintf(f, "\n| %s |", txt_fmt(p->x, b, sizeof b));
             if (two)
-                fprintf(f, " %s |", report_fmt(row->y, b, sizeof b));
+                fprintf(f, " %s |", txt_fmt(p->y, b, sizeof b));
         }
-        fprintf(f, " %s |", row->has_value ? report_fmt(row->value, b, sizeof b) : "n/a");
+        fprintf(f, " %s |", p->has_value ? txt_fmt(p->value, b, sizeof b) : "n/a");
     }
     fputc('\n', f);
 }
 
-static void write_compare_md(FILE *f, const Scenario *s, const FleetResult *res,
-                             const CmpResult *cmp)
+/* The ratio of fleet's metric to the baseline's, or NULL. */
+static const StoredComparison *ratio_of(const StoredRun *r, const char *fleet, const char *metric)
 {
-    const MetricSet *base = &res[cmp->baseline].metrics;
+    for (int i = 0; i < r->n_comparisons; i++)
+        if (strcmp(r->comparisons[i].fleet, fleet) == 0 &&
+            strcmp(r->comparisons[i].metric, metric) == 0)
+            return &r->comparisons[i];
+    return NULL;
+}
+
+static void write_compare_md(FILE *f, const StoredRun *r)
+{
+    const StoredInput *base = store_run_input(r, "-", "compare", "baseline");
+    if (!base || !base->text)
+        return;
     fputs("\n## Comparison\n\nBaseline: ", f);
-    md_text(f, s->fleets[cmp->baseline].name);
+    md_text(f, base->text);
     fputs(" (central values).\n\n| fleet | usd_per_m_output / baseline | usd_per_day / baseline |",
           f);
-    for (int k = 0; k < cmp->n_keys; k++) {
-        fputs(" ", f);
-        md_text(f, cmp->metric[k]);
-        fputs(" |", f);
-    }
+    for (int i = 0; i < r->n_inputs; i++)
+        if (strcmp(r->inputs[i].part, "compare") == 0 &&
+            strcmp(r->inputs[i].key, "breakeven") == 0) {
+            fputs(" ", f);
+            md_text(f, r->inputs[i].text);
+            fputs(" |", f);
+        }
     fputs("\n|---|---:|---:|", f);
-    for (int k = 0; k < cmp->n_keys; k++)
-        fputs("---:|", f);
+    for (int i = 0; i < r->n_inputs; i++)
+        if (strcmp(r->inputs[i].part, "compare") == 0 &&
+            strcmp(r->inputs[i].key, "breakeven") == 0)
+            fputs("---:|", f);
     fputc('\n', f);
-    for (int i = 0; i < s->n_fleets; i++) {
-        if (i == cmp->baseline)
+    for (int i = 0; i < r->n_fleets; i++) {
+        const char *name = r->fleets[i].fleet;
+        if (strcmp(name, base->text) == 0)
             continue;
-        const MetricSet *m = &res[i].metrics;
         char a[32], b[32];
         fputs("| ", f);
-        md_text(f, s->fleets[i].name);
-        MetricId ids[2] = {MET_USD_PER_M_OUTPUT, MET_USD_PER_DAY};
+        md_text(f, name);
+        const char *ids[2] = {"usd_per_m_output", "usd_per_day"};
         char *bufs[2] = {a, b};
-        for (int j = 0; j < 2; j++)
-            fprintf(f, " | %s",
-                    m->has[ids[j]] && base->has[ids[j]] && base->value[ids[j]] != 0
-                        ? report_fmt(m->value[ids[j]] / base->value[ids[j]], bufs[j], 32)
-                        : "n/a");
+        for (int j = 0; j < 2; j++) {
+            const StoredComparison *c = ratio_of(r, name, ids[j]);
+            fprintf(f, " | %s", c && c->has_ratio ? txt_fmt(c->ratio, bufs[j], 32) : "n/a");
+        }
         fputs(" |", f);
-        for (int k = 0; k < cmp->n_keys; k++) {
-            double v = cmp->breakeven[(size_t)k * (size_t)s->n_fleets + (size_t)i];
+        for (int k = 0; k < r->n_inputs; k++) {
+            const StoredInput *in = &r->inputs[k];
+            if (strcmp(in->part, "compare") != 0 || strcmp(in->key, "breakeven") != 0)
+                continue;
+            const StoredMetric *m = store_run_metric(r, name, in->text);
             char c[32];
-            fprintf(f, " %s |", isnan(v) ? "none in range" : report_fmt(v, c, 32));
+            fprintf(f, " %s |",
+                    m && m->has_value ? txt_fmt(m->value, c, 32) : "none in range");
         }
         fputc('\n', f);
     }
@@ -610,69 +625,66 @@ void report_csv_text(FILE *f, const char *text)
     free(s);
 }
 
-static void write_csv(FILE *f, const Scenario *s, const FleetResult *res, const CmpResult *cmp,
-                      const QstResult *ans, int digits)
+/* The rows of one part, in the order stored. */
+static void write_csv_part(FILE *f, const StoredRun *r, const char *part, int digits)
 {
-    fputs("fleet,metric,value,unit\n", f);
-    for (int i = 0; i < s->n_fleets; i++)
-        for (int k = 0; k < MET_COUNT; k++) {
-            const MetricInfo *mi = met_info((MetricId)k);
-            report_csv_text(f, s->fleets[i].name);
-            fputc(',', f);
-            report_csv_text(f, mi->name);
-            fputc(',', f);
-            if (res[i].metrics.has[k])
-                fprintf(f, "%.*g", digits, res[i].metrics.value[k]);
-            fputc(',', f);
-            report_csv_text(f, mi->unit);
-            fputc('\n', f);
-        }
-    for (int i = 0; cmp && i < s->n_fleets; i++)
-        for (int k = 0; k < cmp->n_keys; k++) {
-            double v = cmp->breakeven[(size_t)k * (size_t)s->n_fleets + (size_t)i];
-            const char *key = strrchr(cmp->keys[k], '.');
-            report_csv_text(f, s->fleets[i].name);
-            fputc(',', f);
-            report_csv_text(f, cmp->metric[k]);
-            fputc(',', f);
-            if (!isnan(v))
-                fprintf(f, "%.*g", digits, v);
-            fputc(',', f);
-            report_csv_text(f, report_key_unit(key ? key + 1 : cmp->keys[k]));
-            fputc('\n', f);
-        }
-    for (int i = 0; ans && i < ans->n_rows; i++) {
-        const QstRow *r = &ans->rows[i];
-        report_csv_text(f, r->fleet);
+    for (int i = 0; i < r->n_metrics; i++) {
+        const StoredMetric *m = &r->metrics[i];
+        if (strcmp(m->part, part) != 0)
+            continue;
+        report_csv_text(f, m->fleet);
         fputc(',', f);
-        report_csv_text(f, r->metric);
+        report_csv_text(f, m->metric);
         fputc(',', f);
-        if (r->has_value)
-            fprintf(f, "%.*g", digits, r->value);
+        if (m->has_value)
+            fprintf(f, "%.*g", digits, m->value);
         fputc(',', f);
-        report_csv_text(f, r->unit);
+        report_csv_text(f, m->unit);
         fputc('\n', f);
     }
 }
 
-int report_write_scenario(const char *dir, const Scenario *s, const FleetResult *results,
-                          const ReportMc *mc, const CmpResult *cmp, const SwpResult *sweep,
-                          const QstResult *ans, int64_t run_id, int csv_digits, TsErr *err)
+void report_csv(FILE *f, const StoredRun *r, int digits)
 {
+    fputs("fleet,metric,value,unit\n", f);
+    write_csv_part(f, r, "fleet", digits);
+    write_csv_part(f, r, "compare", digits);
+    write_csv_part(f, r, "question", digits);
+}
+
+void report_md(FILE *f, const StoredRun *r, int show_run_id)
+{
+    write_md(f, r, show_run_id);
+    write_sweep_md(f, r);
+    write_compare_md(f, r);
+}
+
+/* How the run renders (part "render" of its inputs): with its id, CSV to 10 figures. */
+static int render_setting(const StoredRun *r, const char *key, int dflt)
+{
+    double v = input_num(r, "-", "render", key);
+    return isnan(v) ? dflt : (int)v;
+}
+
+void report_md_stored(FILE *f, const StoredRun *r)
+{
+    report_md(f, r, render_setting(r, "show_run_id", 1));
+}
+
+int report_write_run(const char *dir, const StoredRun *r, TsErr *err)
+{
+    int show_run_id = render_setting(r, "show_run_id", 1);
+    int csv_digits = render_setting(r, "csv_digits", 10);
     char tmp[4096];
     FILE *f = open_tmp(dir, "report.md", tmp, sizeof tmp, err);
     if (!f)
         return err->code;
-    write_md(f, s, results, mc, ans, run_id);
-    if (sweep)
-        write_sweep_md(f, s, sweep);
-    if (cmp)
-        write_compare_md(f, s, results, cmp);
+    report_md(f, r, show_run_id);
     if (commit_file(f, tmp, dir, "report.md", err))
         return err->code;
     f = open_tmp(dir, "metrics.csv", tmp, sizeof tmp, err);
     if (!f)
         return err->code;
-    write_csv(f, s, results, cmp, ans, csv_digits);
+    report_csv(f, r, csv_digits);
     return commit_file(f, tmp, dir, "metrics.csv", err);
 }

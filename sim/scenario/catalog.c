@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sim/scenario/text.h"
+#include "sim/text/text.h"
 
 #define CAT_MAX_COLS 64
 #define CAT_MAX_ROWS 100000

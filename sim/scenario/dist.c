@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "sim/scenario/text.h"
+#include "sim/text/text.h"
 
 static const char *const NAMES[] = {"uniform", "normal", "lognormal", "triangular", "choice"};
 

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "sim/scenario/parse.h"
-#include "sim/scenario/text.h"
+#include "sim/text/text.h"
 
 /* ---- [question], [distill], [task NAME] (docs/scenario-format.md) ----------------------- */
 

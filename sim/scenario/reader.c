@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "sim/scenario/parse.h"
-#include "sim/scenario/text.h"
+#include "sim/text/text.h"
 
 const char *const SCN_SEC_NAMES[SEC_COUNT] = {
     "scenario", "model",   "chip",     "workload", "fleet",   "pricing",

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "sim/scenario/parse.h"
-#include "sim/scenario/text.h"
+#include "sim/text/text.h"
 
 /* ---- resolution -------------------------------------------------------------------------- */
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "sim/scenario/parse.h"
-#include "sim/scenario/text.h"
+#include "sim/text/text.h"
 
 static int resolve(Ctx *c)
 {

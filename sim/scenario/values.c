@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "sim/scenario/parse.h"
-#include "sim/scenario/text.h"
+#include "sim/text/text.h"
 
 /* "FILE:LINE: " + message; returns TS_EINPUT. */
 int scn_fail_at(Ctx *c, int line, const char *fmt, ...)

@@ -13,7 +13,7 @@ typedef struct Store Store; /* opaque */
 struct sqlite3;
 
 /* The schema version this build writes (PRAGMA user_version after migration). */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 /* Text attributes of one fleet of a run (table `fleets`). Strings are borrowed; NULL is SQL NULL. */
 typedef struct {
@@ -24,6 +24,9 @@ typedef struct {
     const char *cost_mode;
     const char *energy_source;
     const char *bound;
+    int candidate;          /* an [optimize] candidate */
+    int over_capacity;      /* the fleet cannot serve the workload at its utilization */
+    int64_t failed_samples; /* Monte Carlo samples it could not be priced in; < 0: NULL */
 } StoreFleetRow;
 
 /* One metric row (table `metrics`). has_value 0 stores NULL; has_pct 0 stores NULL p5/p50/p95. */
@@ -35,6 +38,8 @@ typedef struct {
     int has_value;
     double p5, p50, p95;
     int has_pct;
+    const char *part; /* "fleet" (the registry's metrics), "compare" (break-evens), "question"
+                         (a conclusion's rows), "machine" (a measure run's ceilings); NULL */
 } StoreMetricRow;
 
 /* One row of table `measurements`. Strings are borrowed; has_* 0 stores NULL. */
@@ -76,6 +81,42 @@ typedef struct {
     int64_t count;
 } StoreHistogramRow;
 
+/* One input a report lists (table run_inputs), in report order: part says where it belongs
+ * ("scenario", "workload", "fleet", "chip", "model", "shape", "pricing", "montecarlo",
+ * "optimize", "question"), fleet is "-" outside fleets; origin as scn_origin writes it. */
+typedef struct {
+    const char *fleet, *part, *key;
+    double value;
+    int has_value;
+    const char *text; /* text keys; NULL for numbers */
+    const char *unit, *origin;
+} StoreInputRow;
+
+/* A note of a run (table run_notes): kind "path", "description", "warning", "conclusion";
+ * fleet "-" unless it is one fleet's. */
+typedef struct {
+    const char *kind, *fleet, *text;
+} StoreNoteRow;
+
+/* A catalog row a run used (table run_sources): catalog file stem, row name, FILE:LINE. */
+typedef struct {
+    const char *catalog, *row, *place, *source, *as_of, *confidence;
+} StoreSourceRow;
+
+/* A metric of a fleet relative to the baseline's (table comparisons); has_ratio 0: NULL. */
+typedef struct {
+    const char *fleet, *baseline, *metric;
+    double ratio;
+    int has_ratio;
+} StoreComparisonRow;
+
+/* One point of a sweep for one fleet and metric (table sweep_points); param2 NULL: 1-D. */
+typedef struct {
+    const char *fleet, *param, *param2, *metric;
+    double x, y, value;
+    int has_value;
+} StoreSweepRow;
+
 /* All results of a run, for store_run_finish_all. */
 typedef struct {
     const StoreFleetRow *fleets;
@@ -90,10 +131,20 @@ typedef struct {
     int n_tornado;
     const StoreHistogramRow *histograms;
     int n_histograms;
-    /* more rows of the same transaction (sweep points, comparisons), written by the caller
-     * with the connection; may be NULL */
-    int (*extra)(void *ctx, struct sqlite3 *db, int64_t run_id, TsErr *err);
-    void *extra_ctx;
+    const StoreInputRow *inputs;
+    int n_inputs;
+    const StoreNoteRow *notes;
+    int n_notes;
+    const StoreSourceRow *sources;
+    int n_sources;
+    const StoreComparisonRow *comparisons;
+    int n_comparisons;
+    const StoreSweepRow *sweep;
+    long n_sweep;
+    /* called inside the transaction after every row is written and before it commits (the run
+     * reads back as done through s): a failure rolls everything back. May be NULL. */
+    int (*then)(void *ctx, Store *s, int64_t run_id, TsErr *err);
+    void *then_ctx;
 } StoreResults;
 
 /* What a new run records about itself (table `runs`). Strings are borrowed. */
@@ -227,7 +278,8 @@ int store_each_mc_block(Store *s, int64_t run_id,
 /* The database's path as given to store_open (borrowed; for messages). */
 const char *store_path(const Store *s);
 
-/* The underlying connection, for tests and read-only queries by other modules (borrowed). */
+/* The underlying connection, for tests only (borrowed): every SQL statement of the program
+ * lives in sim/store. */
 struct sqlite3 *store_db(Store *s);
 
 #endif

@@ -7,12 +7,11 @@
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_roots.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/scenario/text.h"
+#include "sim/text/text.h"
 
 #define CMP_SCAN 64
 #define CMP_MAX_SITES 16
@@ -168,37 +167,4 @@ void cmp_fini(CmpResult *r)
     free(r->lo);
     free(r->hi);
     memset(r, 0, sizeof *r);
-}
-
-int cmp_store_rows(void *ctx, struct sqlite3 *db, int64_t run_id, TsErr *err)
-{
-    const CmpResult *r = ctx;
-    if (!r || !r->s)
-        return 0;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "INSERT INTO comparisons (run_id, fleet, baseline, metric, ratio)"
-                               " VALUES (?, ?, ?, ?, ?)", -1, &st, NULL) != SQLITE_OK)
-        return ts_err_set(err, TS_EIO, "preparing the comparison rows: %s", sqlite3_errmsg(db));
-    const MetricSet *base = &r->res[r->baseline].metrics;
-    int rc = 0;
-    for (int f = 0; f < r->s->n_fleets && !rc; f++) {
-        if (f == r->baseline)
-            continue;
-        const MetricSet *m = &r->res[f].metrics;
-        for (int k = 0; k < MET_COUNT && !rc; k++) {
-            sqlite3_bind_int64(st, 1, run_id);
-            sqlite3_bind_text(st, 2, r->s->fleets[f].name, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 3, r->s->fleets[r->baseline].name, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 4, met_info((MetricId)k)->name, -1, SQLITE_STATIC);
-            if (m->has[k] && base->has[k] && base->value[k] != 0)
-                sqlite3_bind_double(st, 5, m->value[k] / base->value[k]);
-            else
-                sqlite3_bind_null(st, 5);
-            if (sqlite3_step(st) != SQLITE_DONE || sqlite3_reset(st) != SQLITE_OK)
-                rc = ts_err_set(err, TS_EIO, "inserting a comparison row: %s",
-                                sqlite3_errmsg(db));
-        }
-    }
-    sqlite3_finalize(st);
-    return rc;
 }

@@ -10,7 +10,6 @@
 #include "sim/price/evaluate.h"
 #include "sim/scenario/scenario.h"
 
-struct sqlite3;
 
 #define CMP_MAX_KEYS 8
 
@@ -30,7 +29,5 @@ typedef struct {
 int cmp_run(Scenario *s, const FleetResult *res, CmpResult *out, TsErr *err);
 void cmp_fini(CmpResult *r);
 
-/* StoreResults.extra hook: comparisons rows (ratios) of a CmpResult (ctx). */
-int cmp_store_rows(void *ctx, struct sqlite3 *db, int64_t run_id, TsErr *err);
 
 #endif

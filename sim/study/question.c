@@ -5,13 +5,13 @@
  * a name are not mistaken for numbers. Words that state a direction (cheaper, first) are chosen
  * from the same numbers. */
 #include "sim/study/question.h"
+#include "sim/text/text.h"
 
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "sim/render/report.h"
 
 typedef struct {
     QstResult *q;
@@ -35,13 +35,13 @@ static void say(Writer *w, const char *fmt, ...)
         w->len = sizeof w->q->text - 1;
 }
 
-/* The number as report_fmt writes it (4 significant figures), absolute value: the words
+/* The number as txt_fmt writes it (4 significant figures), absolute value: the words
  * around it carry the sign. */
 static const char *N(Writer *w, double v)
 {
     char *b = w->num[w->next];
     w->next = (w->next + 1) % 8;
-    return report_fmt(fabs(v), b, (int)sizeof w->num[0]);
+    return txt_fmt(fabs(v), b, (int)sizeof w->num[0]);
 }
 
 /* Adds a row and returns its value (NAN when has is 0). */

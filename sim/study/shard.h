@@ -1,14 +1,12 @@
 /* shard: the work items of DESIGN.md "Scale" for a Monte Carlo run. `run --shard K/N` runs the
  * blocks b with b % N == K - 1 and keeps, per block and fleet, the metric sums and counts, the
- * kept samples and the failures; `merge` checks that N parts belong together and rebuilds the
- * McResult a single process would have, block by block, so the same runner code stores it.
- * No I/O besides the parts it is given to read; prints nothing. */
+ * kept samples and the failures; blocks put back (sent by ranks, or read from the parts of a
+ * `merge`: sim/cli/parts.c) rebuild the McResult a single process would have. No I/O. */
 #ifndef TS_SIM_SHARD_H
 #define TS_SIM_SHARD_H
 
 #include "sim/study/montecarlo.h"
 #include "sim/scenario/scenario.h"
-#include "sim/store/store.h"
 
 #define SHARD_MAX 10000
 
@@ -36,10 +34,22 @@ void shard_run_fini(ShardRun *r);
  * are left at their medians. */
 int shard_run(Scenario *s, const McOptions *o, ShardRun *r, TsErr *err);
 
-/* The store rows of r's blocks, one per present block and fleet, in (block, fleet) order.
- * *rows and *packed (the samples they point into) are allocated: free both. */
-int shard_block_rows(const ShardRun *r, StoreMcBlockRow **rows, int *n, double **packed,
-                     TsErr *err);
+/* One block of one fleet as numbers (arrays borrowed): what a rank sends and a part stores. */
+typedef struct {
+    int block, fleet;      /* block index from 0; fleet index in the scenario's order */
+    const double *sums;    /* (n_metrics) */
+    const double *counts;  /* (n_metrics) */
+    int n_metrics;
+    const double *samples; /* (n_samples): (MC_N_PCT, block length) kept samples */
+    int n_samples;
+    int64_t failed;
+} ShardBlock;
+
+/* The samples in block b of mc; block b, fleet f's kept samples copied into dst (MC_N_PCT,
+ * shard_block_len); a block (already checked to fit mc) put into mc with its failures. */
+long shard_block_len(const McResult *mc, int b);
+void shard_block_samples(const McResult *mc, int b, int f, double *dst);
+void shard_put_block(McResult *mc, const ShardBlock *row);
 
 /* The work items as messages between ranks (spread.c): block b of a run is one array of
  * shard_block_doubles(mc, b) doubles: b, then per fleet its MET_COUNT sums, MET_COUNT counts,
@@ -49,25 +59,5 @@ int shard_block_rows(const ShardRun *r, StoreMcBlockRow **rows, int *n, double *
 size_t shard_block_doubles(const McResult *mc, int b);
 void shard_pack_block(const ShardRun *r, int b, double *buf);
 int shard_unpack_block(ShardRun *r, int b, const double *buf, TsErr *err);
-
-/* The parts of a merge, opened read-only and checked to be shards 1..N of one run. */
-typedef struct {
-    int n_parts;
-    Store **dbs;         /* (n_parts) */
-    StoreShardRun *runs; /* (n_parts), in the order given */
-} ShardMerge;
-
-/* Opens every part and checks them against each other and this build (version): the same
- * scenario (sha256), seed, samples, block size and N, each shard 1..N exactly once. TS_EINPUT
- * naming the part otherwise. Release with shard_merge_fini (also after a failure). */
-int shard_merge_open(ShardMerge *m, const char *const *paths, int n_paths, const char *version,
-                     TsErr *err);
-void shard_merge_fini(ShardMerge *m);
-
-/* Rebuilds the whole run's McResult for s (the scenario re-read from the parts' text) from
- * every part's blocks: each block of each fleet present exactly once, in its own shard; clamped
- * and failures summed. mc is initialised here (mc_fini it, also after a failure). s's values are
- * left at their medians, as mc_run leaves them. */
-int shard_merge_blocks(const ShardMerge *m, Scenario *s, McResult *mc, TsErr *err);
 
 #endif

@@ -4,13 +4,12 @@
 #include "sim/study/sweep.h"
 
 #include <math.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sim/price/evaluate.h"
-#include "sim/scenario/text.h"
+#include "sim/text/text.h"
 
 static const MetricId SWEPT[] = {
     MET_USD_PER_M_OUTPUT,  MET_USD_PER_M_INPUT,     MET_USD_PER_M_BLENDED,
@@ -249,40 +248,4 @@ void swp_result_fini(SwpResult *r)
 {
     free(r->rows);
     memset(r, 0, sizeof *r);
-}
-
-int swp_store_rows(void *ctx, struct sqlite3 *db, int64_t run_id, TsErr *err)
-{
-    const SwpResult *r = ctx;
-    if (!r || r->n_rows == 0)
-        return 0;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "INSERT INTO sweep_points (run_id, fleet, param, x, param2, y,"
-                               " metric, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                           -1, &st, NULL) != SQLITE_OK)
-        return ts_err_set(err, TS_EIO, "preparing the sweep rows: %s", sqlite3_errmsg(db));
-    int rc = 0;
-    for (long i = 0; i < r->n_rows && !rc; i++) {
-        const SwpRow *row = &r->rows[i];
-        sqlite3_bind_int64(st, 1, run_id);
-        sqlite3_bind_text(st, 2, r->s->fleets[row->fleet].name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, r->plan->param, -1, SQLITE_STATIC);
-        sqlite3_bind_double(st, 4, row->x);
-        if (r->plan->ys) {
-            sqlite3_bind_text(st, 5, r->plan->param2, -1, SQLITE_STATIC);
-            sqlite3_bind_double(st, 6, row->y);
-        } else {
-            sqlite3_bind_null(st, 5);
-            sqlite3_bind_null(st, 6);
-        }
-        sqlite3_bind_text(st, 7, met_info(row->metric)->name, -1, SQLITE_STATIC);
-        if (row->has_value && isfinite(row->value))
-            sqlite3_bind_double(st, 8, row->value);
-        else
-            sqlite3_bind_null(st, 8);
-        if (sqlite3_step(st) != SQLITE_DONE || sqlite3_reset(st) != SQLITE_OK)
-            rc = ts_err_set(err, TS_EIO, "inserting a sweep row: %s", sqlite3_errmsg(db));
-    }
-    sqlite3_finalize(st);
-    return rc;
 }

@@ -7,7 +7,6 @@
 
 #include <stdint.h>
 
-struct sqlite3;
 
 #include "sim/price/metrics.h"
 #include "sim/scenario/scenario.h"
@@ -63,7 +62,5 @@ void swp_part_unpack(SwpResult *r, int part, int n_parts, const double *buf);
  * comma list into a new array (*out, *n). -1 with a message when malformed. */
 int swp_parse_values(const char *text, double **out, int *n, char *msg, size_t msg_size);
 
-/* StoreResults.extra hook: inserts the rows of a SwpResult (ctx) into sweep_points. */
-int swp_store_rows(void *ctx, struct sqlite3 *db, int64_t run_id, TsErr *err);
 
 #endif

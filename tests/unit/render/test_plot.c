@@ -11,11 +11,11 @@
 
 #include "tests/unit/testutil.h"
 
-#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include "sim/render/html.h"
 #include "sim/render/plot.h"
+#include "sim/store/run.h"
 #include "sim/store/store.h"
 
 #define N_FLEETS 2
@@ -65,49 +65,26 @@ static void assert_text_only_in_single_quotes(const char *gp, const char *what)
     }
 }
 
-static int insert_sweeps(void *ctx, sqlite3 *db, int64_t run_id, TsErr *err)
+/* The sweep points of the fleets: a 1-D sweep over usd_per_kwh and a 2-D one over price_usd
+ * and usd_per_kwh, for usd_per_m_output and usd_per_day; into rows, returning the count. */
+static long sweep_rows(const char *const *fleets, StoreSweepRow *rows)
 {
-    const char *const *fleets = ctx;
     static const double X[] = {0.05, 0.1, 0.15}, P[] = {10000, 20000, 30000};
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO sweep_points (run_id, fleet, param, x, param2, y, metric, "
-                           "value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                           -1, &st, NULL) != SQLITE_OK)
-        return ts_err_set(err, TS_EIO, "prepare: %s", sqlite3_errmsg(db));
-    int bad = 0;
+    long n = 0;
     for (int f = 0; f < N_FLEETS; f++) {
         for (int m = 0; m < 2; m++) {
             const char *metric = m ? "usd_per_day" : "usd_per_m_output";
-            for (int i = 0; i < 3; i++) { /* 1-D: usd_per_kwh */
-                sqlite3_reset(st);
-                sqlite3_clear_bindings(st);
-                sqlite3_bind_int64(st, 1, run_id);
-                sqlite3_bind_text(st, 2, fleets[f], -1, SQLITE_STATIC);
-                sqlite3_bind_text(st, 3, "usd_per_kwh", -1, SQLITE_STATIC);
-                sqlite3_bind_double(st, 4, X[i]);
-                sqlite3_bind_text(st, 7, metric, -1, SQLITE_STATIC);
-                sqlite3_bind_double(st, 8, 0.5 * (f + 1) + X[i] + 100.0 * m);
-                bad |= sqlite3_step(st) != SQLITE_DONE;
-            }
-            for (int i = 0; i < 3; i++) { /* 2-D: price_usd x usd_per_kwh */
-                for (int j = 0; j < 3; j++) {
-                    sqlite3_reset(st);
-                    sqlite3_bind_int64(st, 1, run_id);
-                    sqlite3_bind_text(st, 2, fleets[f], -1, SQLITE_STATIC);
-                    sqlite3_bind_text(st, 3, "price_usd", -1, SQLITE_STATIC);
-                    sqlite3_bind_double(st, 4, P[i]);
-                    sqlite3_bind_text(st, 5, "usd_per_kwh", -1, SQLITE_STATIC);
-                    sqlite3_bind_double(st, 6, X[j]);
-                    sqlite3_bind_text(st, 7, metric, -1, SQLITE_STATIC);
-                    sqlite3_bind_double(st, 8, (f + 1) * (P[i] * 1e-5 + X[j]) + 100.0 * m);
-                    bad |= sqlite3_step(st) != SQLITE_DONE;
-                }
-            }
+            for (int i = 0; i < 3; i++) /* 1-D: usd_per_kwh */
+                rows[n++] = (StoreSweepRow){fleets[f], "usd_per_kwh", NULL, metric, X[i], 0,
+                                            0.5 * (f + 1) + X[i] + 100.0 * m, 1};
+            for (int i = 0; i < 3; i++) /* 2-D: price_usd x usd_per_kwh */
+                for (int j = 0; j < 3; j++)
+                    rows[n++] = (StoreSweepRow){fleets[f], "price_usd", "usd_per_kwh", metric, P[i],
+                                                X[j], (f + 1) * (P[i] * 1e-5 + X[j]) + 100.0 * m,
+                                                1};
         }
     }
-    sqlite3_finalize(st);
-    return bad ? ts_err_set(err, TS_EIO, "insert sweep_points: %s", sqlite3_errmsg(db)) : 0;
+    return n;
 }
 
 /* Builds t->path: one finished run with metrics (with percentiles), histograms, tornado rows and
@@ -121,6 +98,7 @@ static int64_t build_db(const TestTmp *t, const char *hostile)
     StoreMetricRow mr[N_FLEETS * 6];
     StoreHistogramRow hr[N_FLEETS * 5];
     StoreTornadoRow tr[N_FLEETS * 3];
+    StoreSweepRow sw[N_FLEETS * 2 * 12];
     const char *inputs[3] = {"usd_per_kwh", "chip price_usd", hostile};
     int nm = 0, nh = 0, nt = 0;
     memset(fr, 0, sizeof fr);
@@ -132,11 +110,11 @@ static int64_t build_db(const TestTmp *t, const char *hostile)
         fr[f].model = "llama-3.3-70b";
         for (int k = 0; k < 4; k++)
             mr[nm++] = (StoreMetricRow){
-                fleets[f], COST[k], "USD/window", k == 1 ? 0 : 1000 * s / (k + 1), 1, 0, 0, 0, 0};
+                fleets[f], COST[k], "USD/window", k == 1 ? 0 : 1000 * s / (k + 1), 1, 0, 0, 0, 0, "fleet"};
         mr[nm++] = (StoreMetricRow){fleets[f], "usd_per_m_input", "USD/Mtok", 0.1 * s, 1,
-                                    0.08 * s,  0.1 * s,           0.13 * s,   1};
+                                    0.08 * s,  0.1 * s,           0.13 * s,   1, "fleet"};
         mr[nm++] = (StoreMetricRow){
-            fleets[f], "usd_per_m_output", "USD/Mtok", 0.5 * s, 1, 0.4 * s, 0.5 * s, 0.7 * s, 1};
+            fleets[f], "usd_per_m_output", "USD/Mtok", 0.5 * s, 1, 0.4 * s, 0.5 * s, 0.7 * s, 1, "fleet"};
         for (int b = 0; b < 5; b++)
             hr[nh++] = (StoreHistogramRow){fleets[f], "usd_per_m_output", 0.4 * s + 0.06 * s * b,
                                            0.4 * s + 0.06 * s * (b + 1), 10 + 7 * b - b * b};
@@ -161,25 +139,37 @@ static int64_t build_db(const TestTmp *t, const char *hostile)
                       .n_tornado = nt,
                       .histograms = hr,
                       .n_histograms = nh,
-                      .extra = insert_sweeps,
-                      .extra_ctx = (void *)fleets};
+                      .sweep = sw,
+                      .n_sweep = sweep_rows(fleets, sw)};
     if (store_run_finish_all(st, run_id, &r, &err) != 0)
         fail_msg("store_run_finish_all: %s", err.msg);
     store_close(st);
     return run_id;
 }
 
+/* Runs plot_run on run_id of t->path read back through the store, writing into t->dir. */
+static int plot_stored(const TestTmp *t, int64_t run_id, PlotResult *res)
+{
+    Store *db = NULL;
+    StoredRun run;
+    TsErr err;
+    ts_err_clear(&err);
+    if (store_open_readonly(t->path, &db, &err) != 0)
+        fail_msg("store_open_readonly: %s", err.msg);
+    if (store_load_run(db, run_id, &run, &err) != 0)
+        fail_msg("store_load_run: %s", err.msg);
+    int rc = plot_run(&run, t->dir, res, &err);
+    store_run_free(&run);
+    store_close(db);
+    return rc;
+}
+
 /* Runs plot_run on a fresh connection to t->path, writing into t->dir. */
 static void plot_ok(const TestTmp *t, int64_t run_id, PlotResult *res)
 {
-    sqlite3 *db = NULL;
-    TsErr err;
-    ts_err_clear(&err);
-    assert_int_equal(sqlite3_open_v2(t->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    int rc = plot_run(db, run_id, t->dir, res, &err);
+    int rc = plot_stored(t, run_id, res);
     if (rc != 0)
-        fail_msg("plot_run = %d: %s", rc, err.msg);
-    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+        fail_msg("plot_run = %d", rc);
 }
 
 static char *slurp(const char *dir, const char *name)
@@ -397,12 +387,9 @@ static void test_plot_without_gnuplot_writes_scripts_and_returns_0(void **state)
     char *saved = old ? strdup(old) : NULL;
     assert_int_equal(setenv("PATH", empty, 1), 0);
     PlotResult res;
-    sqlite3 *db = NULL;
     TsErr err;
     ts_err_clear(&err);
-    assert_int_equal(sqlite3_open_v2(t->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    int rc = plot_run(db, run_id, t->dir, &res, &err);
-    sqlite3_close(db);
+    int rc = plot_stored(t, run_id, &res);
     if (saved)
         setenv("PATH", saved, 1);
     else
@@ -434,9 +421,13 @@ static void test_plot_run_with_no_rows_writes_nothing(void **state)
     TestTmp *t = *state;
     char hostile[256];
     hostile_name(t->dir, hostile, sizeof hostile);
-    int64_t run_id = build_db(t, hostile);
+    build_db(t, hostile);
     PlotResult res;
-    plot_ok(t, run_id + 1, &res); /* a run that does not exist */
+    StoredRun empty; /* a run with no rows */
+    memset(&empty, 0, sizeof empty);
+    TsErr err;
+    ts_err_clear(&err);
+    assert_int_equal(plot_run(&empty, t->dir, &res, &err), 0);
     assert_int_equal(res.n, 0);
     assert_int_equal(res.n_images, 0);
     assert_false(file_ok(t->dir, "cost_breakdown", "gp"));

@@ -14,10 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/cli/record.h"
 #include "sim/price/evaluate.h"
 #include "sim/price/metrics.h"
 #include "sim/render/report.h"
 #include "sim/scenario/scenario.h"
+#include "sim/store/run.h"
+#include "sim/study/outcome.h"
 #include "tests/unit/testutil.h"
 
 static const char SCENARIO[] =
@@ -72,8 +75,25 @@ static void write_and_parse(TestTmp *t, int digits, Parsed *p, FleetResult res[2
     for (int i = 0; i < 2; i++)
         if (eval_fleet(&s, &s.fleets[i], &res[i], &err))
             fail_msg("eval: %s", err.msg);
-    if (report_write_scenario(t->dir, &s, res, NULL, NULL, NULL, NULL, 0, digits, &err))
+    /* the run's way out: outcome, stored rows, the run read back, rendered */
+    Outcome o;
+    Record rec;
+    Store *db = NULL;
+    StoredRun run;
+    int64_t run_id = 0;
+    char db_path[256];
+    snprintf(db_path, sizeof db_path, "%s/report.db", t->dir);
+    StoreRunInfo info = {.kind = "scenario", .name = "csv-test", .version = "test"};
+    if (outcome_make(&s, res, NULL, NULL, NULL, &o, &err) ||
+        record_make(&s, &o, NULL, NULL, digits == 6, &rec, &err) ||
+        store_open(db_path, &db, &err) || store_run_begin(db, &info, &run_id, &err) ||
+        store_run_finish_all(db, run_id, &rec.res, &err) ||
+        store_load_run(db, run_id, &run, &err) || report_write_run(t->dir, &run, &err))
         fail_msg("report: %s", err.msg);
+    store_run_free(&run);
+    store_close(db);
+    record_fini(&rec);
+    outcome_fini(&o);
     scn_fini(&s);
     scn_catalogs_fini(&cats);
 

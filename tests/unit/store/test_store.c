@@ -131,7 +131,7 @@ static void test_open_fresh_file_has_the_current_user_version_and_strict_tables(
     Store *s = open_ok(t);
     sqlite3 *db = store_db(s);
     assert_int_equal(query_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-    assert_int_equal(STORE_SCHEMA_VERSION, 5);
+    assert_int_equal(STORE_SCHEMA_VERSION, 6);
     assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'view'"
                                    " AND name IN ('v_fleet_summary', 'v_price_curve')"),
                      2);
@@ -139,7 +139,8 @@ static void test_open_fresh_file_has_the_current_user_version_and_strict_tables(
     static const char *const tables[] = {"runs",        "fleets",       "metrics",
                                          "sweep_points", "measurements", "tornado",
                                          "histograms",  "comparisons",  "validation",
-                                         "mc_shards",   "mc_blocks"};
+                                         "mc_shards",   "mc_blocks",    "run_inputs",
+                                         "run_notes",   "run_sources"};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         sqlite3_stmt *st = NULL;
         assert_int_equal(sqlite3_prepare_v2(db,
@@ -197,7 +198,13 @@ static void test_reopen_keeps_rows_and_does_not_rerun_migrations(void **state)
     " ALTER TABLE measurements DROP COLUMN mtp_depth;"                                            \
     " ALTER TABLE measurements DROP COLUMN mtp_accept_forced;"                                    \
     " ALTER TABLE measurements DROP COLUMN mtp_accept_measured;"                                  \
-    " ALTER TABLE measurements DROP COLUMN tokens_per_step;"
+    " ALTER TABLE measurements DROP COLUMN tokens_per_step;" DROP_V6
+
+/* What schema 6 added (a database made fresh, then taken back to an older version). */
+#define DROP_V6                                                                                   \
+    " DROP TABLE run_inputs; DROP TABLE run_notes; DROP TABLE run_sources;"                       \
+    " ALTER TABLE metrics DROP COLUMN part; ALTER TABLE fleets DROP COLUMN candidate;"            \
+    " ALTER TABLE fleets DROP COLUMN over_capacity; ALTER TABLE fleets DROP COLUMN failed_samples;"
 
 static void test_version_1_database_migrates_to_current_keeping_its_rows(void **state)
 {

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sim/cli/parts.h"
 #include "sim/cli/runner.h"
 #include "sim/study/shard.h"
 #include "sim/store/store.h"
@@ -277,12 +278,12 @@ static void test_three_shards_merge_into_the_single_run_bit_for_bit(void **state
         shard_run_fini(&r);
     }
 
-    ShardMerge m;
+    PartsMerge m;
     McResult merged;
-    if (shard_merge_open(&m, parts, 3, "test", &err))
-        fail_msg("shard_merge_open: %s", err.msg);
-    if (shard_merge_blocks(&m, &s, &merged, &err))
-        fail_msg("shard_merge_blocks: %s", err.msg);
+    if (parts_merge_open(&m, parts, 3, "test", &err))
+        fail_msg("parts_merge_open: %s", err.msg);
+    if (parts_merge_blocks(&m, &s, &merged, &err))
+        fail_msg("parts_merge_blocks: %s", err.msg);
     size_t cells = (size_t)3 * 2 * MET_COUNT;
     assert_same_doubles(merged.block_sum, whole.block_sum, cells, "block_sum");
     assert_same_doubles(merged.block_count, whole.block_count, cells, "block_count");
@@ -291,15 +292,15 @@ static void test_three_shards_merge_into_the_single_run_bit_for_bit(void **state
     assert_memory_equal(merged.have_block, whole.have_block, 3);
     assert_int_equal(merged.clamped, whole.clamped);
     mc_fini(&merged);
-    shard_merge_fini(&m);
+    parts_merge_fini(&m);
 
     /* 2 of 3 parts, and a build of another version, are refused */
-    assert_int_equal(shard_merge_open(&m, parts, 2, "test", &err), TS_EINPUT);
+    assert_int_equal(parts_merge_open(&m, parts, 2, "test", &err), TS_EINPUT);
     assert_non_null(strstr(err.msg, "shard 3/3 is missing"));
-    shard_merge_fini(&m);
-    assert_int_equal(shard_merge_open(&m, parts, 3, "other", &err), TS_EINPUT);
+    parts_merge_fini(&m);
+    assert_int_equal(parts_merge_open(&m, parts, 3, "other", &err), TS_EINPUT);
     assert_non_null(strstr(err.msg, "tokensim test"));
-    shard_merge_fini(&m);
+    parts_merge_fini(&m);
     mc_fini(&whole);
     scn_fini(&s);
 }

@@ -1,4 +1,4 @@
-/* test_text: sim/scenario/text.h's strict number parsing (what strtod would accept but the catalogs and
+/* test_text: sim/text/text.h's strict number parsing (what strtod would accept but the catalogs and
  * scenarios must not: hex, inf, nan, overflow, a decimal comma, trailing junk), integer parsing,
  * ASCII case-insensitive equality and edit distance, "did you mean" suggestions with their
  * max(2, len/3) cut-off, in-place trimming and the name rule (1-40 of [A-Za-z0-9._-]). */
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/scenario/text.h"
+#include "sim/text/text.h"
 
 
 

@@ -72,4 +72,8 @@ FILE *txt_inert_stream(FILE *raw);
  * out. */
 char *txt_inert_dup(const char *s);
 
+/* Formats v for people: grouped integers from 1,000 up, else 4 significant figures; "n/a"
+ * when v is not finite (a person never reads "nan" or "inf"). */
+const char *txt_fmt(double v, char *buf, int size);
+
 #endif

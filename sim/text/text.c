@@ -1,7 +1,7 @@
 /* text: strict number parsing, ASCII case folding, edit distance and nearest-name suggestions.
  * Locale-independent on purpose: tokensim never calls setlocale, so strtod reads '.' decimals. */
 #define _GNU_SOURCE /* fopencookie */
-#include "sim/scenario/text.h"
+#include "sim/text/text.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -388,4 +388,33 @@ FILE *txt_inert_stream(FILE *raw)
     if (!f)
         free(k);
     return f;
+}
+
+const char *txt_fmt(double v, char *buf, int size)
+{
+    double a = fabs(v);
+    if (!isfinite(v)) { /* never "nan" or "inf" on a page: not applicable */
+        snprintf(buf, (size_t)size, "n/a");
+    } else if (v == 0.0) {
+        snprintf(buf, (size_t)size, "0");
+    } else if (a >= 1e15 || a < 1e-4) {
+        snprintf(buf, (size_t)size, "%.4g", v);
+    } else if (a >= 1000.0) {
+        char digits[32];
+        snprintf(digits, sizeof digits, "%.0f", a);
+        size_t n = strlen(digits), o = 0;
+        char out[48];
+        if (v < 0)
+            out[o++] = '-';
+        for (size_t i = 0; i < n; i++) {
+            if (i > 0 && (n - i) % 3 == 0)
+                out[o++] = ',';
+            out[o++] = digits[i];
+        }
+        out[o] = '\0';
+        snprintf(buf, (size_t)size, "%s", out);
+    } else {
+        snprintf(buf, (size_t)size, "%.4g", v);
+    }
+    return buf;
 }
