@@ -34,7 +34,7 @@ endif
 FLAVOUR_STAMP := build/.flavour-$(subst /,_,$(BIN))
 $(shell mkdir -p build; [ "$$(cat $(FLAVOUR_STAMP) 2>/dev/null)" = "$(MPI)" ] || \
 	echo "$(MPI)" >$(FLAVOUR_STAMP))
-PKGS := sqlite3 gsl inih
+PKGS := sqlite3 gsl inih jansson
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 # Recursive (=) so pkg-config runs when a recipe needs it, after scripts/deps.sh installed it.
 BASE_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O2 -g $(WARN) \

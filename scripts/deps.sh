@@ -5,7 +5,7 @@ set -u
 # Usage: scripts/deps.sh [--test|--mpi|--fuzz]; --test adds what only the tests need (chromium,
 # for the headless check that report.html renders with every image; Open MPI, so that the tests
 # also build and run `make MPI=1`); --mpi adds Open MPI alone (mpicc and mpirun for make MPI=1).
-PKGS="libsqlite3-dev sqlite3 libgsl-dev libcsv-dev libinih-dev libcmocka-dev gnuplot-nox pkg-config librandom123-dev"
+PKGS="libsqlite3-dev sqlite3 libgsl-dev libcsv-dev libinih-dev libjansson-dev libcmocka-dev gnuplot-nox pkg-config librandom123-dev"
 # --fuzz adds clang and its libFuzzer runtime (make fuzz).
 MPI_PKGS="libopenmpi-dev openmpi-bin"
 [ "${1:-}" = "--test" ] && PKGS="$PKGS chromium $MPI_PKGS"

@@ -11,8 +11,8 @@ secs=${FUZZ_SECONDS:-30}
 CC=${FUZZ_CC:-clang}
 out=build/fuzz
 mkdir -p "$out/obj"
-FLAGS="-g -O1 -I. -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -ffp-contract=off -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined $(pkg-config --cflags sqlite3 gsl inih)"
-LIBS="$(pkg-config --libs sqlite3 gsl inih) -lcsv -lm -pthread"
+FLAGS="-g -O1 -I. -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -ffp-contract=off -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined $(pkg-config --cflags sqlite3 gsl inih jansson)"
+LIBS="$(pkg-config --libs sqlite3 gsl inih jansson) -lcsv -lm -pthread"
 objs=""
 for src in $(find models sim -name '*.c' | sort); do
     [ "$src" = sim/cli/main.c ] && continue
@@ -36,6 +36,7 @@ for t in tests/fuzz/fuzz_*.c; do
     case "$short" in
         scenario) cp scenarios/*.ini tests/bad/*.ini "$corpus"/ ;;
         catalog) cp data/*.csv "$corpus"/ ;;
+        hfconfig) cp tests/data/hf/*.json "$corpus"/ ;;
     esac
     echo "fuzz: $name for ${secs}s" >&2
     if "$bin" -max_total_time="$secs" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
