@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/scenario/text.h"
+#include "sim/text/text.h"
 
 #define HF_MAX_COUNT 100000000LL /* above any real layer count, width or vocabulary */
 
