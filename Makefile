@@ -139,6 +139,7 @@ bench: deps
 	@$(MAKE) --no-print-directory build
 	./tokensim bench --commit "$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" --out BENCHMARKS.md
 	sh scripts/bench-mc.sh BENCHMARKS.md
+	sh scripts/bench-published.sh BENCHMARKS.md
 	@if command -v mpicc >/dev/null 2>&1; then \
 		$(MAKE) --no-print-directory MPI=1 BIN=build/mpi/tokensim build/mpi/tokensim && \
 		sh scripts/bench-mpi.sh BENCHMARKS.md; \

@@ -18,7 +18,7 @@ set yrange [0.4:3.6]
 set ytics noenhanced
 set grid xtics
 set style fill solid 0.85 border -1
-set arrow 1 from 0.187481, graph 0 to 0.187481, graph 1 nohead dt 2 lw 2
+set arrow 1 from 0.245509, graph 0 to 0.245509, graph 1 nohead dt 2 lw 2
 lo(a, m) = a < m ? a : m
 hi(a, m) = a < m ? m : a
 plot 'tornado_3.dat' using 7:1:(lo($5, $7)):(hi($5, $7)):($1-0.35):($1+0.35):ytic(2) with boxxyerror title 'input at P10', \

@@ -9,14 +9,18 @@
 #include "sim/render/report.h"
 #include "sim/cli/runner.h"
 #include "sim/cli/cli.h"
+#include "sim/scenario/hfconfig.h"
 
 const char CLI_USAGE_MODELS[] =
-    "usage: tokensim models [--config FILE] [--data DIR]\n"
+    "usage: tokensim models [--config FILE] [--data DIR] [--hf CONFIG.json]\n"
     "\n"
     "Lists the engine's presets: total and active parameters, FLOPs per decode token (at half\n"
     "the context length, textbook count plus element-wise ops), fp32 weight bytes read per\n"
     "decode token at batch 1, and KV-cache bytes per token of context. --config FILE adds the\n"
-    "[model NAME] sections of a model file (docs/scenario-format.md, \"Model files\").\n";
+    "[model NAME] sections of a model file (docs/scenario-format.md, \"Model files\").\n"
+    "--hf CONFIG.json prints the shape a Hugging Face config.json describes instead: layers,\n"
+    "heads, MoE and MLA fields, total and active parameters, bytes per weight, KV bytes per\n"
+    "token (a [model] takes the same file with hf_config = PATH).\n";
 
 const char CLI_USAGE_GENERATE[] =
     "usage: tokensim generate (--checkpoint FILE | --model-file FILE | --model PRESET [--seed N])\n"
@@ -68,15 +72,59 @@ static void print_model_row(const EngineConfig *c, const char *note)
            txt_fmt(shape_kv_bytes_per_token(&c->shape, 4.0), kv, sizeof kv), note);
 }
 
+/* models --hf FILE: the shape a Hugging Face config.json describes and what it costs. */
+static int print_hf(const char *path)
+{
+    HfModel m;
+    TsErr err;
+    ts_err_clear(&err);
+    if (hf_load_file(&m, path, &err)) {
+        if (err.code == TS_EIO)
+            err.code = TS_EINPUT; /* a file the user named that cannot be read */
+        return cli_fail(&err);
+    }
+    const ModelShape *s = &m.shape;
+    char a[32], b[32], c[32], d[32];
+    printf("%s (model_type %s, dtype %s%s%s)\n", path, m.model_type[0] ? m.model_type : "?",
+           m.dtype[0] ? m.dtype : "?", m.quant_method[0] ? ", quantization " : "",
+           m.quant_method);
+    printf("  layers %ld, d_model %ld, heads %ld, kv_heads %ld, head_dim %ld, vocab %ld%s\n",
+           s->layers, s->d_model, s->heads, s->kv_heads, s->head_dim, s->vocab,
+           m.tied_embeddings ? ", tied embeddings" : "");
+    if (s->experts > 0)
+        printf("  MoE: %ld experts, top %ld, %ld shared, expert FFN %ld, %ld dense layers (FFN "
+               "%ld)\n",
+               s->experts, s->experts_active, s->shared_experts, s->expert_ffn, s->dense_layers,
+               s->ffn);
+    else
+        printf("  dense FFN %ld\n", s->ffn);
+    if (s->kv_lora_rank > 0)
+        printf("  MLA: kv_lora_rank %ld, q_lora_rank %ld, rope %ld, nope %ld, v_head_dim %ld\n",
+               s->kv_lora_rank, s->q_lora_rank, s->rope_dim, s->qk_nope_dim, s->v_head_dim);
+    if (m.sliding_layers > 0)
+        printf("  %ld layers attend over a window of %ld tokens (priced as full attention)\n",
+               m.sliding_layers, m.sliding_window_tokens);
+    double kv = shape_kv_bytes_per_token(s, 2.0);
+    printf("  parameters: %s total, %s active per token\n", txt_fmt(m.params_total, a, 32),
+           txt_fmt(m.params_active, b, 32));
+    printf("  weight bytes: %s per weight%s; KV cache: %s bytes per token at bf16\n",
+           m.weight_bytes > 0 ? txt_fmt(m.weight_bytes, c, 32) : "unknown",
+           m.weight_bytes > 0 ? "" : " (set weight_bytes in the [model])", txt_fmt(kv, d, 32));
+    printf("  decode FLOPs per token at context 0: %s\n",
+           txt_fmt(shape_flops_decode(s, 0), a, 32));
+    return 0;
+}
+
 int cli_cmd_models(int argc, char **argv)
 {
     static const struct option longs[] = {
         {"config", required_argument, NULL, 'c'},
         {"data", required_argument, NULL, 'D'},
+        {"hf", required_argument, NULL, 'H'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *config = NULL, *data = NULL;
+    const char *config = NULL, *data = NULL, *hf = NULL;
     optind = 1;
     opterr = 0;
     int c;
@@ -87,6 +135,9 @@ int cli_cmd_models(int argc, char **argv)
             break;
         case 'D':
             data = optarg;
+            break;
+        case 'H':
+            hf = optarg;
             break;
         case 'h':
             fputs(CLI_USAGE_MODELS, stdout);
@@ -99,6 +150,8 @@ int cli_cmd_models(int argc, char **argv)
         return cli_usage_error("models", "models takes no arguments besides options");
     TsErr err;
     ts_err_clear(&err);
+    if (hf)
+        return print_hf(hf);
     /* the model file first: a bad one prints its error and nothing else */
     EngineConfig *extra = NULL;
     int n_extra = 0;

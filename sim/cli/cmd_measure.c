@@ -1,5 +1,6 @@
 /* cmd_measure: `measure`, `bench` and `validate`: runs of the real engine on this machine,
  * the benchmark table, and the roofline held against a measure run. Progress on stderr. */
+#include <math.h>
 #include <getopt.h>
 #include <limits.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include "sim/cli/runner.h"
 #include "sim/text/text.h"
 #include "sim/cli/cli.h"
+#include "sim/price/published.h"
 
 const char CLI_USAGE_BENCH[] =
     "usage: tokensim bench [--model NAME]... [--config FILE] [--threads 1|2] [--repeats N]\n"
@@ -68,11 +70,18 @@ const char CLI_USAGE_MEASURE[] =
 const char CLI_USAGE_VALIDATE[] =
     "usage: tokensim validate [--db FILE] [--run ID] [--eff-compute X] [--eff-memory X]\n"
     "                         [--eff-prefill X]\n"
+    "       tokensim validate --published [--fit] [--data DIR] [--db FILE]\n"
     "\n"
     "Predicts this machine's tokens/s for every measured preset, phase and batch of a measure\n"
     "run (default the latest) with the roofline model, from the run's own probed ceilings (FMA\n"
     "peak and triad bandwidth) and the scenario default efficiencies, prints predicted against\n"
-    "measured with the error, and stores the comparison in table validation.\n";
+    "measured with the error, and stores the comparison in table validation.\n"
+    "\n"
+    "--published predicts every published GPU measurement of data/gpu_measurements.csv (chip,\n"
+    "chips, model, precision, lengths, concurrency) as a roofline fleet and prints predicted\n"
+    "against measured output tokens/s per chip; --fit also fits eff_compute, eff_memory,\n"
+    "step_overhead_ms and collective_us per chip family on half the rows and reports the error\n"
+    "on the other half. Both go to tables published_validation and published_fits of --db.\n";
 
 static void bench_progress(void *ctx, const char *msg)
 {
@@ -451,6 +460,82 @@ int cli_cmd_measure(int argc, char **argv)
     return rc ? cli_fail(&err) : 0;
 }
 
+/* validate --published: prints the rows and fits, stores them. */
+static int validate_published(const char *db_path, const char *data, int fit)
+{
+    Options o = {.data = data};
+    ScnCatalogs cats;
+    TsErr err;
+    ts_err_clear(&err);
+    if (cli_load_catalogs(&o, &cats, &err))
+        return cli_fail(&err);
+    PubResult *r = calloc(1, sizeof *r);
+    int rc = r ? pub_run(&cats, cats.dir, fit, r, &err) : ts_err_set(&err, TS_ENOMEM, "out of memory");
+    scn_catalogs_fini(&cats);
+    if (rc) {
+        free(r);
+        return cli_fail(&err);
+    }
+    char a[32], b[32], c[32];
+    printf("%-40s %-9s %5s %-16s %5s %10s %10s %7s", "published measurement", "chip", "chips",
+           "model", "conc", "measured", "predicted", "error");
+    if (fit)
+        printf(" %10s %7s %s", "fitted", "error", "(fit on / held out)");
+    printf("\n");
+    StorePublishedRow rows[PUB_MAX_ROWS];
+    for (int i = 0; i < r->n_rows; i++) {
+        const PubRow *p = &r->rows[i];
+        char conc[16];
+        snprintf(conc, sizeof conc, p->concurrency > 0 ? "%d" : "full", p->concurrency);
+        printf("%-40.40s %-9.9s %5d %-16.16s %5s %10s", p->name, p->chip, p->chips, p->model, conc,
+               txt_fmt(p->measured, a, 32));
+        if (isfinite(p->predicted))
+            printf(" %10s %+6.0f%%", txt_fmt(p->predicted, b, 32),
+                   100.0 * (p->predicted / p->measured - 1.0));
+        else
+            printf(" %10s %7s", "n/a", "");
+        if (fit && isfinite(p->fitted))
+            printf(" %10s %+6.0f%% %s", txt_fmt(p->fitted, c, 32),
+                   100.0 * (p->fitted / p->measured - 1.0), p->held_out ? "held out" : "fit on");
+        if (p->why[0])
+            printf("  (%s)", p->why);
+        printf("\n");
+        rows[i] = (StorePublishedRow){p->name, p->family, p->chip, p->model, p->why,
+                                      p->chips, p->concurrency, p->held_out, p->measured,
+                                      p->predicted, p->fitted};
+    }
+    printf("median |error| as scenarios price them (data/roofline_fit.csv, else the defaults): "
+           "%.1f%%\n",
+           100.0 * r->default_median_err);
+    StorePublishedFit fits[PUB_MAX_FAMILIES];
+    for (int i = 0; i < r->n_fits; i++) {
+        const PubFit *f = &r->fits[i];
+        printf("fit %s (%d rows, %d held out%s): eff_compute %.3g, eff_memory %.3g, "
+               "step_overhead_ms %.3g, collective_us %.3g; median |error| %.1f%% on the fit rows, "
+               "%.1f%% held out\n",
+               f->family, f->n_train, f->n_test, f->converged ? "" : ", not converged",
+               f->params.eff_compute, f->params.eff_memory, f->params.step_overhead_ms,
+               f->params.collective_us, 100.0 * f->train_median_err, 100.0 * f->test_median_err);
+        fits[i] = (StorePublishedFit){f->family,        f->params.eff_compute,
+                                      f->params.eff_memory, f->params.step_overhead_ms,
+                                      f->params.collective_us, f->n_train,
+                                      f->n_test,         f->train_median_err,
+                                      f->test_median_err};
+    }
+    if (fit)
+        printf("held-out median |error| at the fitted efficiencies: %.1f%%\n",
+               100.0 * r->test_median_err);
+    Store *db = NULL;
+    rc = store_open(db_path, &db, &err);
+    if (!rc)
+        rc = store_published(db, rows, r->n_rows, fits, r->n_fits, &err);
+    store_close(db);
+    if (!rc)
+        printf("stored in %s (tables published_validation, published_fits)\n", db_path);
+    free(r);
+    return rc ? cli_fail(&err) : 0;
+}
+
 int cli_cmd_validate(int argc, char **argv)
 {
     static const struct option longs[] = {
@@ -459,10 +544,14 @@ int cli_cmd_validate(int argc, char **argv)
         {"eff-compute", required_argument, NULL, 'c'},
         {"eff-memory", required_argument, NULL, 'm'},
         {"eff-prefill", required_argument, NULL, 'p'},
+        {"published", no_argument, NULL, 'P'},
+        {"fit", no_argument, NULL, 'F'},
+        {"data", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *db_path = "tokensim.db";
+    const char *db_path = "tokensim.db", *data = NULL;
+    int published = 0, fit = 0;
     long run = 0;
     ValOptions vo = {0.5, 0.7, 0.5};
     optind = 1;
@@ -485,6 +574,15 @@ int cli_cmd_validate(int argc, char **argv)
                 return CLI_EXIT_USAGE;
             *(c == 'c' ? &vo.eff_compute : c == 'm' ? &vo.eff_memory : &vo.eff_prefill) = v;
             break;
+        case 'P':
+            published = 1;
+            break;
+        case 'F':
+            fit = 1;
+            break;
+        case 'D':
+            data = optarg;
+            break;
         case 'h':
             fputs(CLI_USAGE_VALIDATE, stdout);
             return 0;
@@ -494,6 +592,10 @@ int cli_cmd_validate(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error("validate", "validate takes no arguments besides options");
+    if ((fit || data) && !published)
+        return cli_usage_error("validate", "--fit and --data go with --published");
+    if (published)
+        return validate_published(db_path, data, fit);
     TsErr err;
     ts_err_clear(&err);
     if (access(db_path, F_OK) != 0) {

@@ -14,7 +14,7 @@
 #include "sim/render/report.h"
 #include "sim/text/text.h"
 
-enum { B_FLEETS, B_METRICS, B_INPUTS, B_NOTES, B_SOURCES, B_CMP, B_SWEEP, B_TORNADO, B_HIST };
+enum { B_FLEETS, B_METRICS, B_INPUTS, B_NOTES, B_SOURCES, B_CMP, B_SWEEP, B_TORNADO, B_HIST, B_DEPLOY };
 
 /* Growing arrays of input and note rows while they are laid out. */
 typedef struct {
@@ -292,6 +292,25 @@ static void metric_rows(const Scenario *s, const Outcome *o, const CmpResult *cm
     }
 }
 
+/* Why a size of a deployment search is not a candidate (NULL when it is). */
+static const char *deployment_why(int status)
+{
+    switch (status) {
+    case 0:
+        return NULL;
+    case -1:
+        return "the weights and one sequence's KV cache do not fit";
+    case -2:
+        return "even batch 1 misses tpot_slo_ms";
+    case -3:
+        return "one prompt's prefill misses ttft_slo_ms";
+    case PERF_NOT_DIVISOR:
+        return "does not divide the fleet's chips";
+    default:
+        return "not priced";
+    }
+}
+
 int record_make(const Scenario *s, const Outcome *o, const SwpResult *sweep,
                 const CmpResult *cmp, int reproducible, Record *rec, TsErr *err)
 {
@@ -311,9 +330,10 @@ int record_make(const Scenario *s, const Outcome *o, const SwpResult *sweep,
     int n_torn = o->tornado ? nf * (o->n_dists + 1) : 0;
     StoreTornadoRow *torn = calloc((size_t)n_torn + 1, sizeof *torn);
     StoreHistogramRow *hist = calloc((size_t)o->n_hist + 1, sizeof *hist);
-    void *blocks[] = {fleets, metrics, NULL, NULL, sources, cmps, sw, torn, hist};
+    StoreDeploymentRow *deploy = calloc((size_t)nf * PERF_FRONTIER_MAX + 1, sizeof *deploy);
+    void *blocks[] = {fleets, metrics, NULL, NULL, sources, cmps, sw, torn, hist, deploy};
     memcpy(rec->blocks, blocks, sizeof blocks);
-    if (!fleets || !metrics || !sources || !cmps || !sw || !torn || !hist) {
+    if (!fleets || !metrics || !sources || !cmps || !sw || !torn || !hist || !deploy) {
         record_fini(rec);
         return ts_err_set(err, TS_ENOMEM, "out of memory");
     }
@@ -387,6 +407,27 @@ int record_make(const Scenario *s, const Outcome *o, const SwpResult *sweep,
     }
     r->histograms = hist;
     r->n_histograms = o->n_hist;
+    for (int i = 0; i < nf; i++) {
+        const PerfResult *p = &o->fleets[i].perf;
+        for (int k = 0; p->searched && k < p->n_frontier; k++) {
+            const PerfCandidate *c = &p->frontier[k];
+            deploy[r->n_deployments++] = (StoreDeploymentRow){
+                .fleet = s->fleets[i].name,
+                .chips_per_instance = c->chips_per_instance,
+                .feasible = c->status == 0,
+                .chosen = k == p->chosen,
+                .why = deployment_why(c->status),
+                .bound = c->roof.bound,
+                .batch = c->roof.batch,
+                .tpot_ms = c->roof.tpot_ms,
+                .ttft_ms = c->roof.ttft_ms,
+                .decode_tok_s_per_chip = c->roof.decode_tok_s_per_chip,
+                .usd_per_m_output = c->usd_per_m_output,
+                .usd_per_m_blended = c->usd_per_m_blended,
+            };
+        }
+    }
+    r->deployments = deploy;
     rec->blocks[B_INPUTS] = b.inputs;
     rec->blocks[B_NOTES] = b.notes;
     r->inputs = b.inputs;

@@ -67,10 +67,53 @@ void eval_cost_inputs(const Scenario *s, const ScnFleet *f, const PerfResult *pe
     }
 }
 
+/* Prices every feasible size of a deployment search at the fleet's cost and keeps the one with
+ * the lowest usd_per_m_blended (usd_per_m_output when there is no blend; ties keep the smaller
+ * instance). A size that does not divide a fixed fleet's chips is not a candidate. */
+static void choose_deployment(const Scenario *s, const ScnFleet *f, PerfResult *perf)
+{
+    int best = -1;
+    for (int i = 0; i < perf->n_frontier; i++) {
+        PerfCandidate *c = &perf->frontier[i];
+        if (c->status != 0)
+            continue;
+        PerfResult one = *perf;
+        one.roof = c->roof;
+        one.decode_tok_s_per_chip = c->roof.decode_tok_s_per_chip;
+        one.prefill_tok_s_per_chip = c->roof.prefill_tok_s_per_chip;
+        CostInputs in;
+        eval_cost_inputs(s, f, &one, &in);
+        in.chips_per_instance = c->chips_per_instance;
+        if (in.fixed_chips && fmod(in.chips, in.chips_per_instance) != 0) {
+            c->status = PERF_NOT_DIVISOR;
+            continue;
+        }
+        MetricSet m;
+        int over = 0;
+        cost_compute(&in, &m, &over);
+        c->usd_per_m_output = m.has[MET_USD_PER_M_OUTPUT] ? m.value[MET_USD_PER_M_OUTPUT] : NAN;
+        c->usd_per_m_blended = m.has[MET_USD_PER_M_BLENDED] ? m.value[MET_USD_PER_M_BLENDED]
+                                                            : c->usd_per_m_output;
+        if (!isfinite(c->usd_per_m_blended))
+            continue;
+        if (best < 0 || c->usd_per_m_blended < perf->frontier[best].usd_per_m_blended)
+            best = i;
+    }
+    if (best < 0)
+        return; /* nothing priced: the first feasible size stays */
+    perf->chosen = best;
+    perf->roof = perf->frontier[best].roof;
+}
+
 int eval_fleet(const Scenario *s, const ScnFleet *f, FleetResult *r, TsErr *err)
 {
     if (perf_fleet(s, f, &r->perf, err))
         return err->code;
+    if (r->perf.roofline && r->perf.searched) {
+        choose_deployment(s, f, &r->perf);
+        r->perf.decode_tok_s_per_chip = r->perf.roof.decode_tok_s_per_chip;
+        r->perf.prefill_tok_s_per_chip = r->perf.roof.prefill_tok_s_per_chip;
+    }
     eval_cost_inputs(s, f, &r->perf, &r->inputs);
     if (r->perf.roofline) {
         /* the instance is the roofline's (the fewest chips that hold the weights, unless set) */

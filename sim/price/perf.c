@@ -3,6 +3,7 @@
  * attention over the context; with only params_active, 2 × params_active. */
 #include "sim/price/perf.h"
 
+#include <math.h>
 #include <string.h>
 
 void perf_flops_per_token(const ScnModel *m, const ScnVal *wl, double *per_output,
@@ -57,6 +58,8 @@ void perf_roof_inputs(const Scenario *s, const ScnFleet *f, RoofInputs *in)
     in->max_batch = given(&v[FK_MAX_BATCH]) ? (int)v[FK_MAX_BATCH].num : 0;
     in->chips_per_instance =
         v[FK_CHIPS_PER_INSTANCE].origin == ORIG_FILE ? (int)v[FK_CHIPS_PER_INSTANCE].num : 0;
+    in->kv_paged = !(v[FK_KV_ALLOCATION].text && strcmp(v[FK_KV_ALLOCATION].text, "peak") == 0);
+    in->collective_us = given(&v[FK_COLLECTIVE_US]) ? v[FK_COLLECTIVE_US].num : 0.0;
     in->context_tokens = w[WK_CONTEXT_TOKENS].num;
     if (given(&w[WK_REQUESTS_PER_DAY]))
         in->peak_context = (given(&w[WK_PROMPT_TOKENS]) ? w[WK_PROMPT_TOKENS].num : 0) +
@@ -68,6 +71,42 @@ void perf_roof_inputs(const Scenario *s, const ScnFleet *f, RoofInputs *in)
                                                                                : 1);
     in->tpot_slo_ms = given(&w[WK_TPOT_SLO_MS]) ? w[WK_TPOT_SLO_MS].num : 0;
     in->ttft_slo_ms = given(&w[WK_TTFT_SLO_MS]) ? w[WK_TTFT_SLO_MS].num : 0;
+}
+
+/* The largest instance the search may try: the chip's scale-up domain, capped by the fleet's
+ * max_chips_per_instance (alone when the chip has none); 0 when neither is known. */
+static int search_max(const ScnFleet *f)
+{
+    const ScnVal *su = &f->chip.v[CK_SCALE_UP_CHIPS], *cap = &f->v[FK_MAX_CHIPS_PER_INSTANCE];
+    int n = given(su) ? (int)su->num : 0;
+    if (given(cap) && (n == 0 || cap->num < n))
+        n = (int)cap->num;
+    return n;
+}
+
+/* Solves every candidate size from n_min to n_max into out->frontier; out->roof takes the
+ * first feasible one. Returns 1 when some size is feasible. */
+static int search(const RoofInputs *in, int n_min, int n_max, PerfResult *out)
+{
+    int sizes[PERF_FRONTIER_MAX];
+    int n = roof_candidate_sizes(n_min, n_max, sizes, PERF_FRONTIER_MAX);
+    int first = -1;
+    for (int i = 0; i < n; i++) {
+        RoofInputs one = *in;
+        one.chips_per_instance = sizes[i];
+        PerfCandidate *c = &out->frontier[i];
+        c->chips_per_instance = sizes[i];
+        c->status = roof_solve(&one, &c->roof);
+        c->usd_per_m_output = c->usd_per_m_blended = NAN;
+        if (c->status == 0 && first < 0)
+            first = i;
+    }
+    out->n_frontier = n;
+    out->searched = 1;
+    out->chosen = first;
+    if (first >= 0)
+        out->roof = out->frontier[first].roof;
+    return first >= 0;
 }
 
 int perf_fleet(const Scenario *s, const ScnFleet *f, PerfResult *out, TsErr *err)
@@ -98,6 +137,10 @@ int perf_fleet(const Scenario *s, const ScnFleet *f, PerfResult *out, TsErr *err
         perf_roof_inputs(s, f, &in);
         out->peak_tflops = in.peak_tflops;
         int rc = roof_solve(&in, &out->roof);
+        int n_max = in.chips_per_instance > 0 ? 0 : search_max(f);
+        if (n_max > out->roof.chips_per_instance && search(&in, out->roof.chips_per_instance,
+                                                           n_max, out))
+            rc = 0; /* some size is feasible: eval_fleet prices and chooses */
         if (rc == -1)
             return ts_err_set(err, TS_EINPUT,
                               "%s:%d: fleet '%s': %.4g GB of weights and one sequence's KV cache "

@@ -71,23 +71,28 @@ double roof_step_ms(const RoofInputs *in, int chips, int b, double *compute_ms, 
     double bytes = dense_read + experts_read + mtp_read + kv_read;
     double c_ms = flops / (n * in->peak_tflops * 1e12 * in->eff_compute) * 1e3;
     double m_ms = bytes / (n * in->hbm_tb_s * 1e12 * in->eff_memory) * 1e3;
-    /* Communication between the instance's chips, each over its own link:
-     * - MoE, expert parallel: per MoE layer each chip dispatches its share of the tokens
-     *   (verify / n) to k experts and gathers the results back: 2 x tokens/n x k x d_model x
-     *   act_bytes;
+    /* Communication between the instance's chips, alpha-beta: each collective costs a fixed
+     * latency (collective_us) plus its bytes over the chip's own link:
+     * - MoE, expert parallel (attention data parallel): per MoE layer two all-to-alls, each chip
+     *   dispatching its share of the tokens (verify / n) to k experts and gathering the results
+     *   back: 2 x tokens/n x k x d_model x act_bytes;
      * - dense, tensor parallel: per layer two all-reduces (after attention and after the FFN) of
      *   tokens x d_model x act_bytes each; a ring all-reduce sends 2 (n - 1) / n of the data.
      * Added to the step (no overlap with compute assumed: an upper bound on its cost). */
     double x_ms = 0.0;
-    if (chips > 1 && in->interconnect_gb_s > 0) {
-        double link = in->interconnect_gb_s * 1e9, d = (double)s->d_model;
-        if (pt.p.moe_layers > 0)
-            x_ms += (double)pt.p.moe_layers * 2.0 * (verify / n) * (double)s->experts_active * d *
-                    in->act_bytes / link * 1e3;
-        double tp_layers = (double)pt.p.dense_ffn_layers;
-        if (pt.p.moe_layers == 0)
-            x_ms += tp_layers * 2.0 * (2.0 * (n - 1.0) / n) * verify * d * in->act_bytes / link *
-                    1e3;
+    if (chips > 1) {
+        double d = (double)s->d_model;
+        double link = in->interconnect_gb_s > 0 ? in->interconnect_gb_s * 1e9 : 0.0;
+        double alpha_ms = in->collective_us * 1e-3;
+        if (pt.p.moe_layers > 0) {
+            double sent = (double)pt.p.moe_layers * 2.0 * (verify / n) *
+                          (double)s->experts_active * d * in->act_bytes;
+            x_ms += (double)pt.p.moe_layers * 2.0 * alpha_ms + (link > 0 ? sent / link * 1e3 : 0);
+        } else {
+            double layers = (double)s->layers;
+            double sent = layers * 2.0 * (2.0 * (n - 1.0) / n) * verify * d * in->act_bytes;
+            x_ms += layers * 2.0 * alpha_ms + (link > 0 ? sent / link * 1e3 : 0);
+        }
     }
     if (compute_ms)
         *compute_ms = c_ms;
@@ -96,6 +101,27 @@ double roof_step_ms(const RoofInputs *in, int chips, int b, double *compute_ms, 
     if (comm_ms)
         *comm_ms = x_ms;
     return (c_ms > m_ms ? c_ms : m_ms) + x_ms + in->step_overhead_ms;
+}
+
+double roof_kv_bytes_per_sequence(const RoofInputs *in)
+{
+    double tokens = in->kv_paged ? in->context_tokens + ROOF_KV_BLOCK : in->peak_context;
+    return tokens * shape_kv_bytes_per_token(&in->shape, in->kv_bytes);
+}
+
+int roof_candidate_sizes(int n_min, int n_max, int *sizes, int max)
+{
+    int n = 0;
+    if (n_min < 1)
+        n_min = 1;
+    if (n_max < n_min)
+        n_max = n_min;
+    for (int c = n_min; c <= n_max && n < max; c++) {
+        int pow2 = (c & (c - 1)) == 0;
+        if (c == n_min || c == n_max || pow2 || c % 8 == 0)
+            sizes[n++] = c;
+    }
+    return n;
 }
 
 static double tpot_at(const RoofInputs *in, int chips, int b, double tps)
@@ -109,7 +135,7 @@ int roof_solve(const RoofInputs *in, RoofResult *out)
     Parts pt;
     parts(in, &pt);
     double usable = in->hbm_usable * in->hbm_gb * 1e9;
-    double kv_seq = in->peak_context * pt.kv_per_token;
+    double kv_seq = roof_kv_bytes_per_sequence(in);
     int n = in->chips_per_instance;
     if (n <= 0) {
         double need = ceil((pt.weights_bytes + kv_seq) / usable);

@@ -1,6 +1,7 @@
 /* roofline: the performance model of DESIGN.md ("Performance model") for a model on an
  * instance of n chips: per-token FLOPs and bytes from the shape (models/engine/shape.h), a decode step
- * at batch B bounded by compute or memory bandwidth plus expert-parallel communication and a
+ * at batch B bounded by compute or memory bandwidth plus communication (a latency per collective
+ * plus bytes over the link: tensor-parallel all-reduces, expert-parallel all-to-alls) and a
  * fixed overhead, multi-token prediction, the batch chosen by memory capacity, the TPOT SLO and
  * max_batch, and compute-bound prefill. Pure arithmetic on plain numbers: no parsing, no I/O. */
 #ifndef TS_SIM_ROOFLINE_H
@@ -24,6 +25,10 @@ typedef struct {
     double step_overhead_ms;
     int max_batch;             /* 0: no limit */
     int chips_per_instance;    /* 0: the fewest that hold the weights */
+    int kv_paged;              /* 1: a sequence holds its in-flight KV (context_tokens plus one
+                                  block of ROOF_KV_BLOCK tokens) as paged servers allocate it;
+                                  0: its peak (peak_context), reserved whole */
+    double collective_us;      /* latency of one collective (all-reduce, all-to-all), us */
 
     double context_tokens;     /* average KV length while decoding */
     double peak_context;       /* KV length a sequence reaches (sizes the cache) */
@@ -32,6 +37,9 @@ typedef struct {
     double ttft_slo_ms;        /* 0: none */
     int fixed_batch;           /* > 0: evaluate this batch instead of choosing one */
 } RoofInputs;
+
+/* Tokens per KV block of a paged cache (vLLM's and SGLang's default page). */
+#define ROOF_KV_BLOCK 16
 
 typedef enum { ROOF_CAPACITY, ROOF_SLO, ROOF_MAX_BATCH, ROOF_FIXED } RoofLimit;
 
@@ -75,5 +83,14 @@ double roof_step_ms(const RoofInputs *in, int chips, int b, double *compute_ms, 
  * then 0), -2 when even batch 1 misses the TPOT SLO, -3 when a fixed chips_per_instance cannot
  * meet the TTFT SLO. */
 int roof_solve(const RoofInputs *in, RoofResult *out);
+
+/* KV bytes one sequence holds while decoding: its in-flight context plus one block when paged,
+ * its peak context otherwise. */
+double roof_kv_bytes_per_sequence(const RoofInputs *in);
+
+/* The instance sizes a deployment search tries, from n_min to n_max (both tried): every size
+ * that is n_min, a power of two or a multiple of 8, as tensor- and expert-parallel groups come.
+ * Writes at most max sizes, ascending; returns how many. */
+int roof_candidate_sizes(int n_min, int n_max, int *sizes, int max);
 
 #endif

@@ -445,6 +445,8 @@ int plot_run(const StoredRun *run, const char *dir, PlotResult *out, TsErr *err)
     if (!rc)
         rc = pl_heatmaps(&c, err);
     if (!rc)
+        rc = pl_deployments(&c, err);
+    if (!rc)
         rc = pl_histogram(&c, err);
     if (!rc)
         rc = pl_tornados(&c, err);

@@ -68,6 +68,7 @@ int pl_price_curve(PlotCtx *c, TsErr *err);
 int pl_price_lines(PlotCtx *c, TsErr *err);
 int pl_batch_curve(PlotCtx *c, TsErr *err);
 int pl_heatmaps(PlotCtx *c, TsErr *err);
+int pl_deployments(PlotCtx *c, TsErr *err);
 int pl_histogram(PlotCtx *c, TsErr *err);
 int pl_tornados(PlotCtx *c, TsErr *err);
 int pl_measure(PlotCtx *c, int which, TsErr *err);

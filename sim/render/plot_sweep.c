@@ -296,3 +296,65 @@ int pl_heatmaps(PlotCtx *c, TsErr *err)
     free(rows);
     return rc;
 }
+
+/* A roofline fleet's deployment search (deployment_F, F from 1): usd_per_m_blended (left
+ * axis) and decode tokens/s per chip (right axis) against the chips per instance tried; the
+ * chosen size marked. */
+int pl_deployments(PlotCtx *c, TsErr *err)
+{
+    int rc = 0;
+    for (int i = 0; i < c->n_fleets && !rc; i++) {
+        int n = 0;
+        const StoredDeployment *win = NULL;
+        for (int k = 0; k < c->run->n_deployments; k++) {
+            const StoredDeployment *d = &c->run->deployments[k];
+            if (strcmp(d->fleet, c->fleets[i]) != 0 || !d->feasible)
+                continue;
+            n++;
+            if (d->chosen)
+                win = d;
+        }
+        if (n < 2 || !pl_room(c))
+            continue; /* one size is no search worth a plot */
+        char name[PLOT_NAME_MAX], text[512];
+        snprintf(name, sizeof name, "deployment_%d", i + 1);
+        FILE *dat, *gp;
+        rc = pl_begin(c, name, "the deployment search: cost and throughput per instance size",
+                      &dat, &gp, err);
+        if (rc)
+            break;
+        fputs("# fleet ", dat);
+        pl_dat_str(dat, c->fleets[i]);
+        fputs("\n# columns: chips_per_instance usd_per_m_blended (USD/Mtok) "
+              "decode_tok_s_per_chip (tok/s/chip) batch (sequences); feasible sizes only\n",
+              dat);
+        for (int k = 0; k < c->run->n_deployments; k++) {
+            const StoredDeployment *d = &c->run->deployments[k];
+            if (strcmp(d->fleet, c->fleets[i]) != 0 || !d->feasible)
+                continue;
+            fprintf(dat, "%d", d->chips_per_instance);
+            pl_dat_num(dat, d->usd_per_m_blended);
+            pl_dat_num(dat, d->decode_tok_s_per_chip);
+            fprintf(dat, " %d\n", d->batch);
+        }
+        snprintf(text, sizeof text, "Deployment search, fleet %s: cost and throughput per "
+                 "instance size", c->fleets[i]);
+        fputs("set title ", gp);
+        pl_gp_str(gp, text);
+        fputs("\nset xlabel 'chips per instance'\nset logscale x 2\n"
+              "set ylabel 'usd_per_m_blended (USD/Mtok)'\nset logscale y\n"
+              "set y2label 'decode_tok_s_per_chip (tok/s/chip)'\nset y2tics\nset ytics nomirror\n",
+              gp);
+        if (win)
+            fprintf(gp, "set arrow 1 from %d, graph 0 to %d, graph 1 nohead dt 2 lw 2\n"
+                        "set label 1 'chosen' at %d, graph 0.95 offset 0.5, 0\n",
+                    win->chips_per_instance, win->chips_per_instance, win->chips_per_instance);
+        fprintf(gp, "plot '%s.dat' using 1:2 axes x1y1 with linespoints lw 2 title "
+                    "'usd_per_m_blended (USD/Mtok)', \\\n"
+                    "     '' using 1:3 axes x1y2 with linespoints lw 2 dt 2 title "
+                    "'decode_tok_s_per_chip (tok/s/chip)'\n",
+                name);
+        rc = pl_end(c, name, text, dat, gp, err);
+    }
+    return rc;
+}

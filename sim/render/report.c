@@ -371,6 +371,66 @@ static void write_warnings(FILE *f, const StoredRun *r)
         }
 }
 
+/* The deployment search of a roofline fleet: why the chosen size won, then the frontier. */
+static void write_deployments(FILE *f, const StoredRun *r, const char *fleet)
+{
+    const StoredDeployment *win = NULL, *fewest = NULL, *largest = NULL;
+    int tried = 0, feasible = 0;
+    for (int i = 0; i < r->n_deployments; i++) {
+        const StoredDeployment *d = &r->deployments[i];
+        if (strcmp(d->fleet, fleet) != 0)
+            continue;
+        tried++;
+        if (!d->feasible)
+            continue;
+        feasible++;
+        if (!fewest)
+            fewest = d;
+        largest = d;
+        if (d->chosen)
+            win = d;
+    }
+    char a[32], b[32], c[32], e[32];
+    fprintf(f, "Deployment search: %d instance size%s tried, %d meeting the SLOs.", tried,
+            tried == 1 ? "" : "s", feasible);
+    if (win) {
+        fprintf(f, " %d chips per instance won: the lowest usd_per_m_blended, %s USD/Mtok.",
+                win->chips_per_instance, txt_fmt(win->usd_per_m_blended, a, 32));
+        if (fewest && fewest != win)
+            fprintf(f,
+                    " The fewest that hold the weights, %d, reach batch %d (bound: %s) and %s "
+                    "tok/s per chip (%s USD/Mtok blended).",
+                    fewest->chips_per_instance, fewest->batch, fewest->bound ? fewest->bound : "",
+                    txt_fmt(fewest->decode_tok_s_per_chip, b, 32),
+                    txt_fmt(fewest->usd_per_m_blended, c, 32));
+        if (largest && largest != win)
+            fprintf(f, " The largest, %d, reach %s tok/s per chip (%s USD/Mtok blended).",
+                    largest->chips_per_instance, txt_fmt(largest->decode_tok_s_per_chip, b, 32),
+                    txt_fmt(largest->usd_per_m_blended, e, 32));
+    }
+    fputs("\n\n| chips per instance | batch | bound | tpot_ms | ttft_ms | decode_tok_s_per_chip | "
+          "usd_per_m_output | usd_per_m_blended |\n|---:|---:|---|---:|---:|---:|---:|---:|\n",
+          f);
+    for (int i = 0; i < r->n_deployments; i++) {
+        const StoredDeployment *d = &r->deployments[i];
+        if (strcmp(d->fleet, fleet) != 0)
+            continue;
+        if (!d->feasible) {
+            fprintf(f, "| %d | - | %s | | | | | |\n", d->chips_per_instance,
+                    d->why ? d->why : "infeasible");
+            continue;
+        }
+        char t1[32], t2[32], t3[32], t4[32], t5[32];
+        fprintf(f, d->chosen ? "| **%d** | %d | %s | %s | %s | %s | %s | **%s** |\n"
+                             : "| %d | %d | %s | %s | %s | %s | %s | %s |\n",
+                d->chips_per_instance, d->batch, d->bound ? d->bound : "",
+                txt_fmt(d->tpot_ms, t1, 32), txt_fmt(d->ttft_ms, t2, 32),
+                txt_fmt(d->decode_tok_s_per_chip, t3, 32), txt_fmt(d->usd_per_m_output, t4, 32),
+                txt_fmt(d->usd_per_m_blended, t5, 32));
+    }
+    fputc('\n', f);
+}
+
 static void write_fleet(FILE *f, const StoredRun *r, const StoredFleet *fl, int mc)
 {
     char num[64], num2[64], num3[64], num4[64];
@@ -382,6 +442,9 @@ static void write_fleet(FILE *f, const StoredRun *r, const StoredFleet *fl, int 
     md_text(f, fl->model);
     fprintf(f, ", throughput `%s`, cost `%s`, energy source `%s`.\n\n", fl->throughput_mode,
             fl->cost_mode, fl->energy_source);
+    int searched = 0;
+    for (int i = 0; i < r->n_deployments; i++)
+        searched |= strcmp(r->deployments[i].fleet, fl->fleet) == 0;
     if (fl->bound) {
         int cpi = (int)input_num(r, fl->fleet, "roofline", "chips_per_instance");
         fprintf(f,
@@ -389,9 +452,9 @@ static void write_fleet(FILE *f, const StoredRun *r, const StoredFleet *fl, int 
                 "%d), decode step %s ms = max(compute %s, memory %s) + communication %s "
                 "+ overhead.\n\n",
                 cpi, cpi == 1 ? "" : "s",
-                store_run_input(r, fl->fleet, "fleet", "chips_per_instance")
-                    ? ""
-                    : " (the fewest that hold the weights and meet the TTFT SLO)",
+                store_run_input(r, fl->fleet, "fleet", "chips_per_instance") ? ""
+                : searched ? " (chosen by the deployment search below)"
+                           : " (the fewest that hold the weights and meet the TTFT SLO)",
                 (int)input_num(r, fl->fleet, "roofline", "batch"), fl->bound,
                 (int)input_num(r, fl->fleet, "roofline", "max_batch_memory"),
                 txt_fmt(input_num(r, fl->fleet, "roofline", "step_ms"), num, sizeof num),
@@ -399,6 +462,8 @@ static void write_fleet(FILE *f, const StoredRun *r, const StoredFleet *fl, int 
                 txt_fmt(input_num(r, fl->fleet, "roofline", "memory_ms"), num3, sizeof num3),
                 txt_fmt(input_num(r, fl->fleet, "roofline", "comm_ms"), num4, sizeof num4));
     }
+    if (searched)
+        write_deployments(f, r, fl->fleet);
     fputs(mc ? "| metric | mean | P5 | P95 | unit |\n|---|---:|---:|---:|---|\n"
              : "| metric | value | unit |\n|---|---:|---|\n",
           f);

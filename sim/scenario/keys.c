@@ -13,6 +13,7 @@ const KeySpec SCN_CHIP_KEYS[CK_COUNT] = {
     NUM("price_usd", 0, 1e12),
     NUM("rent_usd_per_chip_hour", 0, 1e7),
     NUM("interconnect_gb_s", 0, 1e9),
+    INT("scale_up_chips", 1, 1e6),
 };
 
 const KeySpec SCN_MODEL_KEYS[MK_COUNT] = {
@@ -43,6 +44,7 @@ const KeySpec SCN_MODEL_KEYS[MK_COUNT] = {
     POS("rope_theta", 1e9),
     {"norm_eps", KT_NUM, 0, 1, 1, 0, NULL},
     {"shared_classifier", KT_BOOL, 0, 0, 0, 0, NULL},
+    TEXT("hf_config"),
 };
 
 const KeySpec SCN_WORKLOAD_KEYS[WK_COUNT] = {
@@ -94,6 +96,9 @@ const KeySpec SCN_FLEET_KEYS[FK_COUNT] = {
     INT("measurement", 1, 9e15),
     TEXT("measured_model"),
     INT("measured_threads", 1, 1e5),
+    INT("max_chips_per_instance", 1, 1e6),
+    {"kv_allocation", KT_ENUM, 0, 0, 0, 0, "paged|peak"},
+    NUM("collective_us", 0, 1e6),
 };
 
 const KeySpec SCN_PRICING_KEYS[PK_COUNT] = {

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "sim/scenario/hfconfig.h"
 #include "sim/scenario/parse.h"
 #include "sim/text/text.h"
 
@@ -83,6 +84,49 @@ int scn_resolve_scenario(Ctx *c)
 }
 
 /* Finds or adds the model called name; *out is its index. line: where it is referenced. */
+/* Reads the [model]'s hf_config (a Hugging Face config.json; a relative path is from the
+ * scenario file's folder) and takes from it every shape key and weight_bytes that the
+ * section itself does not give (the file's own keys win; catalog values are replaced). */
+static int apply_hf_config(Ctx *c, ScnModel *m)
+{
+    const ScnVal *hv = &m->v[MK_HF_CONFIG];
+    char path[4096];
+    const char *slash = strrchr(c->s->path, '/');
+    if (hv->text[0] == '/' || !slash)
+        snprintf(path, sizeof path, "%s", hv->text);
+    else
+        snprintf(path, sizeof path, "%.*s/%s", (int)(slash - c->s->path), c->s->path, hv->text);
+    HfModel hf;
+    TsErr e;
+    ts_err_clear(&e);
+    if (hf_load_file(&hf, path, &e))
+        return ts_err_set(c->err, e.code == TS_ENOMEM ? TS_ENOMEM : TS_EINPUT,
+                          "%s:%d: model '%s': hf_config: %s", c->s->path, hv->line, m->name,
+                          e.msg);
+    const ModelShape *sh = &hf.shape;
+    long vals[] = {sh->layers,         sh->d_model,     sh->heads,       sh->kv_heads,
+                   sh->head_dim,       sh->ffn,         sh->experts,     sh->experts_active,
+                   sh->shared_experts, sh->expert_ffn,  sh->dense_layers, sh->kv_lora_rank,
+                   sh->q_lora_rank,    sh->rope_dim,    sh->qk_nope_dim, sh->v_head_dim,
+                   sh->vocab};
+    for (int k = MK_LAYERS; k <= MK_VOCAB; k++) {
+        ScnVal *v = &m->v[k];
+        if (v->origin == ORIG_FILE)
+            continue;
+        long x = vals[k - MK_LAYERS];
+        *v = x > 0 ? (ScnVal){.origin = ORIG_HF, .line = hv->line, .num = (double)x}
+                   : (ScnVal){0};
+    }
+    if (hf.weight_bytes > 0 && m->v[MK_WEIGHT_BYTES].origin != ORIG_FILE)
+        m->v[MK_WEIGHT_BYTES] = (ScnVal){.origin = ORIG_HF, .line = hv->line,
+                                         .num = hf.weight_bytes};
+    /* published totals from a catalog row describe the catalog's model, not this config */
+    for (int k = MK_PARAMS_TOTAL; k <= MK_PARAMS_ACTIVE; k++)
+        if (m->v[k].origin == ORIG_CATALOG)
+            m->v[k] = (ScnVal){0};
+    return 0;
+}
+
 int scn_resolve_model(Ctx *c, const char *name, int line, int *out)
 {
     Scenario *s = c->s;
@@ -150,6 +194,8 @@ int scn_resolve_model(Ctx *c, const char *name, int line, int *out)
     if (row >= 0 && scn_apply_catalog(c, &c->cats->models, row, SCN_MODEL_KEYS, MK_COUNT, m->v))
         return c->err->code;
     if (sec && scn_apply_section(c, sec, SCN_MODEL_KEYS, MK_COUNT, m->v, NULL, 0, NULL))
+        return c->err->code;
+    if (m->v[MK_HF_CONFIG].text && apply_hf_config(c, m))
         return c->err->code;
     scn_set_default(&m->v[MK_WEIGHT_BYTES], 2);
     scn_set_default(&m->v[MK_KV_BYTES], 2);
@@ -623,12 +669,28 @@ int scn_resolve_fleet(Ctx *c, const RawSection *sec, ScnFleet *f)
                 "model '%s': mtp_depth > 0 needs mtp_acceptance (the share of drafts "
                 "accepted)",
                 m->name);
+        /* the chip's fitted efficiencies (data/roofline_fit.csv) come before the defaults */
+        int fit = cat_find_row(&c->cats->roofline_fit, f->chip.name);
+        static const FleetKey fitted[] = {FK_EFF_COMPUTE, FK_EFF_MEMORY, FK_STEP_OVERHEAD_MS,
+                                          FK_COLLECTIVE_US};
+        for (int k = 0; fit >= 0 && k < 4; k++) {
+            const CatTable *t = &c->cats->roofline_fit;
+            double x = 0;
+            if (scn_has(&v[fitted[k]]) ||
+                txt_parse_double(cat_cell(t, fit, SCN_FLEET_KEYS[fitted[k]].name), &x))
+                continue;
+            v[fitted[k]] = (ScnVal){.origin = ORIG_CATALOG, .line = t->lines[fit], .cat = t,
+                                    .cat_row = fit, .num = x};
+        }
         scn_set_default(&v[FK_EFF_COMPUTE], 0.5);
         scn_set_default(&v[FK_EFF_MEMORY], 0.7);
         scn_set_default(&v[FK_EFF_PREFILL], 0.5);
         scn_set_default(&v[FK_HBM_USABLE], 0.9);
         scn_set_default(&v[FK_ACT_BYTES], 2);
         scn_set_default(&v[FK_STEP_OVERHEAD_MS], 0);
+        scn_set_default(&v[FK_COLLECTIVE_US], SCN_DEFAULT_COLLECTIVE_US);
+        if (scn_set_default_text(c, &v[FK_KV_ALLOCATION], 0, "paged"))
+            return c->err->code;
         break;
     }
     case THR_MEASURED:

@@ -16,7 +16,8 @@
 typedef enum {
     ORIG_NONE = 0, ORIG_DEFAULT, ORIG_FILE, ORIG_CATALOG, ORIG_DERIVED,
     ORIG_PRESET,   /* an engine preset's shape */
-    ORIG_MEASURED  /* from a measure run in the database (line = its run id) */
+    ORIG_MEASURED, /* from a measure run in the database (line = its run id) */
+    ORIG_HF        /* from the [model]'s hf_config (line = the hf_config line) */
 } ScnOrigin;
 
 typedef struct {
@@ -32,7 +33,7 @@ typedef struct {
 /* Key tables: one enum per section kind; the *_KEYS arrays give names (scenario.c). */
 typedef enum {
     CK_BF16_TFLOPS, CK_FP8_TFLOPS, CK_HBM_GB, CK_HBM_TB_S, CK_TDP_W, CK_ALL_IN_W, CK_IDLE_W,
-    CK_PRICE_USD, CK_RENT_USD_PER_CHIP_HOUR, CK_INTERCONNECT_GB_S, CK_COUNT
+    CK_PRICE_USD, CK_RENT_USD_PER_CHIP_HOUR, CK_INTERCONNECT_GB_S, CK_SCALE_UP_CHIPS, CK_COUNT
 } ChipKey;
 
 typedef enum {
@@ -41,7 +42,7 @@ typedef enum {
     MK_DENSE_LAYERS, MK_KV_LORA_RANK, MK_Q_LORA_RANK, MK_ROPE_DIM, MK_QK_NOPE_DIM,
     MK_V_HEAD_DIM, MK_VOCAB, MK_WEIGHT_BYTES, MK_KV_BYTES, MK_MTP_DEPTH, MK_MTP_ACCEPTANCE,
     /* engine extensions (docs/scenario-format.md): for models the engine runs */
-    MK_MAX_SEQ, MK_ROPE_THETA, MK_NORM_EPS, MK_SHARED_CLASSIFIER,
+    MK_MAX_SEQ, MK_ROPE_THETA, MK_NORM_EPS, MK_SHARED_CLASSIFIER, MK_HF_CONFIG,
     MK_COUNT
 } ModelKey;
 
@@ -58,7 +59,8 @@ typedef enum {
     FK_THROUGHPUT, FK_DECODE_TOK_S_PER_CHIP, FK_PREFILL_TOK_S_PER_CHIP, FK_MFU, FK_MFU_PREFILL,
     FK_EFF_COMPUTE, FK_EFF_MEMORY, FK_EFF_PREFILL, FK_HBM_USABLE, FK_ACT_BYTES,
     FK_STEP_OVERHEAD_MS, FK_MAX_BATCH, FK_POWER_W_PER_CHIP, FK_POWER_LOAD, FK_IDLE_W_PER_CHIP,
-    FK_GRID_G_CO2_PER_KWH, FK_MEASUREMENT, FK_MEASURED_MODEL, FK_MEASURED_THREADS, FK_COUNT
+    FK_GRID_G_CO2_PER_KWH, FK_MEASUREMENT, FK_MEASURED_MODEL, FK_MEASURED_THREADS,
+    FK_MAX_CHIPS_PER_INSTANCE, FK_KV_ALLOCATION, FK_COLLECTIVE_US, FK_COUNT
 } FleetKey;
 
 typedef enum {
@@ -68,6 +70,11 @@ typedef enum {
 typedef enum { SK_NAME, SK_DESCRIPTION, SK_SEED, SK_SAMPLES, SK_HOURS, SK_COUNT } ScenarioKey;
 
 typedef enum { THR_DECLARED, THR_MFU, THR_ROOFLINE, THR_MEASURED } ThroughputMode;
+
+/* The latency of one collective (a tensor-parallel all-reduce or an expert-parallel
+ * all-to-all between the chips of an instance) when a roofline fleet gives none, in us: the
+ * order of NCCL's small-message all-reduce within one NVLink domain (docs/scenario-format.md). */
+#define SCN_DEFAULT_COLLECTIVE_US 10.0
 
 typedef struct {
     char *name;
@@ -199,6 +206,7 @@ typedef struct {
 
 typedef struct {
     CatTable chips, models, electricity, api_prices;
+    CatTable roofline_fit; /* per chip: fitted roofline efficiencies (empty when absent) */
     char *dir;
 } ScnCatalogs;
 

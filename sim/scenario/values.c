@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sim/scenario/parse.h"
 #include "sim/text/text.h"
@@ -309,6 +310,9 @@ const char *scn_origin(const ScnVal *v, char *buf, int size)
     case ORIG_PRESET:
         snprintf(buf, (size_t)size, "engine preset");
         break;
+    case ORIG_HF:
+        snprintf(buf, (size_t)size, "hf_config, line %d", v->line);
+        break;
     case ORIG_MEASURED:
         snprintf(buf, (size_t)size, "measure run %d", v->line);
         break;
@@ -358,6 +362,17 @@ int scn_catalogs_load(ScnCatalogs *c, const char *dir, TsErr *err)
         scn_catalogs_fini(c);
         return rc;
     }
+    /* optional: roofline defaults fitted on published measurements (validate --published) */
+    static const KeySpec fit[] = {SHARE_POS("eff_compute"), SHARE_POS("eff_memory"),
+                                  NUM("step_overhead_ms", 0, 1e6), NUM("collective_us", 0, 1e6)};
+    static const char *const family[] = {"family"};
+    char fit_path[4096];
+    snprintf(fit_path, sizeof fit_path, "%s/roofline_fit.csv", dir);
+    if (access(fit_path, F_OK) == 0 &&
+        (rc = load_one(&c->roofline_fit, dir, "roofline_fit.csv", fit, 4, family, 1, err))) {
+        scn_catalogs_fini(c);
+        return rc;
+    }
     if (!(c->dir = txt_dup(dir))) {
         scn_catalogs_fini(c);
         return ts_err_set(err, TS_ENOMEM, "out of memory");
@@ -373,6 +388,7 @@ void scn_catalogs_fini(ScnCatalogs *c)
     cat_table_fini(&c->models);
     cat_table_fini(&c->electricity);
     cat_table_fini(&c->api_prices);
+    cat_table_fini(&c->roofline_fit);
     free(c->dir);
     c->dir = NULL;
 }

@@ -240,6 +240,23 @@ static void fill_validation(Rows *r, void *item)
     v->measured_tok_s = col_real(r, 5, &v->has_measured);
 }
 
+static void fill_deployment(Rows *r, void *item)
+{
+    StoredDeployment *d = item;
+    d->fleet = col_text(r, 0);
+    d->chips_per_instance = sqlite3_column_int(r->st, 1);
+    d->feasible = sqlite3_column_int(r->st, 2);
+    d->why = col_text_or_null(r, 3);
+    d->batch = sqlite3_column_int(r->st, 4);
+    d->bound = col_text_or_null(r, 5);
+    d->tpot_ms = col_real(r, 6, NULL);
+    d->ttft_ms = col_real(r, 7, NULL);
+    d->decode_tok_s_per_chip = col_real(r, 8, NULL);
+    d->usd_per_m_output = col_real(r, 9, NULL);
+    d->usd_per_m_blended = col_real(r, 10, NULL);
+    d->chosen = sqlite3_column_int(r->st, 11);
+}
+
 static void fill_run(Rows *r, void *item)
 {
     StoredRun *run = item;
@@ -311,6 +328,10 @@ int store_load_run(Store *s, int64_t run_id, StoredRun *out, TsErr *err)
         LOAD("SELECT catalog, row, place, source, as_of, confidence FROM run_sources"
              " WHERE run_id = ? ORDER BY seq",
              "sources", out->sources, out->n_sources, fill_source);
+        LOAD("SELECT fleet, chips_per_instance, feasible, why, batch, bound, tpot_ms, ttft_ms,"
+             " decode_tok_s_per_chip, usd_per_m_output, usd_per_m_blended, chosen"
+             " FROM deployments WHERE run_id = ? ORDER BY rowid",
+             "deployments", out->deployments, out->n_deployments, fill_deployment);
     }
     LOAD("SELECT fleet, baseline, metric, ratio FROM comparisons WHERE run_id = ? ORDER BY rowid",
          "comparisons", out->comparisons, out->n_comparisons, fill_comparison);
@@ -415,6 +436,11 @@ void store_run_free(StoredRun *r)
         char **const v[] = {&m->model, &m->phase};
         free_strings(v, sizeof v / sizeof v[0]);
     }
+    for (int i = 0; r->deployments && i < r->n_deployments; i++) {
+        StoredDeployment *m = &r->deployments[i];
+        char **const v[] = {&m->fleet, &m->why, &m->bound};
+        free_strings(v, sizeof v / sizeof v[0]);
+    }
     char **const top[] = {&r->kind,        &r->name,    &r->status,  &r->started_at,
                           &r->finished_at, &r->version, &r->machine, &r->out_dir};
     free_strings(top, sizeof top / sizeof top[0]);
@@ -429,6 +455,7 @@ void store_run_free(StoredRun *r)
     free(r->histograms);
     free(r->measurements);
     free(r->validation);
+    free(r->deployments);
     memset(r, 0, sizeof *r);
 }
 

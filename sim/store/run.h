@@ -78,6 +78,12 @@ typedef struct {
 } StoredValidation;
 
 typedef struct {
+    char *fleet, *why, *bound; /* why, bound NULL when absent */
+    int chips_per_instance, feasible, chosen, batch;
+    double tpot_ms, ttft_ms, decode_tok_s_per_chip, usd_per_m_output, usd_per_m_blended;
+} StoredDeployment;
+
+typedef struct {
     int64_t id, seed;
     char *kind, *name, *status, *started_at, *finished_at, *version, *machine, *out_dir;
     StoredFleet *fleets;
@@ -102,6 +108,8 @@ typedef struct {
     int n_measurements;
     StoredValidation *validation;
     int n_validation;
+    StoredDeployment *deployments;
+    int n_deployments;
 } StoredRun;
 
 /* Reads run run_id of s (any status) into out. TS_EINPUT when there is no such run; TS_EIO on

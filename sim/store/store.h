@@ -117,6 +117,16 @@ typedef struct {
     int has_value;
 } StoreSweepRow;
 
+/* One instance size a roofline fleet's deployment search tried (table deployments): feasible 0
+ * with why ("does not fit", "misses tpot_slo_ms", ...); has_* 0 stores NULL. */
+typedef struct {
+    const char *fleet;
+    int chips_per_instance, feasible, chosen;
+    const char *why, *bound;
+    int batch;
+    double tpot_ms, ttft_ms, decode_tok_s_per_chip, usd_per_m_output, usd_per_m_blended;
+} StoreDeploymentRow;
+
 /* All results of a run, for store_run_finish_all. */
 typedef struct {
     const StoreFleetRow *fleets;
@@ -141,6 +151,8 @@ typedef struct {
     int n_comparisons;
     const StoreSweepRow *sweep;
     long n_sweep;
+    const StoreDeploymentRow *deployments;
+    int n_deployments;
     /* called inside the transaction after every row is written and before it commits (the run
      * reads back as done through s): a failure rolls everything back. May be NULL. */
     int (*then)(void *ctx, Store *s, int64_t run_id, TsErr *err);
@@ -200,6 +212,26 @@ void store_measurements_free(StoreMeasurements *m);
 /* Replaces the validation rows of run_id (a finished measure run) in one transaction. */
 int store_replace_validation(Store *s, int64_t run_id, const StoreValidationRow *rows, int n,
                              TsErr *err);
+
+/* One row of `validate --published` (table published_validation); NaN stores NULL. */
+typedef struct {
+    const char *name, *family, *chip, *model, *why;
+    int chips, concurrency, held_out; /* concurrency 0 stores NULL */
+    double measured, predicted, fitted;
+} StorePublishedRow;
+
+/* One family's fit (table published_fits). */
+typedef struct {
+    const char *family;
+    double eff_compute, eff_memory, step_overhead_ms, collective_us;
+    int n_train, n_test;
+    double train_median_err, test_median_err;
+} StorePublishedFit;
+
+/* Stores a `validate --published` (its rows and fits, all with one validated_at: now) in one
+ * transaction. */
+int store_published(Store *s, const StorePublishedRow *rows, int n_rows,
+                    const StorePublishedFit *fits, int n_fits, TsErr *err);
 
 /* Marks run_id `failed` with finished_at and the message (runs.error). Only a `running` run
  * can fail: a missing, `done` or `failed` run is an error (TS_EIO). */

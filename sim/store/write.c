@@ -366,6 +366,23 @@ static void bind_sweep(StoreBind *b, const void *rows, long i)
     store_bind_real(b, r->value, r->has_value);
 }
 
+static void bind_deployment(StoreBind *b, const void *rows, long i)
+{
+    const StoreDeploymentRow *r = (const StoreDeploymentRow *)rows + i;
+    store_bind_text(b, r->fleet);
+    store_bind_int64(b, r->chips_per_instance);
+    store_bind_int64(b, r->feasible != 0);
+    store_bind_text(b, r->why);
+    store_bind_real(b, r->batch, r->feasible);
+    store_bind_text(b, r->feasible ? r->bound : NULL);
+    store_bind_real(b, r->tpot_ms, r->feasible);
+    store_bind_real(b, r->ttft_ms, r->feasible);
+    store_bind_real(b, r->decode_tok_s_per_chip, r->feasible);
+    store_bind_real(b, r->usd_per_m_output, r->feasible);
+    store_bind_real(b, r->usd_per_m_blended, r->feasible);
+    store_bind_int64(b, r->chosen != 0);
+}
+
 /* The rows of schema 6 and the comparisons and sweep points of r. */
 static int store_insert_report_rows(Store *s, int64_t run_id, const StoreResults *r, TsErr *err)
 {
@@ -388,7 +405,13 @@ static int store_insert_report_rows(Store *s, int64_t run_id, const StoreResults
         store_insert_each(s, run_id,
                           "INSERT INTO sweep_points (run_id, fleet, param, x, param2, y, metric,"
                           " value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                          "sweep", r->n_sweep, bind_sweep, r->sweep, err))
+                          "sweep", r->n_sweep, bind_sweep, r->sweep, err) ||
+        store_insert_each(s, run_id,
+                          "INSERT INTO deployments (run_id, fleet, chips_per_instance, feasible,"
+                          " why, batch, bound, tpot_ms, ttft_ms, decode_tok_s_per_chip,"
+                          " usd_per_m_output, usd_per_m_blended, chosen)"
+                          " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                          "deployment", r->n_deployments, bind_deployment, r->deployments, err))
         return err->code;
     return 0;
 }
@@ -556,6 +579,63 @@ int store_run_finish_shard(Store *s, int64_t run_id, const StoreShardInfo *info,
     if (!code)
         code = store_insert_mc_blocks(s, run_id, rows, n, err);
     if (!code && store_exec(s, "COMMIT", "committing the shard's blocks", err))
+        code = TS_EIO;
+    if (code)
+        return store_rollback(s, code, err);
+    return 0;
+}
+
+static void bind_published(StoreBind *b, const void *rows, long i)
+{
+    const StorePublishedRow *r = (const StorePublishedRow *)rows + i;
+    store_bind_text(b, r->name);
+    store_bind_text(b, r->family);
+    store_bind_text(b, r->chip);
+    store_bind_text(b, r->model);
+    store_bind_int64(b, r->chips);
+    store_bind_real(b, r->concurrency, r->concurrency > 0);
+    store_bind_real(b, r->measured, 1);
+    store_bind_real(b, r->predicted, 1);
+    store_bind_real(b, r->fitted, 1);
+    store_bind_int64(b, r->held_out != 0);
+    store_bind_text(b, r->why && r->why[0] ? r->why : NULL);
+}
+
+static void bind_fit(StoreBind *b, const void *rows, long i)
+{
+    const StorePublishedFit *f = (const StorePublishedFit *)rows + i;
+    store_bind_text(b, f->family);
+    store_bind_real(b, f->eff_compute, 1);
+    store_bind_real(b, f->eff_memory, 1);
+    store_bind_real(b, f->step_overhead_ms, 1);
+    store_bind_real(b, f->collective_us, 1);
+    store_bind_int64(b, f->n_train);
+    store_bind_int64(b, f->n_test);
+    store_bind_real(b, f->train_median_err, 1);
+    store_bind_real(b, f->test_median_err, 1);
+}
+
+int store_published(Store *s, const StorePublishedRow *rows, int n_rows,
+                    const StorePublishedFit *fits, int n_fits, TsErr *err)
+{
+    if (store_exec(s, "BEGIN IMMEDIATE", "starting the published validation", err))
+        return TS_EIO;
+    /* store_insert_each binds a run id first: the timestamp stands in its place */
+    int code = store_insert_each(s, 0,
+                                 "INSERT INTO published_validation (validated_at, name, family,"
+                                 " chip, model, chips, concurrency, measured_tok_s_per_chip,"
+                                 " predicted_tok_s_per_chip, fitted_tok_s_per_chip, held_out, why)"
+                                 " VALUES (" STORE_NOW_UTC ", ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+                                 " ?11, ?12)",
+                                 "published validation", n_rows, bind_published, rows, err);
+    if (!code)
+        code = store_insert_each(s, 0,
+                                 "INSERT INTO published_fits (validated_at, family, eff_compute,"
+                                 " eff_memory, step_overhead_ms, collective_us, n_train, n_test,"
+                                 " train_median_err, test_median_err) VALUES (" STORE_NOW_UTC
+                                 ", ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                 "published fit", n_fits, bind_fit, fits, err);
+    if (!code && store_exec(s, "COMMIT", "committing the published validation", err))
         code = TS_EIO;
     if (code)
         return store_rollback(s, code, err);

@@ -140,7 +140,8 @@ static void test_open_fresh_file_has_the_current_user_version_and_strict_tables(
                                          "sweep_points", "measurements", "tornado",
                                          "histograms",  "comparisons",  "validation",
                                          "mc_shards",   "mc_blocks",    "run_inputs",
-                                         "run_notes",   "run_sources"};
+                                         "run_notes",   "run_sources",  "deployments",
+                                         "published_validation", "published_fits"};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         sqlite3_stmt *st = NULL;
         assert_int_equal(sqlite3_prepare_v2(db,
@@ -203,6 +204,7 @@ static void test_reopen_keeps_rows_and_does_not_rerun_migrations(void **state)
 /* What schema 6 added (a database made fresh, then taken back to an older version). */
 #define DROP_V6                                                                                   \
     " DROP TABLE run_inputs; DROP TABLE run_notes; DROP TABLE run_sources;"                       \
+    " DROP TABLE deployments; DROP TABLE published_validation; DROP TABLE published_fits;"        \
     " ALTER TABLE metrics DROP COLUMN part; ALTER TABLE fleets DROP COLUMN candidate;"            \
     " ALTER TABLE fleets DROP COLUMN over_capacity; ALTER TABLE fleets DROP COLUMN failed_samples;"
 
