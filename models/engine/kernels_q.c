@@ -56,7 +56,7 @@ typedef struct {
     int o_end; /* outputs past o_end are padding and never stored */
 } PArgs;
 
-#define R_MAX 4
+#define R_MAX 6
 #define NP_MAX 4
 
 /* ---- portable twins ------------------------------------------------------------------------ */
@@ -174,6 +174,11 @@ static inline __attribute__((always_inline)) void tile_dp(const int kind, const 
             wv[p] = _mm512_load_si512((const void *)(wp + p * pstride + j * 64));
             __asm__("" : "+v"(wv[p]));
         }
+        /* the first row tile of a group streams its weights from memory: fetch the next
+         * group's as it goes (past the matrix end a prefetch is harmless) */
+        if (r0 == 0)
+            for (int p = 0; p < NP; p++)
+                _mm_prefetch(wp + (NP + p) * pstride + j * 64, _MM_HINT_T0);
         for (int r = 0; r < R; r++) {
             __m512i xb = _mm512_set1_epi32(load4(x + r * a->ldx + 4 * j));
             for (int p = 0; p < NP; p++) {
@@ -232,6 +237,9 @@ static inline __attribute__((always_inline)) void tile_q4(const int R, const int
         for (int oc = 0; oc < 4; oc++) {
             __m512i wl[NP_MAX], wh[NP_MAX];
             for (int p = 0; p < NP; p++) {
+                if (r0 == 0)
+                    _mm_prefetch((const char *)(wq + (NP + p) * pstride + b * 256 + oc * 64),
+                                 _MM_HINT_T0);
                 __m512i v = _mm512_load_si512((const void *)(wq + p * pstride + b * 256 + oc * 64));
                 wl[p] = _mm512_and_si512(v, low);
                 wh[p] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
@@ -305,13 +313,14 @@ static inline __attribute__((always_inline)) void rows_of(const int kind, const 
     int r = 0;
     for (; r + R <= rows; r += R)
         tile(kind, R, NP, a, r, p0);
-    switch (rows - r) {
+    switch (rows - r) { /* at most R - 1 rows are left */
+    case 5: tile(kind, 5 < R ? 5 : 1, NP, a, r, p0); break;
+    case 4: tile(kind, 4 < R ? 4 : 1, NP, a, r, p0); break;
     case 3: tile(kind, 3 < R ? 3 : 1, NP, a, r, p0); break;
     case 2: tile(kind, 2 < R ? 2 : 1, NP, a, r, p0); break;
     case 1: tile(kind, 1, NP, a, r, p0); break;
     default: break;
     }
-    /* R = 2 leaves at most one row, R = 4 at most three: the cases above cover both */
 }
 
 /* Panels [p_begin, p_end) in groups of NP: a group's weights stay in L1/L2 while every row
@@ -343,7 +352,10 @@ void kern_matmul_bf16(float *y, int ldy, const uint16_t *x, int ldx, const QMat 
     PArgs a = {y, ldy, (const unsigned char *)x, 2L * ldx, NULL, NULL, 0, w, o_end};
     int p0, p1;
     panel_range(o_begin, o_end, &p0, &p1);
-    pmatmul(K_BF16, 4, 4, &a, rows, p0, p1);
+    if (rows > 16)
+        pmatmul(K_BF16, 6, 4, &a, rows, p0, p1);
+    else
+        pmatmul(K_BF16, 4, 4, &a, rows, p0, p1);
 }
 
 void kern_matmul_i8(float *y, int ldy, const uint8_t *xu, const float *xs, int ldx,
@@ -352,7 +364,11 @@ void kern_matmul_i8(float *y, int ldy, const uint8_t *xu, const float *xs, int l
     PArgs a = {y, ldy, xu, ldx, xs, NULL, 0, w, o_end};
     int p0, p1;
     panel_range(o_begin, o_end, &p0, &p1);
-    pmatmul(K_I8, 4, 4, &a, rows, p0, p1);
+    /* 6-row tiles load less per product; a decode batch of up to 16 splits evenly in 4s */
+    if (rows > 16)
+        pmatmul(K_I8, 6, 4, &a, rows, p0, p1);
+    else
+        pmatmul(K_I8, 4, 4, &a, rows, p0, p1);
 }
 
 void kern_matmul_q4(float *y, int ldy, const int8_t *x, const float *xs, const int32_t *xsum,

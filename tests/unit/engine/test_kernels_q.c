@@ -1,10 +1,10 @@
 /* Unit tests of models/engine/kernels_q.c, the packed bf16, int8 and int4 matmuls, against
- * scalar references on odd sizes (1, 7, 33 and 4097 inputs; 1, 7, 33 outputs; 1, 5 and 16 rows):
- * bf16 within 1e-5 of the exact products of the rounded inputs summed in double (relative to the
- * sum of |products|); int8 and int4 bit for bit against their integer formulas written here in
- * plain C from qt_get's values; every result also near the float32 product. Each row computed
- * alone and each output range computed apart give the same bits as the whole call (batch shape
- * and thread split never change a result). Also: int4 round trips within half a step and its
+ * scalar references on odd sizes (1, 7, 33 and 4097 inputs; 1, 7 and 33 outputs; 1, 5, 16
+ * and 23 rows): bf16 within 1e-5 of the exact products of the rounded inputs summed in double
+ * (relative to the sum of |products|); int8 and int4 bit for bit against their integer
+ * formulas written here from qt_get's values; every result near the float32 product. Each row
+ * alone and each output range apart give the same bits as the whole call (batch shape and
+ * thread split never change a result). Also: int4 round trips within half a step and its
  * closed-form byte count. The portable build (tests/e2e/portable.sh) runs the same file. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -137,11 +137,11 @@ static float reference(const Case *c, int r, int o, double *mag)
 
 static void check_precision(Precision p)
 {
-    static const int INS[] = {1, 7, 33, 4097}, OUTS[] = {1, 7, 33}, ROWS[] = {1, 5, 16};
+    static const int INS[] = {1, 7, 33, 4097}, OUTS[] = {1, 7, 33}, ROWS[] = {1, 5, 16, 23};
     uint64_t seed = 11 + (uint64_t)p;
     for (int a = 0; a < 4; a++)
         for (int b = 0; b < 3; b++)
-            for (int d = 0; d < 3; d++) {
+            for (int d = 0; d < 4; d++) {
                 int in = INS[a], out = OUTS[b], rows = ROWS[d];
                 Case c;
                 case_open(&c, p, rows, in, out, seed++);
