@@ -249,7 +249,9 @@ int eng_new_q(const EngineConfig *c, const Weights *w, const QWeights *q, Precis
         size_t ks = (size_t)(e->K + e->S), ew = (size_t)(e->D > e->G ? e->D : e->G);
         widest = widest > ks * ew ? widest : ks * ew;
         widest = widest > 2 * D ? widest : 2 * D; /* an MTP projection's (D, 2D) input */
-        e->act_cap = R * widest * (size_t)prec_elt_bytes(q->prec) + 64 * (2 * ES + 8);
+        /* padded to a whole int4 block, and room for int4's block sums and the alignments */
+        e->act_cap = 2 * R * (widest + QT_Q4_BLOCK) * (size_t)prec_elt_bytes(q->prec) +
+                     64 * (4 * ES + 16);
         e->act = zalloc(e->act_cap, &fail);
         e->act_scale_cap = R * (ks + 1);
         e->act_scale = zalloc(sizeof(float) * e->act_scale_cap, &fail);
@@ -296,6 +298,27 @@ typedef struct {
     int n_jobs;
 } MatBatch;
 
+static size_t align64(size_t n)
+{
+    return (n + 63) & ~(size_t)63;
+}
+
+/* Bytes of a job's converted input: the rows at kpad elements, then for int4 the block sums. */
+static size_t act_bytes(const MatJob *m)
+{
+    size_t kp = (size_t)m->w->kpad, vals = align64((size_t)m->rows * kp *
+                                                   (size_t)prec_elt_bytes(m->w->prec));
+    return m->w->prec == PREC_INT4 ? vals + align64((size_t)m->rows * (kp / QT_Q4_BLOCK) * 4)
+                                   : vals;
+}
+
+/* int4: the block sums stored after the converted rows. */
+static int32_t *q4_sums(const MatJob *m)
+{
+    size_t kp = (size_t)m->w->kpad;
+    return (int32_t *)(void *)((unsigned char *)m->xq + align64((size_t)m->rows * kp));
+}
+
 static void mat_task(void *ctx, int t, int thread)
 {
     (void)thread;
@@ -311,11 +334,14 @@ static void mat_task(void *ctx, int t, int thread)
     const QMat *w = m->w;
     switch (w->prec) {
     case PREC_BF16:
-        kern_matmul_bf16(m->y, m->ldy, m->xq, m->in, w->bf16, m->in, m->rows, m->in, o0, o1);
+        kern_matmul_bf16(m->y, m->ldy, m->xq, w->kpad, w, m->rows, o0, o1);
         break;
     case PREC_INT8:
-        kern_matmul_i8(m->y, m->ldy, m->xq, m->xs, m->in, w->i8, w->scale, w->rsum, m->in,
-                       m->rows, m->in, o0, o1);
+        kern_matmul_i8(m->y, m->ldy, m->xq, m->xs, w->kpad, w, m->rows, o0, o1);
+        break;
+    case PREC_INT4:
+        kern_matmul_q4(m->y, m->ldy, m->xq, m->xs, q4_sums(m), w->kpad, w->kpad / QT_Q4_BLOCK, w,
+                       m->rows, o0, o1);
         break;
     default:
         kern_matmul(m->y, m->ldy, m->x, m->ldx, w->f32, m->in, m->rows, m->in, o0, o1);
@@ -335,13 +361,22 @@ static void conv_task(void *ctx, int t, int thread)
     ConvJob *c = ctx;
     MatJob *m = c->m;
     int r0 = (int)((long)m->rows * t / c->tasks), r1 = (int)((long)m->rows * (t + 1) / c->tasks);
-    size_t in = (size_t)m->in;
+    size_t kp = (size_t)m->w->kpad;
     for (int r = r0; r < r1; r++) {
         const float *x = m->x + (size_t)r * (size_t)m->ldx;
-        if (m->w->prec == PREC_BF16)
-            qt_to_bf16((uint16_t *)m->xq + (size_t)r * in, x, in);
-        else
-            ((float *)m->xs)[r] = qt_quant_u8((uint8_t *)m->xq + (size_t)r * in, x, m->in);
+        float *xs = (float *)m->xs;
+        switch (m->w->prec) {
+        case PREC_BF16:
+            qt_act_bf16((uint16_t *)m->xq + (size_t)r * kp, x, m->in, (int)kp);
+            break;
+        case PREC_INT8:
+            xs[r] = qt_act_u8((uint8_t *)m->xq + (size_t)r * kp, x, m->in, (int)kp);
+            break;
+        default:
+            xs[r] = qt_act_i8((int8_t *)m->xq + (size_t)r * kp,
+                              q4_sums(m) + (size_t)r * (kp / QT_Q4_BLOCK), x, m->in, (int)kp);
+            break;
+        }
     }
 }
 
@@ -360,10 +395,9 @@ static void convert_inputs(Engine *e, MatJob *jobs, int n_jobs)
             m->xs = jobs[j - 1].xs;
             continue;
         }
-        size_t bytes = (size_t)m->rows * (size_t)m->in * (size_t)prec_elt_bytes(m->w->prec);
         m->xq = e->act + used;
         m->xs = e->act_scale + scales;
-        used += (bytes + 63) & ~(size_t)63;
+        used += act_bytes(m);
         scales += (size_t)m->rows;
         ConvJob c = {m, m->rows < 4 * pool_threads(e->pool) ? 1 : 4 * pool_threads(e->pool)};
         if (c.tasks == 1)
@@ -382,9 +416,14 @@ static void par_matmuls(Engine *e, MatJob *jobs, int n_jobs, PhaseCounters *cnt)
     for (int j = 0; j < n_jobs; j++) {
         MatJob *m = &jobs[j];
         int per = (m->out + threads * 4 - 1) / (threads * 4);
-        per = (per + 5) / 6 * 6; /* whole 6-output tiles */
-        if (per < 6)
-            per = 6;
+        if (m->w->prec == PREC_FP32) {
+            per = (per + 5) / 6 * 6; /* whole 6-output tiles */
+            per = per < 6 ? 6 : per;
+        } else {
+            /* whole panels, and whole groups of 4 panels (the kernels' tile) when large */
+            int unit = per >= 4 * QT_PANEL ? 4 * QT_PANEL : QT_PANEL;
+            per = (per + unit - 1) / unit * unit;
+        }
         m->chunk = per;
         m->tasks = (m->out + per - 1) / per;
         total += m->tasks;
@@ -775,7 +814,7 @@ int eng_project(Engine *e, float *y, const float *x, const QMat *m, int rows, Ph
         return ts_err_set(err, TS_EINPUT, "a projection takes 1 to %d rows, got %d", e->max_rows,
                           rows);
     if (m->prec != PREC_FP32 &&
-        (size_t)rows * (size_t)m->cols * (size_t)prec_elt_bytes(m->prec) > e->act_cap)
+        2 * (size_t)rows * (size_t)m->kpad * (size_t)prec_elt_bytes(m->prec) + 128 > e->act_cap)
         return ts_err_set(err, TS_EINPUT, "a projection of %d inputs is wider than the engine's "
                                           "scratch", m->cols);
     MatJob job = {y, m->rows, x, m->cols, m, rows, m->cols, m->rows, 0, 0, NULL, NULL};

@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include "models/engine/quant.h"
+
 /* y[r][o] = sum_k x[r][k] * w[o][k] for r < rows and o in [o_begin, o_end).
  * x: (rows, in) with row stride ldx; w: (out, in) with row stride ldw (= in for a plain
  * row-major matrix); y: (rows, out) with row stride ldy. */
@@ -44,22 +46,27 @@ void kern_axpy(float *y, float alpha, const float *x, int n);
 /* Name of the code path compiled in ("avx512" or "portable"). */
 const char *kern_path(void);
 
-/* ---- reduced precision (models/engine/quant.h holds the formats) ----
- * bf16: y[r][o] = sum_k x[r][k] * w[o][k] with x and w in bf16 (x: (rows, in), stride ldx;
- * w: (out, in), stride ldw) and float32 lanes: lane l takes the pairs k = 32j + 2l, 2l + 1 (the
- * order of AVX512-BF16's dot product), then the lanes fold as in kern_matmul. The hardware and
- * portable paths may differ in the last bits (the instruction's internal rounding), never by
- * more than float32 accumulation error. */
-void kern_matmul_bf16(float *y, int ldy, const uint16_t *x, int ldx, const uint16_t *w, int ldw,
-                      int rows, int in, int o_begin, int o_end);
+/* ---- reduced precision (models/engine/quant.h holds the formats and the packed layout) ----
+ * y[r][o] for r < rows and o in [o_begin, o_end), o_begin a multiple of QT_PANEL, w packed by
+ * quant.c; x is w's activation form (qt_act_*) with row stride ldx elements (>= w->kpad, the
+ * padding zero in value). Each element is one fixed chain over k (kernels_q.c), so tiles,
+ * batches and threads never change a result.
+ * bf16: sum over pairs j = 0, 1, ... of x[2j+1] w[2j+1] then x[2j] w[2j], in float32 (AVX512-BF16's
+ * dot product; the portable path may differ from it in the last bits, the instruction's own
+ * rounding). */
+void kern_matmul_bf16(float *y, int ldy, const uint16_t *x, int ldx, const QMat *w, int rows,
+                      int o_begin, int o_end);
 
-/* int8: y[r][o] = xs[r] * ws[o] * sum_k (xu[r][k] - 128) * w[o][k], where xu is the uint8
- * activation form (qt_quant_u8) and wsum[o] = sum_k w[o][k]. The sum is exact in int32 (VNNI's
- * unsigned × signed dot products, or plain integers), so both paths give the same bits.
- * in must be at most 65536. */
+/* int8: y = (sum_k xu[k] w[k] - 128 w->rsum[o]) * (xs[r] * w->scale[o]), the sum exact in int32
+ * (VNNI, or plain integers: the same bits). w->kpad must be at most 65536. */
 void kern_matmul_i8(float *y, int ldy, const uint8_t *xu, const float *xs, int ldx,
-                    const int8_t *w, const float *ws, const int32_t *wsum, int ldw, int rows,
-                    int in, int o_begin, int o_end);
+                    const QMat *w, int rows, int o_begin, int o_end);
+
+/* int4: y = xs[r] * sum over blocks b in order of fma(isum_b, scale[o][b]), isum_b the exact
+ * int32 sum over the block of (q + 8) x - 8 xsum[r][b] (x: qt_act_i8's int8 values, xsum its
+ * block sums with row stride ldsum). Vector and portable paths give the same bits. */
+void kern_matmul_q4(float *y, int ldy, const int8_t *x, const float *xs, const int32_t *xsum,
+                    int ldx, int ldsum, const QMat *w, int rows, int o_begin, int o_end);
 
 /* kern_dot with b in bf16 (widened exactly; the same lanes and fold as kern_dot). */
 float kern_dot_bf16(const float *a, const uint16_t *b, int n);
@@ -69,8 +76,9 @@ void kern_weighted_sum_bf16(float *out, const float *p, const uint16_t *v, int l
                             int n);
 
 /* Code paths of the reduced-precision kernels: "avx512-bf16" or "portable", "avx512-vnni" or
- * "portable". */
+ * "portable" (int8 and int4). */
 const char *kern_path_bf16(void);
 const char *kern_path_int8(void);
+const char *kern_path_int4(void);
 
 #endif

@@ -1,9 +1,10 @@
 /* pool: workers wait for a new generation number, spinning for a short while and then on a
  * condition variable; tasks are claimed with an atomic counter. The caller takes tasks too and
- * then waits (spinning) until every worker has checked in. */
+ * then waits (spinning, then yielding its core) until every worker has checked in. */
 #include "models/engine/pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,7 +156,13 @@ void pool_run(Pool *p, PoolFn fn, void *ctx, int n_tasks)
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     take_tasks(p, 0);
-    int workers = p->n_threads - 1;
-    while (atomic_load_explicit(&p->done_workers, memory_order_acquire) < workers)
-        cpu_relax();
+    int workers = p->n_threads - 1, spins = 0;
+    /* on a loaded machine a worker may be off its core for a whole time slice: after a short
+     * spin, give the core away instead of burning it while that worker waits for one */
+    while (atomic_load_explicit(&p->done_workers, memory_order_acquire) < workers) {
+        if (++spins < POOL_SPIN)
+            cpu_relax();
+        else
+            sched_yield();
+    }
 }

@@ -1,5 +1,7 @@
-/* quant: conversion of a model's matrices to bf16 or int8 (one block holding every converted
- * matrix, its scales and row sums) and the per-row activation conversions. */
+/* quant: conversion of a model's matrices to bf16, int8 or int4 in the kernels' packed layout
+ * (one block holding every converted matrix, its scales and row sums), element access into that
+ * layout, and the per-row activation conversions (AVX-512 where compiled in, the same bits as
+ * the scalar code). */
 #include "models/engine/quant.h"
 
 #include <math.h>
@@ -8,7 +10,11 @@
 
 #include "models/engine/memory.h"
 
-static const char *const PREC_NAMES[PREC_COUNT] = {"fp32", "bf16", "int8"};
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+static const char *const PREC_NAMES[PREC_COUNT] = {"fp32", "bf16", "int8", "int4"};
 
 const char *prec_name(Precision p)
 {
@@ -22,12 +28,24 @@ int prec_parse(const char *s, Precision *out, TsErr *err)
             *out = (Precision)i;
             return 0;
         }
-    return ts_err_set(err, TS_EINPUT, "unknown precision '%s' (expected fp32, bf16 or int8)", s);
+    return ts_err_set(err, TS_EINPUT, "unknown precision '%s' (expected fp32, bf16, int8 or int4)",
+                      s);
 }
 
 int prec_elt_bytes(Precision p)
 {
-    return p == PREC_BF16 ? 2 : p == PREC_INT8 ? 1 : 4;
+    return p == PREC_BF16 ? 2 : p == PREC_INT8 || p == PREC_INT4 ? 1 : 4;
+}
+
+double prec_weight_bytes(Precision p)
+{
+    return p == PREC_INT4 ? (QT_Q4_BLOCK / 2 + 2.0) / QT_Q4_BLOCK : (double)prec_elt_bytes(p);
+}
+
+int qt_kpad(Precision p, int cols)
+{
+    int a = p == PREC_BF16 ? 2 : p == PREC_INT8 ? 4 : p == PREC_INT4 ? QT_Q4_BLOCK : 1;
+    return (cols + a - 1) / a * a;
 }
 
 void qt_to_bf16(uint16_t *dst, const float *src, size_t n)
@@ -36,13 +54,27 @@ void qt_to_bf16(uint16_t *dst, const float *src, size_t n)
         dst[i] = qt_bf16(src[i]);
 }
 
-static float absmax_scale(const float *src, int n)
+/* max |src[i]| (a maximum does not depend on the order, so the vector path is exact). */
+static float absmax(const float *src, int n)
 {
     float m = 0.0f;
-    for (int i = 0; i < n; i++) {
+    int i = 0;
+#if defined(__AVX512F__)
+    __m512 v = _mm512_setzero_ps();
+    for (; i + 16 <= n; i += 16)
+        v = _mm512_max_ps(v, _mm512_abs_ps(_mm512_loadu_ps(src + i)));
+    m = _mm512_reduce_max_ps(v);
+#endif
+    for (; i < n; i++) {
         float a = fabsf(src[i]);
         m = a > m ? a : m;
     }
+    return m;
+}
+
+static float absmax_scale(const float *src, int n)
+{
+    float m = absmax(src, n);
     return m > 0.0f ? m / 127.0f : 1.0f;
 }
 
@@ -60,23 +92,103 @@ float qt_quant_i8(int8_t *dst, const float *src, int n)
     return scale;
 }
 
+/* dst[i] = round(src[i] * inv) clamped to [-127, 127], plus bias (0 or 128), for i < n. The
+ * vector path rounds to nearest even like nearbyintf in the default mode. */
+static void quant_row(uint8_t *dst, const float *src, int n, float inv, int bias)
+{
+    int i = 0;
+#if defined(__AVX512F__)
+    const __m512 vinv = _mm512_set1_ps(inv), lo = _mm512_set1_ps(-127.0f),
+                 hi = _mm512_set1_ps(127.0f);
+    const __m512i vb = _mm512_set1_epi32(bias);
+    for (; i + 16 <= n; i += 16) {
+        __m512 q = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_loadu_ps(src + i), vinv),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        q = _mm512_min_ps(_mm512_max_ps(q, lo), hi);
+        __m512i qi = _mm512_add_epi32(_mm512_cvtps_epi32(q), vb);
+        _mm_storeu_si128((__m128i *)(void *)(dst + i), _mm512_cvtepi32_epi8(qi));
+    }
+#endif
+    for (; i < n; i++)
+        dst[i] = (uint8_t)(quant_one(src[i], inv) + bias);
+}
+
 float qt_quant_u8(uint8_t *dst, const float *src, int n)
 {
     float scale = absmax_scale(src, n), inv = 1.0f / scale;
-    for (int i = 0; i < n; i++)
-        dst[i] = (uint8_t)(quant_one(src[i], inv) + 128);
+    quant_row(dst, src, n, inv, 128);
+    return scale;
+}
+
+void qt_act_bf16(uint16_t *dst, const float *src, int n, int kpad)
+{
+    qt_to_bf16(dst, src, (size_t)n);
+    for (int i = n; i < kpad; i++)
+        dst[i] = 0;
+}
+
+float qt_act_u8(uint8_t *dst, const float *src, int n, int kpad)
+{
+    float scale = qt_quant_u8(dst, src, n);
+    for (int i = n; i < kpad; i++)
+        dst[i] = 128;
+    return scale;
+}
+
+float qt_act_i8(int8_t *dst, int32_t *bsum, const float *src, int n, int kpad)
+{
+    float scale = absmax_scale(src, n), inv = 1.0f / scale;
+    quant_row((uint8_t *)dst, src, n, inv, 0);
+    for (int i = n; i < kpad; i++)
+        dst[i] = 0;
+    for (int b = 0; b < kpad / QT_Q4_BLOCK; b++) {
+        int32_t sum = 0;
+        for (int j = 0; j < QT_Q4_BLOCK; j++)
+            sum += dst[b * QT_Q4_BLOCK + j];
+        bsum[b] = sum;
+    }
     return scale;
 }
 
 double qt_matrix_bytes(Precision p, double rows, double cols)
 {
+    if (p == PREC_INT4)
+        return rows * ceil(cols / QT_Q4_BLOCK) * (QT_Q4_BLOCK / 2 + 2.0);
     return rows * cols * prec_elt_bytes(p) + (p == PREC_INT8 ? 8.0 * rows : 0.0);
 }
 
 QMat qt_fp32(const float *w, int rows, int cols)
 {
-    return (QMat){PREC_FP32, rows, cols, w, NULL, NULL, NULL, NULL,
-                  qt_matrix_bytes(PREC_FP32, rows, cols)};
+    return (QMat){.prec = PREC_FP32, .rows = rows, .cols = cols, .kpad = cols, .f32 = w,
+                  .bytes = qt_matrix_bytes(PREC_FP32, rows, cols)};
+}
+
+static size_t panels(int rows)
+{
+    return (size_t)(rows + QT_PANEL - 1) / QT_PANEL;
+}
+
+float qt_get(const QMat *m, int r, int k)
+{
+    if (r < 0 || r >= m->rows || k < 0 || k >= m->cols)
+        return 0.0f;
+    size_t p = (size_t)r / QT_PANEL, n = (size_t)r % QT_PANEL, kp = (size_t)m->kpad;
+    switch (m->prec) {
+    case PREC_BF16:
+        return qt_f32(m->bf16[((p * (kp / 2) + (size_t)k / 2) * QT_PANEL + n) * 2 + (size_t)k % 2]);
+    case PREC_INT8:
+        return (float)m->i8[((p * (kp / 4) + (size_t)k / 4) * QT_PANEL + n) * 4 + (size_t)k % 4] *
+               m->scale[r];
+    case PREC_INT4: {
+        size_t nb = kp / QT_Q4_BLOCK, b = (size_t)k / QT_Q4_BLOCK, kk = (size_t)k % QT_Q4_BLOCK;
+        size_t o = kk / 8, half = (kk % 8) / 4, j = kk % 4;
+        uint8_t byte = m->q4[(((p * nb + b) * 4 + o) * QT_PANEL + n) * 4 + j];
+        int q = (half ? byte >> 4 : byte & 0x0F) - 8;
+        return (float)q * qt_f32(m->q4_scale[(p * nb + b) * QT_PANEL + n]);
+    }
+    default:
+        return m->f32[(size_t)r * (size_t)m->cols + (size_t)k];
+    }
 }
 
 /* The matrices of a config in a fixed order, with their source floats: the walk both the
@@ -135,32 +247,99 @@ static size_t align64(size_t n)
     return (n + 63) & ~(size_t)63;
 }
 
-/* Bytes of one converted matrix in the block: values, then scales and sums for int8. */
+/* Bytes of one converted matrix in the block: the packed values (whole panels, padded inputs),
+ * then scales and sums for int8, block scales for int4. */
 static size_t mat_block_bytes(Precision p, int rows, int cols)
 {
-    size_t vals = align64((size_t)rows * (size_t)cols * (size_t)prec_elt_bytes(p));
+    size_t pr = panels(rows) * QT_PANEL, kp = (size_t)qt_kpad(p, cols);
+    if (p == PREC_INT4)
+        return align64(pr * kp / 2) + align64(pr * (kp / QT_Q4_BLOCK) * 2);
+    size_t vals = align64(pr * kp * (size_t)prec_elt_bytes(p));
     return p == PREC_INT8 ? vals + align64(8 * (size_t)rows) : vals;
+}
+
+/* One int4 block of one row: q + 8 in [0, 15] into u (32 values) with the scale d such that
+ * x ≈ d q: d = (the value of largest magnitude) / -8, rounded to bf16 first so quantisation
+ * uses the scale the kernels will read (llama.cpp's Q4_0 choice of d, with a bf16 scale). */
+static uint16_t quant_q4_block(uint8_t *u, const float *x, int n)
+{
+    float m = 0.0f, am = 0.0f;
+    for (int i = 0; i < n; i++)
+        if (fabsf(x[i]) > am) {
+            am = fabsf(x[i]);
+            m = x[i];
+        }
+    uint16_t d = qt_bf16(m / -8.0f);
+    float df = qt_f32(d), inv = df != 0.0f ? 1.0f / df : 0.0f;
+    for (int i = 0; i < QT_Q4_BLOCK; i++) {
+        float q = i < n ? nearbyintf(x[i] * inv) : 0.0f;
+        q = q < -8.0f ? -8.0f : q > 7.0f ? 7.0f : q;
+        u[i] = (uint8_t)((int)q + 8);
+    }
+    return d;
+}
+
+static void convert_q4(QMat *m, const float *src, int rows, int cols, char *block)
+{
+    size_t kp = (size_t)m->kpad, nb = kp / QT_Q4_BLOCK, np = panels(rows);
+    uint8_t *q = (uint8_t *)block;
+    uint16_t *sc = (uint16_t *)(void *)(block + align64(np * QT_PANEL * kp / 2));
+    memset(q, 0x88, np * QT_PANEL * kp / 2); /* padding: q = 0 */
+    memset(sc, 0, np * QT_PANEL * nb * 2);
+    for (int r = 0; r < rows; r++) {
+        size_t p = (size_t)r / QT_PANEL, n = (size_t)r % QT_PANEL;
+        for (size_t b = 0; b < nb; b++) {
+            uint8_t u[QT_Q4_BLOCK];
+            int k0 = (int)(b * QT_Q4_BLOCK);
+            int len = cols - k0 < QT_Q4_BLOCK ? cols - k0 : QT_Q4_BLOCK;
+            sc[(p * nb + b) * QT_PANEL + n] =
+                quant_q4_block(u, src + (size_t)r * (size_t)cols + (size_t)k0, len);
+            for (int o = 0; o < 4; o++)
+                for (int j = 0; j < 4; j++)
+                    q[(((p * nb + b) * 4 + (size_t)o) * QT_PANEL + n) * 4 + (size_t)j] =
+                        (uint8_t)(u[8 * o + j] | u[8 * o + 4 + j] << 4);
+        }
+    }
+    m->q4 = q;
+    m->q4_scale = sc;
 }
 
 static void convert(QMat *m, Precision p, const float *src, int rows, int cols, char *block)
 {
-    *m = (QMat){p, rows, cols, NULL, NULL, NULL, NULL, NULL, qt_matrix_bytes(p, rows, cols)};
-    size_t n = (size_t)rows * (size_t)cols;
+    *m = (QMat){.prec = p, .rows = rows, .cols = cols, .kpad = qt_kpad(p, cols),
+                .bytes = qt_matrix_bytes(p, rows, cols)};
+    size_t kp = (size_t)m->kpad, np = panels(rows);
+    if (p == PREC_INT4) {
+        convert_q4(m, src, rows, cols, block);
+        return;
+    }
     if (p == PREC_BF16) {
         uint16_t *d = (uint16_t *)(void *)block;
-        qt_to_bf16(d, src, n);
+        memset(d, 0, np * QT_PANEL * kp * 2);
+        for (int r = 0; r < rows; r++) {
+            size_t pn = (size_t)r / QT_PANEL, n = (size_t)r % QT_PANEL;
+            for (int k = 0; k < cols; k++)
+                d[((pn * (kp / 2) + (size_t)k / 2) * QT_PANEL + n) * 2 + (size_t)k % 2] =
+                    qt_bf16(src[(size_t)r * (size_t)cols + (size_t)k]);
+        }
         m->bf16 = d;
         return;
     }
     int8_t *d = (int8_t *)block;
-    float *scale = (float *)(void *)(block + align64(n));
+    float *scale = (float *)(void *)(block + align64(np * QT_PANEL * kp));
     int32_t *rsum = (int32_t *)(scale + rows);
+    memset(d, 0, np * QT_PANEL * kp);
     for (int r = 0; r < rows; r++) {
-        int8_t *row = d + (size_t)r * (size_t)cols;
-        scale[r] = qt_quant_i8(row, src + (size_t)r * (size_t)cols, cols);
+        size_t pn = (size_t)r / QT_PANEL, n = (size_t)r % QT_PANEL;
+        const float *x = src + (size_t)r * (size_t)cols;
+        scale[r] = absmax_scale(x, cols); /* as qt_quant_i8 */
+        float inv = 1.0f / scale[r];
         int32_t sum = 0;
-        for (int k = 0; k < cols; k++)
-            sum += row[k];
+        for (int k = 0; k < cols; k++) {
+            int8_t v = (int8_t)quant_one(x[k], inv);
+            d[((pn * (kp / 4) + (size_t)k / 4) * QT_PANEL + n) * 4 + (size_t)k % 4] = v;
+            sum += v;
+        }
         rsum[r] = sum;
     }
     m->i8 = d;
@@ -253,24 +432,18 @@ void qw_free(QWeights *q)
 
 double qt_row_bytes(Precision p, double cols)
 {
+    if (p == PREC_INT4)
+        return qt_matrix_bytes(p, 1.0, cols);
     return cols * prec_elt_bytes(p) + (p == PREC_INT8 ? 4.0 : 0.0);
 }
 
 double qt_lookup(const QMat *emb, int r, float *out)
 {
-    size_t D = (size_t)emb->cols, off = (size_t)r * D;
-    switch (emb->prec) {
-    case PREC_BF16:
+    size_t D = (size_t)emb->cols;
+    if (emb->prec == PREC_FP32)
+        memcpy(out, emb->f32 + (size_t)r * D, sizeof(float) * D);
+    else
         for (size_t i = 0; i < D; i++)
-            out[i] = qt_f32(emb->bf16[off + i]);
-        break;
-    case PREC_INT8:
-        for (size_t i = 0; i < D; i++)
-            out[i] = (float)emb->i8[off + i] * emb->scale[r];
-        break;
-    default:
-        memcpy(out, emb->f32 + off, sizeof(float) * D);
-        break;
-    }
+            out[i] = qt_get(emb, r, (int)i);
     return qt_row_bytes(emb->prec, (double)D);
 }

@@ -221,6 +221,8 @@ static void probe_summarise(double *secs, int rounds, double work_per_round, Pro
     }
     qsort(secs, (size_t)rounds, sizeof *secs, probe_cmp_double);
     out->best = secs[rounds - 1];
+    out->worst = secs[0];
+    out->trials = 1;
     out->median = rounds % 2 ? secs[rounds / 2] : 0.5 * (secs[rounds / 2 - 1] + secs[rounds / 2]);
     out->rounds = rounds;
 }
@@ -354,6 +356,113 @@ done:
     return rc;
 }
 
+/* ---- read-only bandwidth: a sum over one array ---- */
+
+typedef struct {
+    float *a;     /* (n), 64-byte aligned */
+    size_t n;     /* a multiple of PROBE_LINE_FLOATS */
+    int threads;
+    int passes;   /* passes over the array per round */
+    volatile float sink[PROBE_MAX_THREADS];
+} ProbeRead;
+
+static void probe_read_setup(void *ctx, int t)
+{
+    ProbeRead *rd = ctx;
+    size_t lines = rd->n / PROBE_LINE_FLOATS;
+    size_t lo = lines * (size_t)t / (size_t)rd->threads * PROBE_LINE_FLOATS;
+    size_t hi = lines * (size_t)(t + 1) / (size_t)rd->threads * PROBE_LINE_FLOATS;
+    for (size_t i = lo; i < hi; i++)
+        rd->a[i] = 1.0f;
+}
+
+/* Sum of a[lo, hi): four independent chains, so the adds never wait on each other and the
+ * loads set the pace. */
+static float probe_read_sum(const float *a, size_t lo, size_t hi)
+{
+#if defined(__AVX512F__)
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    size_t i = lo;
+    for (; i + 64 <= hi; i += 64) {
+        s0 = _mm512_add_ps(s0, _mm512_load_ps(a + i));
+        s1 = _mm512_add_ps(s1, _mm512_load_ps(a + i + 16));
+        s2 = _mm512_add_ps(s2, _mm512_load_ps(a + i + 32));
+        s3 = _mm512_add_ps(s3, _mm512_load_ps(a + i + 48));
+    }
+    for (; i < hi; i += 16)
+        s0 = _mm512_add_ps(s0, _mm512_load_ps(a + i));
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+#else
+    float s[8] = {0};
+    for (size_t i = lo; i < hi; i += 8)
+        for (int j = 0; j < 8; j++)
+            s[j] += a[i + (size_t)j];
+    return s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
+#endif
+}
+
+static void probe_read_work(void *ctx, int t)
+{
+    ProbeRead *rd = ctx;
+    size_t lines = rd->n / PROBE_LINE_FLOATS;
+    size_t lo = lines * (size_t)t / (size_t)rd->threads * PROBE_LINE_FLOATS;
+    size_t hi = lines * (size_t)(t + 1) / (size_t)rd->threads * PROBE_LINE_FLOATS;
+    float s = 0.0f;
+    for (int p = 0; p < rd->passes; p++)
+        s += probe_read_sum(rd->a, lo, hi);
+    rd->sink[t] = s;
+}
+
+int probe_read_bandwidth(int threads, size_t bytes_total, double min_seconds, ProbeResult *out,
+                         TsErr *err)
+{
+    ProbePool pool = {0};
+    double *secs = NULL, start = probe_now_s();
+    int rounds = 0, rc;
+
+    if ((rc = probe_check_args("probe_read_bandwidth", threads, &min_seconds, out, err)) != TS_OK)
+        return rc;
+    if (bytes_total == 0)
+        bytes_total = PROBE_DEFAULT_BYTES;
+    if (bytes_total < PROBE_MIN_BYTES)
+        return ts_err_set(err, TS_EINPUT,
+                          "probe_read_bandwidth: the array must be at least %zu bytes, got %zu",
+                          PROBE_MIN_BYTES, bytes_total);
+    ProbeRead *rd = calloc(1, sizeof *rd);
+    if (!rd)
+        return ts_err_set(err, TS_ENOMEM, "out of memory");
+    rd->n = bytes_total / sizeof(float) / PROBE_LINE_FLOATS * PROBE_LINE_FLOATS;
+    rd->threads = threads;
+    size_t bytes = rd->n * sizeof(float);
+    /* about 1 GB per round: long enough to time, short enough for many rounds */
+    size_t passes = ((size_t)1 << 30) / bytes;
+    rd->passes = passes < 1 ? 1 : passes > 100000 ? 100000 : (int)passes;
+    rd->a = probe_alloc_array(bytes);
+    if (!rd->a) {
+        rc = ts_err_set(err, TS_ENOMEM, "probe_read_bandwidth: out of memory for %zu bytes",
+                        bytes);
+        goto done;
+    }
+    pool.threads = threads;
+    pool.setup = probe_read_setup;
+    pool.work = probe_read_work;
+    pool.ctx = rd;
+    if ((rc = probe_pool_run(&pool, min_seconds, &secs, &rounds, err)) != TS_OK)
+        goto done;
+    memset(out, 0, sizeof *out);
+    probe_summarise(secs, rounds, (double)bytes * rd->passes, out);
+    out->threads = threads;
+    out->bytes_per_array = bytes;
+    snprintf(out->method, sizeof out->method, "read-f32");
+    out->elapsed_s = probe_now_s() - start;
+
+done:
+    free(secs);
+    free(rd->a);
+    free(rd);
+    return rc;
+}
+
 /* ---- compute: independent FMAs on registers ---- */
 
 /* With m < 1 every chain converges to d / (1 - m): no overflow, no denormal slow paths. */
@@ -469,6 +578,31 @@ int probe_compute(int threads, double min_seconds, ProbeResult *out, TsErr *err)
     snprintf(out->method, sizeof out->method, "%s", PROBE_FMA_METHOD);
     out->elapsed_s = probe_now_s() - start;
     free(secs);
+    return TS_OK;
+}
+
+int probe_compute_trials(int threads, int trials, double min_seconds, ProbeResult *out,
+                         TsErr *err)
+{
+    if (trials < 1 || trials > 64)
+        return ts_err_set(err, TS_EINPUT, "probe_compute_trials: trials must be 1..64, got %d",
+                          trials);
+    double best[64], elapsed = 0.0;
+    ProbeResult one;
+    for (int i = 0; i < trials; i++) {
+        int rc = probe_compute(threads, min_seconds, &one, err);
+        if (rc != TS_OK)
+            return rc;
+        best[i] = one.best;
+        elapsed += one.elapsed_s;
+    }
+    qsort(best, (size_t)trials, sizeof best[0], probe_cmp_double);
+    *out = one;
+    out->best = best[trials - 1];
+    out->worst = best[0];
+    out->median = trials % 2 ? best[trials / 2] : 0.5 * (best[trials / 2 - 1] + best[trials / 2]);
+    out->trials = trials;
+    out->elapsed_s = elapsed;
     return TS_OK;
 }
 

@@ -25,6 +25,9 @@
 typedef struct {
     double best;            /* the fastest round: GB/s (bandwidth) or GFLOP/s (compute) */
     double median;          /* the median round, same unit */
+    double worst;           /* the slowest round (or trial), same unit: best - worst is the
+                             * spread */
+    int trials;             /* probe_compute_trials: independent trials (else 1) */
     int threads;            /* threads that ran, the caller's included */
     int rounds;             /* timed rounds */
     double elapsed_s;       /* wall time of the whole probe: allocation, setup, rounds */
@@ -37,6 +40,21 @@ typedef struct {
  * STREAM's 3 x bytes_per_array per round (not the write-allocate read of a). Returns 0 or TS_E*. */
 int probe_bandwidth(int threads, size_t bytes_per_array, double min_seconds, ProbeResult *out,
                     TsErr *err);
+
+/* Read-only bandwidth (what a decode step does: weights and KV cache are read, hardly
+ * written): each thread sums its slice of one float array of bytes_total bytes (0: the default
+ * PROBE_DEFAULT_BYTES), with 16-lane loads into several accumulators. A small array stays in a
+ * cache, so probing at a step's working-set size gives the ceiling that step can meet (L2, L3
+ * or DRAM). GB/s counts bytes_total per pass; a round makes enough passes to take about 20 ms
+ * of DRAM time. method "read-f32". Returns 0 or TS_E*. */
+int probe_read_bandwidth(int threads, size_t bytes_total, double min_seconds, ProbeResult *out,
+                         TsErr *err);
+
+/* probe_compute run `trials` times (1..64), each for min_seconds: best is the best trial's best
+ * round (the ceiling the roofline uses), median the median of the trials' bests, worst the
+ * lowest trial best, so best - worst is the spread a shared machine shows. */
+int probe_compute_trials(int threads, int trials, double min_seconds, ProbeResult *out,
+                         TsErr *err);
 
 /* Peak fp32 FMA rate on register accumulators, the widest path this build has (out->method).
  * GFLOP/s = threads x iterations x accumulators x lanes x 2 / seconds / 1e9. Returns 0 or TS_E*. */

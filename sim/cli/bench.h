@@ -1,5 +1,6 @@
-/* bench: the engine benchmark behind `make bench`: this machine's ceilings (STREAM triad
- * bandwidth, peak FMA rate) and, for each preset, prefill and decode tokens/s with achieved
+/* bench: the engine benchmark behind `make bench`: this machine's ceilings (read-only bandwidth
+ * from DRAM and at each decode step's working set, STREAM triad, peak FMA and dot-product rates
+ * with their spread) and, for each preset, prefill and decode tokens/s with achieved
  * GFLOP/s and GB/s as shares of those ceilings; rendered as a Markdown table for
  * BENCHMARKS.md. It runs and formats; the caller prints and writes files. */
 #ifndef TS_SIM_BENCH_H
@@ -15,11 +16,25 @@ typedef struct {
     int threads;
     int prefill;      /* 1: prefill row, 0: decode row */
     HxResult r;       /* r.plan.prec: the weights' precision */
+    double ceiling;   /* the ceiling this row is held to: GB/s (decode) or GFLOP/s (prefill) */
+    double ws_bytes;  /* decode: bytes one step reads (weights + KV), the probed working set */
 } BenchRow;
 
+/* One read-bandwidth probe at a working-set size (bench probes each decode row's footprint). */
 typedef struct {
-    ProbeResult bandwidth[2]; /* 1 and 2 threads */
-    ProbeResult compute[2];
+    int threads;
+    double bytes;
+    double gb_s; /* best round */
+} BenchReadCeiling;
+
+#define BENCH_MAX_READ_CEILINGS 96
+
+typedef struct {
+    ProbeResult bandwidth[2]; /* 1 and 2 threads: STREAM triad (shown, not used as a ceiling) */
+    ProbeResult read[2];      /* read-only bandwidth from DRAM (256 MB array): decode's ceiling */
+    ProbeResult compute[2];   /* FMA peak, best of several trials before and after the runs */
+    BenchReadCeiling ws[BENCH_MAX_READ_CEILINGS]; /* read bandwidth at decode working sets */
+    int n_ws;
     ProbeResult dot_bf16[2];  /* bf16 and int8 dot-product peaks (method "unavailable" when */
     ProbeResult dot_int8[2];  /* this build lacks the instructions) */
     BenchRow rows[BENCH_MAX_ROWS];
@@ -35,8 +50,8 @@ typedef struct {
     int gen_tokens;            /* decode rows: steps (default 32) */
     int repeats;               /* default 3 */
     const int *batches;        /* decode batch sizes (default 1, 4, 16) */
-    const Precision *precisions; /* weight precisions (default fp32, bf16, int8): fp32 at 1 and
-                                  * max_threads threads, the others at max_threads only */
+    const Precision *precisions; /* weight precisions (default fp32, bf16, int8, int4): fp32
+                                  * at 1 and max_threads threads, the others at max_threads */
     int n_precisions;
     int n_batches;
     /* progress(ctx, message) after each measurement; may be NULL */

@@ -24,14 +24,15 @@ double val_predict_tok_s(const StoreMeasurementRow *r, double peak_gflops,
     int prefill = strcmp(r->phase, "prefill") == 0;
     RoofInputs in = {0};
     in.shape = c.shape;
-    /* bytes per weight of the row's precision (int8's per-row scales are under 1%) */
+    /* bytes per weight of the row's precision (int8's per-row scales are under 1%; int4's
+     * block scales are counted: 4.5 bits) */
     Precision p = PREC_FP32, kv = PREC_FP32;
     TsErr e2;
     if (r->precision && prec_parse(r->precision, &p, &e2) != 0)
         return 0.0;
     if (r->kv_precision && prec_parse(r->kv_precision, &kv, &e2) != 0)
         return 0.0;
-    in.weight_bytes = prec_elt_bytes(p);
+    in.weight_bytes = prec_weight_bytes(p);
     in.kv_bytes = prec_elt_bytes(kv);
     if (!prefill && r->mtp_depth > 0) {
         in.mtp_depth = r->mtp_depth;

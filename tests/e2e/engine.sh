@@ -58,13 +58,16 @@ report "generate refuses a truncated checkpoint, a junk model file and a missing
 
 why=
 expect 0 "$TS" bench --model dense-15m --threads 1 --repeats 1 --commit test --out "$TMP/b.md"
-for p in fp32 bf16 int8; do
+for p in fp32 bf16 int8 int4; do
     grep -q "| dense-15m | $p | 1 | prefill 128 |" "$TMP/b.md" || addwhy "no $p prefill row"
     n=$(grep -c "| dense-15m | $p | 1 | decode |" "$TMP/b.md")
     [ "$n" -eq 3 ] || addwhy "$n $p decode rows, expected batch 1, 4 and 16"
 done
 grep -q "STREAM triad" "$TMP/b.md" || addwhy "no measured ceilings"
-grep -q "bf16 prefill above fp32 prefill" "$TMP/b.md" || addwhy "no precision targets"
+grep -q "read-only bandwidth from DRAM" "$TMP/b.md" || addwhy "no read-bandwidth ceiling"
+grep -q "read at .* MB |" "$TMP/b.md" || addwhy "decode rows do not name their working-set ceiling"
+grep -q "bf16 prefill >= 1.5x fp32" "$TMP/b.md" || addwhy "no precision targets"
+grep -q "int8 prefill >= 2x fp32" "$TMP/b.md" || addwhy "no int8 prefill target"
 report "bench writes a table with prefill and decode rows per precision and the ceilings"
 
 why=

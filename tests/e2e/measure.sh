@@ -164,7 +164,7 @@ awk -v a="$ag" 'BEGIN { exit !(a != "" && a >= 0 && a <= 1) }' ||
 report "measure records precision, KV precision and MTP settings and reports them"
 
 why=
-for bad in "--precision int4" "--kv int8" "--mtp 9" "--mtp-accept 0.5" "--mtp 1 --mtp-accept 2" \
+for bad in "--precision int3" "--kv int8" "--kv int4" "--mtp 9" "--mtp-accept 0.5" "--mtp 1 --mtp-accept 2" \
     "--mtp 1 --mtp-accept x"; do
     # shellcheck disable=SC2086
     "$TS" measure --model dense-15m $bad --db "$TMP/bad.db" --out "$TMP/bad" >"$TMP/o" 2>"$TMP/e"

@@ -13,11 +13,11 @@ trap 'exit 1' INT TERM
 
 B=build/portable
 why=
-make -s BUILD=$B CFLAGS=-mno-avx512f $B/tests/test_quant $B/tests/test_forward $B/tests/test_mtp \
+make -s BUILD=$B CFLAGS=-mno-avx512f $B/tests/test_quant $B/tests/test_kernels_q $B/tests/test_forward $B/tests/test_mtp \
     >"$TMP/make" 2>&1 || addwhy "build failed: $(tail -c 400 "$TMP/make")"
 report "the unit tests build with AVX-512 switched off"
 
-for t in test_quant test_forward test_mtp; do
+for t in test_quant test_kernels_q test_forward test_mtp; do
     why=
     CMOCKA_MESSAGE_OUTPUT=TAP "$B/tests/$t" >"$TMP/$t" 2>&1 || addwhy "$(grep '^not ok' "$TMP/$t")"
     grep -q '^ok ' "$TMP/$t" || addwhy "no test ran: $(head -c 300 "$TMP/$t")"

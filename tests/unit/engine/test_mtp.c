@@ -147,7 +147,9 @@ static void test_mtp_counts_equal_the_closed_form(void **state)
         double want = eng_flops_prefill(&f.c, 0, NP) + NP * (2.0 * D * 2 * D + 8 * D) +
                       eng_flops_prefill(b, 0, NP);
         assert_close(pre.flops, want, 1e-12, 0);
-        double emb_row = p == PREC_INT8 ? D + 4 : D * prec_elt_bytes((Precision)p);
+        double emb_row = p == PREC_INT8   ? D + 4
+                         : p == PREC_INT4 ? 2 * 18 /* two blocks of 16 bytes + a scale */
+                                          : D * prec_elt_bytes((Precision)p);
         double want_b = eng_weight_bytes_step(&f.c, (Precision)p, NP, 1, 0) + NP * emb_row +
                         2 * D * 4 + qt_matrix_bytes((Precision)p, D, 2 * D) +
                         eng_weight_bytes_step(b, (Precision)p, 0, 1, 0);

@@ -1,9 +1,8 @@
-/* Unit tests of models/engine/quant.c and the reduced-precision kernels and engine: bf16 and int8
- * round trips; each kernel against a naive reference within a stated tolerance (bf16: the
- * exact products of the rounded inputs summed in double, within 1e-5 relative to the sum of
- * |products|; int8: the exact integer formula, bit for bit); single rows equal to batches; the
- * whole engine in bf16 and int8 against float32 (logit differences and greedy agreement); and
- * counted bytes equal to the closed form per precision. */
+/* Unit tests of models/engine/quant.c and the reduced-precision engine: bf16 and int8 round
+ * trips; the bf16 dot and weighted sum against naive references (the packed matmuls are in
+ * test_kernels_q.c); single rows equal to batches; the whole engine in bf16, int8 and int4
+ * against float32 (logit differences and greedy agreement); and counted bytes equal to the
+ * closed form per precision. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -79,86 +78,6 @@ static void test_int8_round_trip_is_within_half_a_step(void **state)
         assert_int_equal(q[i], 0);
     assert_close(qt_matrix_bytes(PREC_INT8, 10, 64), 10 * 64 + 80, 0, 0);
     assert_close(qt_matrix_bytes(PREC_BF16, 10, 64), 10 * 64 * 2, 0, 0);
-}
-
-static const int SIZES[][3] = {{1, 1, 1}, {5, 37, 13}, {4, 64, 6}, {7, 33, 17}, {9, 300, 25},
-                               {3, 130, 7}, {40, 96, 50}};
-#define N_SIZES ((int)(sizeof SIZES / sizeof SIZES[0]))
-
-static void test_bf16_matmul_matches_the_rounded_inputs(void **state)
-{
-    (void)state;
-    uint64_t seed = 7;
-    for (int c = 0; c < N_SIZES; c++) {
-        int rows = SIZES[c][0], in = SIZES[c][1], out = SIZES[c][2];
-        uint16_t *x = malloc(2 * (size_t)(rows * in)), *w = malloc(2 * (size_t)(out * in));
-        float *y = malloc(sizeof(float) * (size_t)(rows * out));
-        for (int i = 0; i < rows * in; i++)
-            x[i] = qt_bf16(frand(&seed));
-        for (int i = 0; i < out * in; i++)
-            w[i] = qt_bf16(frand(&seed));
-        kern_matmul_bf16(y, out, x, in, w, in, rows, in, 0, out);
-        for (int r = 0; r < rows; r++)
-            for (int o = 0; o < out; o++) {
-                double ref = 0, mag = 0;
-                for (int k = 0; k < in; k++) {
-                    double p = (double)qt_f32(x[r * in + k]) * qt_f32(w[o * in + k]);
-                    ref += p;
-                    mag += fabs(p);
-                }
-                assert_close(y[r * out + o], ref, 0, 1e-5 * mag + 1e-30);
-            }
-        /* one row and a sub-range of outputs give the same bits as the whole call */
-        float one;
-        kern_matmul_bf16(&one, 1, x + (rows - 1) * in, in, w + (out - 1) * in, in, 1, in, 0, 1);
-        assert_memory_equal(&one, &y[(rows - 1) * out + out - 1], sizeof one);
-        free(x);
-        free(w);
-        free(y);
-    }
-}
-
-static void test_int8_matmul_is_the_exact_integer_formula(void **state)
-{
-    (void)state;
-    uint64_t seed = 9;
-    for (int c = 0; c < N_SIZES; c++) {
-        int rows = SIZES[c][0], in = SIZES[c][1], out = SIZES[c][2];
-        float *xf = malloc(sizeof(float) * (size_t)(rows * in));
-        float *wf = malloc(sizeof(float) * (size_t)(out * in));
-        uint8_t *xu = malloc((size_t)(rows * in));
-        int8_t *w = malloc((size_t)(out * in));
-        float *xs = malloc(sizeof(float) * (size_t)rows), *ws = malloc(sizeof(float) * (size_t)out);
-        int32_t *wsum = malloc(sizeof(int32_t) * (size_t)out);
-        float *y = malloc(sizeof(float) * (size_t)(rows * out));
-        for (int i = 0; i < rows * in; i++)
-            xf[i] = frand(&seed);
-        for (int i = 0; i < out * in; i++)
-            wf[i] = frand(&seed);
-        for (int r = 0; r < rows; r++)
-            xs[r] = qt_quant_u8(xu + r * in, xf + r * in, in);
-        for (int o = 0; o < out; o++) {
-            ws[o] = qt_quant_i8(w + o * in, wf + o * in, in);
-            wsum[o] = 0;
-            for (int k = 0; k < in; k++)
-                wsum[o] += w[o * in + k];
-        }
-        kern_matmul_i8(y, out, xu, xs, in, w, ws, wsum, in, rows, in, 0, out);
-        for (int r = 0; r < rows; r++)
-            for (int o = 0; o < out; o++) {
-                int64_t acc = 0;
-                double ref = 0;
-                for (int k = 0; k < in; k++) {
-                    acc += (int64_t)(xu[r * in + k] - 128) * w[o * in + k];
-                    ref += (double)xf[r * in + k] * wf[o * in + k];
-                }
-                float want = (float)acc * (xs[r] * ws[o]);
-                assert_memory_equal(&y[r * out + o], &want, sizeof want);
-                /* and near the float32 product: each side is off by at most half a step */
-                assert_close(y[r * out + o], ref, 0, 0.02 * sqrt((double)in) + 1e-6);
-            }
-        free(xf); free(wf); free(xu); free(w); free(xs); free(ws); free(wsum); free(y);
-    }
 }
 
 static void test_bf16_dot_and_weighted_sum_match_naive(void **state)
@@ -276,7 +195,8 @@ static void test_reduced_precision_engine_stays_near_fp32(void **state)
             Precision p, kv;
             double tol;
         } cases[] = {{PREC_BF16, PREC_FP32, 0.05}, {PREC_BF16, PREC_BF16, 0.05},
-                     {PREC_INT8, PREC_FP32, 0.10}, {PREC_INT8, PREC_BF16, 0.10}};
+                     {PREC_INT8, PREC_FP32, 0.10}, {PREC_INT8, PREC_BF16, 0.10},
+                     {PREC_INT4, PREC_FP32, 0.35}, {PREC_INT4, PREC_BF16, 0.35}};
         for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
             qfix_open(&f, c, cases[k].p, cases[k].kv, 2);
             greedy(&f, tok, got);
@@ -292,7 +212,8 @@ static void test_reduced_precision_engine_stays_near_fp32(void **state)
                 fail();
             }
             assert_true(maxd > 0); /* it really ran in reduced precision */
-            assert_int_equal(tok[0], ref_tok[0]);
+            if (cases[k].p != PREC_INT4) /* 4 bits may flip a near tie on random weights */
+                assert_int_equal(tok[0], ref_tok[0]);
         }
         free(ref);
         free(got);
@@ -302,7 +223,7 @@ static void test_reduced_precision_engine_stays_near_fp32(void **state)
 static void test_reduced_precision_batches_equal_single_rows(void **state)
 {
     (void)state;
-    for (int p = PREC_BF16; p <= PREC_INT8; p++) {
+    for (int p = PREC_BF16; p <= PREC_INT4; p++) {
         EngineConfig c = small(4);
         int V = (int)c.shape.vocab;
         QFix f;
@@ -360,6 +281,9 @@ static void test_counted_bytes_follow_the_precision(void **state)
     double b8 = eng_weight_bytes_step(&c, PREC_INT8, 1, 1, 0);
     assert_true(b16 < 0.51 * b32 && b16 > 0.49 * b32);
     assert_true(b8 < 0.27 * b32 && b8 > 0.24 * b32);
+    /* int4: 4.5 bits per weight, 0.5625 of int8's bytes less int8's row scales and sums */
+    double b4 = eng_weight_bytes_step(&c, PREC_INT4, 1, 1, 0);
+    assert_true(b4 < 0.145 * b32 && b4 > 0.135 * b32);
 }
 
 static void test_precision_names_parse(void **state)
@@ -369,8 +293,11 @@ static void test_precision_names_parse(void **state)
     Precision p;
     assert_int_equal(prec_parse("BF16", &p, &err), 0);
     assert_int_equal(p, PREC_BF16);
-    assert_int_equal(prec_parse("int4", &p, &err), TS_EINPUT);
-    assert_non_null(strstr(err.msg, "fp32, bf16 or int8"));
+    assert_int_equal(prec_parse("Int4", &p, &err), 0);
+    assert_int_equal(p, PREC_INT4);
+    assert_int_equal(prec_parse("int3", &p, &err), TS_EINPUT);
+    assert_non_null(strstr(err.msg, "fp32, bf16, int8 or int4"));
+    assert_string_equal(prec_name(PREC_INT4), "int4");
     assert_string_equal(prec_name(PREC_INT8), "int8");
     assert_int_equal(prec_elt_bytes(PREC_FP32), 4);
 }
@@ -392,8 +319,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bf16_rounds_to_nearest_even_and_round_trips),
         cmocka_unit_test(test_int8_round_trip_is_within_half_a_step),
-        cmocka_unit_test(test_bf16_matmul_matches_the_rounded_inputs),
-        cmocka_unit_test(test_int8_matmul_is_the_exact_integer_formula),
         cmocka_unit_test(test_bf16_dot_and_weighted_sum_match_naive),
         cmocka_unit_test(test_reduced_precision_engine_stays_near_fp32),
         cmocka_unit_test(test_reduced_precision_batches_equal_single_rows),

@@ -99,6 +99,50 @@ static void expect_refused(int rc, const TsErr *err, const char *needle)
     }
 }
 
+static void test_read_bandwidth_gives_plausible_gbs_for_dram_and_cache_sizes(void **state)
+{
+    ProbeResult r;
+    TsErr err;
+    (void)state;
+    ts_err_clear(&err);
+    assert_int_equal(probe_read_bandwidth(2, SMALL_BYTES, SHORT_S, &r, &err), TS_OK);
+    assert_plausible(&r, 2, 0.1, 2000.0);
+    assert_string_equal(r.method, "read-f32");
+    assert_true(r.bytes_per_array == SMALL_BYTES);
+    assert_true(r.worst <= r.median);
+    /* an array that fits L1 or L2: a cache ceiling, still a finite positive rate */
+    assert_int_equal(probe_read_bandwidth(1, (size_t)64 << 10, SHORT_S, &r, &err), TS_OK);
+    assert_plausible(&r, 1, 0.1, 100000.0);
+    assert_true(r.bytes_per_array == ((size_t)64 << 10));
+    ts_err_clear(&err);
+    expect_refused(probe_read_bandwidth(1, PROBE_MIN_BYTES - 1, SHORT_S, &r, &err), &err,
+                   "bytes");
+    ts_err_clear(&err);
+    expect_refused(probe_read_bandwidth(0, SMALL_BYTES, SHORT_S, &r, &err), &err, "threads");
+    ts_err_clear(&err);
+    assert_int_equal(probe_read_bandwidth(1, SIZE_MAX, SHORT_S, &r, &err), TS_ENOMEM);
+}
+
+static void test_compute_trials_report_their_spread_and_keep_the_best(void **state)
+{
+    ProbeResult r;
+    TsErr err;
+    (void)state;
+    ts_err_clear(&err);
+    assert_int_equal(probe_compute_trials(1, 3, 0.02, &r, &err), TS_OK);
+    assert_int_equal(r.trials, 3);
+    assert_true(isfinite(r.best) && r.best > 0.1 && r.best < 100000.0);
+    if (!(r.worst > 0.0 && r.worst <= r.median && r.median <= r.best)) {
+        print_error("worst %.17g, median %.17g, best %.17g out of order\n", r.worst, r.median,
+                    r.best);
+        fail();
+    }
+    ts_err_clear(&err);
+    expect_refused(probe_compute_trials(1, 0, 0.02, &r, &err), &err, "trials");
+    ts_err_clear(&err);
+    expect_refused(probe_compute_trials(1, 65, 0.02, &r, &err), &err, "trials");
+}
+
 static void test_probes_refuse_zero_and_too_many_threads(void **state)
 {
     ProbeResult r;
@@ -160,6 +204,8 @@ int main(void)
         cmocka_unit_test(test_bandwidth_rounds_arrays_down_to_whole_cache_lines),
         cmocka_unit_test(test_compute_one_thread_gives_plausible_gflops),
         cmocka_unit_test(test_compute_two_threads_gives_plausible_gflops_and_names_its_path),
+        cmocka_unit_test(test_read_bandwidth_gives_plausible_gbs_for_dram_and_cache_sizes),
+        cmocka_unit_test(test_compute_trials_report_their_spread_and_keep_the_best),
         cmocka_unit_test(test_probes_refuse_zero_and_too_many_threads),
         cmocka_unit_test(test_probes_refuse_bad_seconds_tiny_arrays_and_null_out),
         cmocka_unit_test(test_bandwidth_reports_out_of_memory_for_absurd_arrays),
