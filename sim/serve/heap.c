@@ -80,8 +80,6 @@ int ih_pop(IHeap *h)
     return top;
 }
 
-
-
 static int ph_less(const Pending *x, const Pending *y)
 {
     return x->req.arrival_s < y->req.arrival_s ||

@@ -7,8 +7,8 @@
 #include "sim/serve/request.h"
 
 typedef struct {
-    int *heap;    /* replica indices */
-    int *pos;     /* position of each replica in heap, -1 when absent */
+    int *heap; /* replica indices */
+    int *pos;  /* position of each replica in heap, -1 when absent */
     double *key;
     int n;
 } IHeap;

@@ -10,7 +10,8 @@ int hist_init(ServeHist *h, double lo, double hi, int per_decade, TsErr *err)
 {
     memset(h, 0, sizeof *h);
     if (!(lo > 0) || !(hi > lo) || per_decade < 1 || per_decade > 1000)
-        return ts_err_set(err, TS_EINPUT, "histogram: need 0 < lo < hi and 1 to 1000 bins per "
+        return ts_err_set(err, TS_EINPUT,
+                          "histogram: need 0 < lo < hi and 1 to 1000 bins per "
                           "decade");
     double bins = ceil(log10(hi / lo) * per_decade);
     if (bins > 1e6)

@@ -8,11 +8,11 @@
 #include "models/tserr.h"
 
 typedef struct {
-    double lo, hi;       /* values below lo count in bin 0, above hi in the last bin */
-    int per_decade;      /* bins per factor of 10 */
+    double lo, hi;  /* values below lo count in bin 0, above hi in the last bin */
+    int per_decade; /* bins per factor of 10 */
     int n_bins;
-    double *count;       /* (n_bins) weights */
-    double total;        /* sum of all weights */
+    double *count; /* (n_bins) weights */
+    double total;  /* sum of all weights */
 } ServeHist;
 
 /* Caller-owned histogram, 0 < lo < hi, 1 <= per_decade <= 1000, at most 10^6 bins. TS_EINPUT or

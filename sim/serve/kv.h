@@ -11,9 +11,9 @@
 
 #define KV_MAX_BLOCKS (1 << 28)
 
-/* Content keys name what a full block holds: the block'th block of a shared prefix, of a
- * session's context, or of one request's own tokens. Key 0 is "no content key". */
-enum { KV_KEY_PREFIX = 1, KV_KEY_SESSION = 2, KV_KEY_REQUEST = 3 };
+/* Content keys name what a full block holds: the block'th block of a shared prefix or of a
+ * session's context. Key 0 is "no content key". */
+enum { KV_KEY_PREFIX = 1, KV_KEY_SESSION = 2 };
 
 typedef struct {
     int32_t n_blocks;
@@ -26,10 +26,10 @@ typedef struct {
     int32_t *prev, *next; /* (n_blocks) LRU links, -1 at the ends */
     int32_t *stack;       /* (n_blocks) free blocks, n_free of them */
     int32_t lru_head, lru_tail;
-    uint64_t *hkeys;      /* (hcap) open-addressing table: key -> block, 0 = empty slot */
-    int32_t *hvals;       /* (hcap) */
-    uint32_t hmask;       /* hcap - 1 */
-    long evictions;       /* cached blocks reused for other content */
+    uint64_t *hkeys; /* (hcap) open-addressing table: key -> block, 0 = empty slot */
+    int32_t *hvals;  /* (hcap) */
+    uint32_t hmask;  /* hcap - 1 */
+    long evictions;  /* cached blocks reused for other content */
 } KvPool;
 
 /* The key of block `block` (0-based) of content `id` of a kind (KV_KEY_*): kinds, ids up to

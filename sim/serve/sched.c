@@ -10,18 +10,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Hot fields (read every step) first, the request's copy last. */
 typedef struct {
-    int32_t known;        /* tokens whose KV can be computed: prompt + answer tokens so far */
-    int32_t computed;     /* tokens in the KV cache */
-    int32_t generated;    /* answer tokens sampled */
+    int32_t known;     /* tokens whose KV can be computed: prompt + answer tokens so far */
+    int32_t computed;  /* tokens in the KV cache */
+    int32_t generated; /* answer tokens sampled */
+    int32_t output;    /* answer tokens wanted */
     int32_t n_blocks, cap_blocks;
-    int32_t registered;   /* leading blocks whose content key was offered to the cache */
-    int32_t *blocks;      /* (cap_blocks) */
+    int32_t registered; /* leading blocks whose content key was offered to the cache */
+    int32_t cacheable;  /* leading blocks that have a content key (shared prefix, session) */
+    int32_t *blocks;    /* (cap_blocks) */
     double first_token_s, last_token_s;
     int32_t cached_tokens, preemptions;
     int admitted_once;
-    int finished;         /* set by commit until the running list is compacted */
-    int32_t next_free;    /* free-list link while the slot is unused */
+    int finished;      /* set by commit until the running list is compacted */
+    int32_t next_free; /* free-list link while the slot is unused */
     ServeRequest req;
 } Seq;
 
@@ -30,15 +33,15 @@ struct Sched {
     KvPool kv;
     Seq *seqs;
     int32_t n_slots, cap_slots, free_slot;
-    int32_t *wait;        /* ring of slots */
+    int32_t *wait; /* ring of slots */
     int32_t wait_head, n_wait, cap_wait;
-    int32_t *run;         /* (max_num_seqs) slots in admission order */
+    int32_t *run; /* (max_num_seqs) slots in admission order */
     int32_t n_run;
-    StepItem *dec, *pre;  /* (max_num_seqs) each */
+    StepItem *dec, *pre; /* (max_num_seqs) each */
     StepBatch plan;
     int planned;
-    double prev_end_s;    /* end of the previous committed step (-1: none) */
-    SchedDone *done;      /* (max_num_seqs): at most that many finish in one step */
+    double prev_end_s; /* end of the previous committed step (-1: none) */
+    SchedDone *done;   /* (max_num_seqs): at most that many finish in one step */
     int n_done;
     SchedStats st;
 };
@@ -151,21 +154,23 @@ static void wait_push_front(Sched *s, int32_t q)
 int sched_add(Sched *s, const ServeRequest *r, TsErr *err)
 {
     int64_t total = (int64_t)r->input_tokens + r->output_tokens;
-    if (r->input_tokens < 1 || r->output_tokens < 1 || total > SERVE_MAX_SEQ_TOKENS ||
-        r->id < 0 || r->id > SERVE_MAX_REQUEST_ID || r->generated_tokens < 0 ||
+    if (r->input_tokens < 1 || r->output_tokens < 1 || total > SERVE_MAX_SEQ_TOKENS || r->id < 0 ||
+        r->id > SERVE_MAX_REQUEST_ID || r->generated_tokens < 0 ||
         r->generated_tokens > r->output_tokens || r->kv_ready_tokens < 0 ||
-        r->kv_ready_tokens > r->input_tokens + r->generated_tokens - 1 + (r->generated_tokens == 0))
+        r->kv_ready_tokens > r->input_tokens + r->generated_tokens - 1)
         return ts_err_set(err, TS_EINPUT, "request %lld: bad lengths (input %ld, output %ld)",
                           (long long)r->id, (long)r->input_tokens, (long)r->output_tokens);
     int32_t need = blocks_for(s, total - 1);
     if (need > s->cfg.kv_blocks)
-        return ts_err_set(err, TS_EINPUT, "request %lld needs %ld KV blocks (%lld tokens); the "
-                          "replica holds %ld", (long long)r->id, (long)need, (long long)total,
-                          (long)s->cfg.kv_blocks);
+        return ts_err_set(err, TS_EINPUT,
+                          "request %lld needs %ld KV blocks (%lld tokens); the "
+                          "replica holds %ld",
+                          (long long)r->id, (long)need, (long long)total, (long)s->cfg.kv_blocks);
     if (!s->cfg.chunked_prefill && total > s->cfg.max_batched_tokens)
-        return ts_err_set(err, TS_EINPUT, "request %lld has %lld tokens, more than "
-                          "max_batched_tokens %ld without chunked prefill", (long long)r->id,
-                          (long long)total, (long)s->cfg.max_batched_tokens);
+        return ts_err_set(err, TS_EINPUT,
+                          "request %lld has %lld tokens, more than "
+                          "max_batched_tokens %ld without chunked prefill",
+                          (long long)r->id, (long long)total, (long)s->cfg.max_batched_tokens);
     if (r->generated_tokens >= r->output_tokens)
         return ts_err_set(err, TS_EINPUT, "request %lld has nothing left to generate",
                           (long long)r->id);
@@ -197,6 +202,11 @@ int sched_add(Sched *s, const ServeRequest *r, TsErr *err)
     e->blocks = blocks;
     e->cap_blocks = cap;
     e->req = *r;
+    e->output = r->output_tokens;
+    e->cacheable = !s->cfg.prefix_cache ? 0
+                   : r->session >= 0    ? INT32_MAX
+                   : r->prefix_id >= 0  ? r->prefix_tokens / s->cfg.block_tokens
+                                        : 0;
     e->generated = r->generated_tokens;
     e->known = r->input_tokens + r->generated_tokens;
     e->computed = r->kv_ready_tokens;
@@ -209,14 +219,15 @@ int sched_add(Sched *s, const ServeRequest *r, TsErr *err)
     return 0;
 }
 
+/* The content key of block j (j < e->cacheable). Blocks of a request's own tokens have none:
+ * nobody else can hit them, and caching them would only cost hash work (a preempted request
+ * recomputes them). */
 static uint64_t block_key(const Seq *e, int32_t j, int32_t bt)
 {
     const ServeRequest *r = &e->req;
     if (r->prefix_id >= 0 && (int64_t)(j + 1) * bt <= r->prefix_tokens)
         return kv_key(KV_KEY_PREFIX, r->prefix_id, j);
-    if (r->session >= 0)
-        return kv_key(KV_KEY_SESSION, r->session, j);
-    return kv_key(KV_KEY_REQUEST, r->id, j);
+    return kv_key(KV_KEY_SESSION, r->session, j);
 }
 
 /* Grows e's table to hold `want` blocks (a sequence never needs more than sched_add checked). */
@@ -260,7 +271,7 @@ static void add_item(Sched *s, int32_t q, int32_t n)
     Seq *e = &s->seqs[q];
     int decode = n == 1 && e->generated > 0 && e->computed + 1 == e->known;
     StepItem *it = decode ? &s->dec[s->plan.n_decode++] : &s->pre[s->plan.n_prefill++];
-    it->id = e->req.id;
+    it->id = e->req.id; /* the request's line is read once per item: fine */
     it->slot = q;
     it->start = e->computed;
     it->tokens = n;
@@ -285,6 +296,8 @@ static void take_blocks(Sched *s, Seq *e, int32_t need)
 static void take_hits(Sched *s, Seq *e)
 {
     int32_t bt = s->cfg.block_tokens, max_hit = (e->known - 1) / bt;
+    if (max_hit > e->cacheable)
+        max_hit = e->cacheable;
     while (e->n_blocks < max_hit) {
         int32_t b = kv_lookup(&s->kv, block_key(e, e->n_blocks, bt));
         if (b < 0)
@@ -309,7 +322,9 @@ int sched_plan(Sched *s, StepBatch *out, TsErr *err)
         int32_t n = e->known - e->computed;
         if (n > budget)
             n = budget;
-        int32_t need = blocks_for(s, (int64_t)e->computed + n) - e->n_blocks;
+        int64_t end = (int64_t)e->computed + n;
+        int32_t need =
+            end > (int64_t)e->n_blocks * s->cfg.block_tokens ? blocks_for(s, end) - e->n_blocks : 0;
         while (need > kv_available(&s->kv)) {
             int32_t victim = s->run[--s->n_run];
             preempt(s, victim);
@@ -327,8 +342,8 @@ int sched_plan(Sched *s, StepBatch *out, TsErr *err)
     while (!preempted && s->n_wait > 0 && s->n_run < s->cfg.max_num_seqs && budget > 0) {
         int32_t q = wait_front(s);
         Seq *e = &s->seqs[q];
-        if (reserve_blocks(e, blocks_for(s, (int64_t)e->req.input_tokens +
-                                                 e->req.output_tokens - 1)) != 0)
+        if (reserve_blocks(
+                e, blocks_for(s, (int64_t)e->req.input_tokens + e->req.output_tokens - 1)) != 0)
             return ts_err_set(err, TS_ENOMEM, "out of memory for a block table");
         int fresh = e->computed == 0 && e->n_blocks == 0;
         if (fresh && s->cfg.prefix_cache)
@@ -395,8 +410,10 @@ static void advance(Sched *s, const StepItem *items, int32_t n, double end_s, do
     for (int32_t k = 0; k < n; k++) {
         Seq *e = &s->seqs[items[k].slot];
         e->computed += items[k].tokens;
-        if (s->cfg.prefix_cache) {
+        if (e->registered < e->cacheable && e->computed >= (e->registered + 1) * bt) {
             int32_t full = e->computed / bt;
+            if (full > e->cacheable)
+                full = e->cacheable;
             for (; e->registered < full; e->registered++)
                 kv_register(&s->kv, e->blocks[e->registered], block_key(e, e->registered, bt));
         }
@@ -411,7 +428,7 @@ static void advance(Sched *s, const StepItem *items, int32_t n, double end_s, do
         else
             hist_add(&s->st.itl, end_s - e->last_token_s, 1);
         e->last_token_s = end_s;
-        if (e->generated == e->req.output_tokens)
+        if (e->generated == e->output)
             finish(s, items[k].slot, end_s);
     }
 }

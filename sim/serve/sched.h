@@ -26,25 +26,25 @@ typedef struct {
 /* One sequence's share of a step. A decode computes 1 token at position `start` and reads
  * start + 1 keys; a prefill chunk computes `tokens` positions from `start` (causal). */
 typedef struct {
-    int64_t id;              /* the request's id */
-    int32_t slot;            /* the scheduler's slot for it (stable while it is admitted) */
-    int32_t start;           /* tokens already in the KV cache */
-    int32_t tokens;          /* tokens computed in this step (1 for a decode) */
-    int32_t emits;           /* 1: the step reaches the end of the known tokens: one is sampled */
-    int32_t n_blocks;        /* entries of blocks */
-    const int32_t *blocks;   /* borrowed: the sequence's KV block table (block ids of this
-                                replica's pool), valid until the next sched_plan */
+    int64_t id;            /* the request's id */
+    int32_t slot;          /* the scheduler's slot for it (stable while it is admitted) */
+    int32_t start;         /* tokens already in the KV cache */
+    int32_t tokens;        /* tokens computed in this step (1 for a decode) */
+    int32_t emits;         /* 1: the step reaches the end of the known tokens: one is sampled */
+    int32_t n_blocks;      /* entries of blocks */
+    const int32_t *blocks; /* borrowed: the sequence's KV block table (block ids of this
+                              replica's pool), valid until the next sched_plan */
 } StepItem;
 
 /* A planned step: its decodes and its prefill chunks (order within each: scheduling order). */
 typedef struct {
-    const StepItem *decode;  /* borrowed, n_decode of them */
+    const StepItem *decode; /* borrowed, n_decode of them */
     int32_t n_decode;
     double decode_keys;      /* sum over decodes of start + 1: the keys their attention reads */
     const StepItem *prefill; /* borrowed, n_prefill of them */
     int32_t n_prefill;
-    int64_t prefill_tokens;  /* sum of the chunks' tokens */
-    int64_t tokens;          /* n_decode + prefill_tokens */
+    int64_t prefill_tokens; /* sum of the chunks' tokens */
+    int64_t tokens;         /* n_decode + prefill_tokens */
 } StepBatch;
 
 /* A step-time backend: the seconds a batch takes (a model, or a real engine that runs it). */
@@ -55,28 +55,28 @@ typedef struct {
 
 /* A request that finished in the last committed step. */
 typedef struct {
-    ServeRequest req;        /* as added */
-    double first_token_s;    /* the first answer token (req.first_token_s when it came with it) */
-    double finish_s;         /* the last answer token */
-    int32_t cached_tokens;   /* prompt tokens found in the prefix cache at first admission */
+    ServeRequest req;      /* as added */
+    double first_token_s;  /* the first answer token (req.first_token_s when it came with it) */
+    double finish_s;       /* the last answer token */
+    int32_t cached_tokens; /* prompt tokens found in the prefix cache at first admission */
     int32_t preemptions;
 } SchedDone;
 
 typedef struct {
     long steps;
-    double busy_s;           /* sum of committed step durations */
-    double seq_s;            /* sum over steps of sequences in the step × its duration */
-    double token_s;          /* sum over steps of tokens in the step × its duration */
-    long prefill_tokens;     /* prompt (and recomputed) positions computed */
+    double busy_s;       /* sum of committed step durations */
+    double seq_s;        /* sum over steps of sequences in the step × its duration */
+    double token_s;      /* sum over steps of tokens in the step × its duration */
+    long prefill_tokens; /* prompt (and recomputed) positions computed */
     long decode_tokens;
-    long emitted_tokens;     /* answer tokens sampled here */
+    long emitted_tokens; /* answer tokens sampled here */
     long preemptions;
-    long recomputed_tokens;  /* KV positions dropped by preemption */
-    long prompt_tokens;      /* prompt tokens at first admission (KV brought along excluded) */
-    long cached_tokens;      /* of those, found in the prefix cache */
-    long rehit_tokens;       /* found in the cache when a preempted sequence came back */
+    long recomputed_tokens; /* KV positions dropped by preemption */
+    long prompt_tokens;     /* prompt tokens at first admission (KV brought along excluded) */
+    long cached_tokens;     /* of those, found in the prefix cache */
+    long rehit_tokens;      /* found in the cache when a preempted sequence came back */
     long added, finished;
-    ServeHist itl;           /* gaps between consecutive answer tokens of a request, seconds */
+    ServeHist itl; /* gaps between consecutive answer tokens of a request, seconds */
 } SchedStats;
 
 typedef struct Sched Sched;
@@ -112,9 +112,9 @@ int sched_step(Sched *s, const StepBackend *b, double now_s, double *step_s, TsE
 /* Requests finished by the last sched_commit (n of them), valid until the next commit. */
 const SchedDone *sched_done(const Sched *s, int *n);
 
-int32_t sched_waiting(const Sched *s);    /* queued, not admitted (preempted ones included) */
-int32_t sched_running(const Sched *s);    /* admitted */
-long sched_outstanding(const Sched *s);   /* added and not finished */
+int32_t sched_waiting(const Sched *s);  /* queued, not admitted (preempted ones included) */
+int32_t sched_running(const Sched *s);  /* admitted */
+long sched_outstanding(const Sched *s); /* added and not finished */
 const KvPool *sched_kv(const Sched *s);
 const SchedStats *sched_stats(const Sched *s);
 

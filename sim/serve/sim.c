@@ -13,30 +13,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- the simulation state --------------------------------------------------------------------- */
+/* ---- the simulation state ---------------------------------------------------------------------
+ */
 
 typedef struct {
     Sched *s;
-    int pool;              /* 0: unified or decode, 1: prefill */
+    int pool; /* 0: unified or decode, 1: prefill */
     int busy;
     double end_s, step_s;
-    int32_t batch;         /* sequences in the running step */
-    double last_t;         /* integrals are complete up to here */
+    int32_t batch; /* sequences in the running step */
+    double last_t; /* integrals are complete up to here */
 } Replica;
 
 typedef struct {
-    double queue, batch, kv, busy;  /* integrals over time */
+    double queue, batch, kv, busy; /* integrals over time */
     double output_tokens, prefill_tokens;
     long arrivals, completions;
 } Bin;
 
 typedef struct {
-    Replica *rep;          /* decode/unified pool first (n_rep[0]), then the prefill pool */
+    Replica *rep; /* decode/unified pool first (n_rep[0]), then the prefill pool */
     int n_rep[2], first[2];
-    IHeap busy;            /* replicas with a step in flight, by end time */
-    IHeap load[2];         /* least outstanding routing: outstanding requests per replica */
-    long rr[2];            /* round-robin counters */
-    int32_t *affinity[2];  /* session -> replica index within its pool, -1: none yet */
+    IHeap busy;           /* replicas with a step in flight, by end time */
+    IHeap load[2];        /* least outstanding routing: outstanding requests per replica */
+    long rr[2];           /* round-robin counters */
+    int32_t *affinity[2]; /* session -> replica index within its pool, -1: none yet */
     long cap_aff[2];
     PHeap pending;
     TrafficGen *gen;
@@ -131,9 +132,8 @@ static int start_step(Sim *m, int ri, double t, TsErr *err)
     r->busy = n > 0;
     if (n == 0)
         return 0;
-    const StepBackend *be = r->pool == 1 && m->c->prefill_backend.step_s
-                                ? &m->c->prefill_backend
-                                : &m->c->backend;
+    const StepBackend *be =
+        r->pool == 1 && m->c->prefill_backend.step_s ? &m->c->prefill_backend : &m->c->backend;
     double dur = 0;
     int rc = be->step_s(be->ctx, &b, &dur, err);
     if (rc)
@@ -141,7 +141,8 @@ static int start_step(Sim *m, int ri, double t, TsErr *err)
     if (!(dur > 0) || !isfinite(dur))
         return ts_err_set(err, TS_EINTERNAL, "a step-time backend returned %g s", dur);
     if (++m->steps > SERVE_MAX_STEPS)
-        return ts_err_set(err, TS_EINPUT, "the simulation passed %ld steps (an overloaded queue "
+        return ts_err_set(err, TS_EINPUT,
+                          "the simulation passed %ld steps (an overloaded queue "
                           "draining?): fewer requests, more replicas or a lower rate",
                           SERVE_MAX_STEPS);
     r->batch = n;
@@ -258,8 +259,8 @@ static int finished(Sim *m, int ri, const SchedDone *d, double t, TsErr *err)
             p.req.kv_ready_tokens = d->req.input_tokens;
             p.req.generated_tokens = 1;
             p.req.first_token_s = d->first_token_s;
-            p.req.arrival_s = t + d->req.input_tokens * m->c->kv_bytes_per_token /
-                                      (m->c->kv_transfer_gb_s * 1e9);
+            p.req.arrival_s =
+                t + d->req.input_tokens * m->c->kv_bytes_per_token / (m->c->kv_transfer_gb_s * 1e9);
             return ph_push(&m->pending, &p) ? ts_err_set(err, TS_ENOMEM, "out of memory") : 0;
         }
     } else if (m->n_rep[1] == 0) {
@@ -306,7 +307,8 @@ static int step_end(Sim *m, int ri, TsErr *err)
     return start_step(m, ri, t, err);
 }
 
-/* ---- checks ------------------------------------------------------------------------------------ */
+/* ---- checks ------------------------------------------------------------------------------------
+ */
 
 int serve_check(const ServeConfig *c, const TrafficSpec *t, TsErr *err)
 {
@@ -325,7 +327,8 @@ int serve_check(const ServeConfig *c, const TrafficSpec *t, TsErr *err)
         if ((rc = sched_config_check(&c->prefill_sched, err)) != 0)
             return ts_err_prefix(err, "prefill scheduler: ");
         if (!(c->kv_transfer_gb_s > 0) || !(c->kv_bytes_per_token >= 0))
-            return ts_err_set(err, TS_EINPUT, "a disaggregated pool needs kv_transfer_gb_s > 0 "
+            return ts_err_set(err, TS_EINPUT,
+                              "a disaggregated pool needs kv_transfer_gb_s > 0 "
                               "and kv_bytes_per_token >= 0");
     }
     if (!(c->ttft_slo_s >= 0) || !(c->tpot_slo_s >= 0))
@@ -339,35 +342,76 @@ int serve_check(const ServeConfig *c, const TrafficSpec *t, TsErr *err)
     if (t->arrivals != TRAFFIC_TRACE) {
         double n = traffic_expected_requests(t);
         if (n > (double)SERVE_MAX_REQUESTS)
-            return ts_err_set(err, TS_EINPUT, "about %.3g requests: more than the %ld one "
-                              "simulation takes (lower the rate or the duration)", n,
-                              SERVE_MAX_REQUESTS);
+            return ts_err_set(err, TS_EINPUT,
+                              "about %.3g requests: more than the %ld one "
+                              "simulation takes (lower the rate or the duration)",
+                              n, SERVE_MAX_REQUESTS);
         double rs = (double)(c->replicas + c->prefill_replicas) * t->duration_s;
         if (rs > SERVE_MAX_REPLICA_S)
-            return ts_err_set(err, TS_EINPUT, "%.3g replica-seconds: more than the %.3g one "
-                              "simulation takes (30 replica-days)", rs, SERVE_MAX_REPLICA_S);
+            return ts_err_set(err, TS_EINPUT,
+                              "%.3g replica-seconds: more than the %.3g one "
+                              "simulation takes (30 replica-days)",
+                              rs, SERVE_MAX_REPLICA_S);
         if (c->interval_s > 0 && t->duration_s / c->interval_s > 1e6)
             return ts_err_set(err, TS_EINPUT, "more than 10^6 series intervals");
     }
     return 0;
 }
 
-/* ---- results ----------------------------------------------------------------------------------- */
+/* ---- results -----------------------------------------------------------------------------------
+ */
 
-static int cmp_double(const void *a, const void *b)
+/* Moves the k-th smallest of v[lo, hi] to v[k], smaller ones before it and larger ones after
+ * (quickselect, Hoare partition around a median of three): O(n) expected. */
+static void select_k(double *v, long lo, long hi, long k)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+    while (hi > lo) {
+        long mid = lo + (hi - lo) / 2;
+        double a = v[lo], b = v[mid], c = v[hi];
+        double pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+        long i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < pivot)
+                i++;
+            while (v[j] > pivot)
+                j--;
+            if (i <= j) {
+                double t = v[i];
+                v[i++] = v[j];
+                v[j--] = t;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            return;
+    }
 }
 
-/* Exact quantile of sorted v (n > 0): linear between order statistics. */
-static double quantile(const double *v, long n, double p)
+/* The p-quantiles (ascending ps) of v (n > 0), linear between order statistics (as numpy's
+ * default), without sorting: each order statistic by selection right of the previous one. */
+static void quantiles(double *v, long n, const double *ps, double *out, int np)
 {
-    double h = p * (double)(n - 1);
-    long i = (long)h;
-    if (i >= n - 1)
-        return v[n - 1];
-    return v[i] + (h - (double)i) * (v[i + 1] - v[i]);
+    long from = 0;
+    for (int q = 0; q < np; q++) {
+        double h = ps[q] * (double)(n - 1);
+        long i = (long)h;
+        if (i >= n - 1)
+            i = n - 1;
+        select_k(v, from, n - 1, i);
+        double x = v[i];
+        if (i < n - 1 && h > (double)i) {
+            double next = v[i + 1]; /* the smallest right of i */
+            for (long j = i + 2; j < n; j++)
+                if (v[j] < next)
+                    next = v[j];
+            x += (h - (double)i) * (next - x);
+        }
+        out[q] = x;
+        from = i;
+    }
 }
 
 static void pct_of(double *v, long n, double p_slo, ServePct *o)
@@ -375,15 +419,27 @@ static void pct_of(double *v, long n, double p_slo, ServePct *o)
     memset(o, 0, sizeof *o);
     if (n <= 0)
         return;
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
     double sum = 0;
     for (long i = 0; i < n; i++)
         sum += v[i];
     o->mean = sum / (double)n;
-    o->p50 = quantile(v, n, 0.5);
-    o->p90 = quantile(v, n, 0.9);
-    o->p99 = quantile(v, n, 0.99);
-    o->at_slo = quantile(v, n, p_slo);
+    double ps[4] = {0.5, 0.9, 0.99, p_slo}, got[4];
+    /* the SLO percentile joins the three fixed ones in ascending order */
+    int at = 3;
+    while (at > 0 && ps[at - 1] > p_slo) {
+        ps[at] = ps[at - 1];
+        at--;
+    }
+    ps[at] = p_slo;
+    quantiles(v, n, ps, got, 4);
+    double fixed[3];
+    for (int q = 0, k = 0; q < 4; q++)
+        if (q != at)
+            fixed[k++] = got[q];
+    o->p50 = fixed[0];
+    o->p90 = fixed[1];
+    o->p99 = fixed[2];
+    o->at_slo = got[at];
 }
 
 static double tpot_of(const ServeRecord *r)
@@ -419,7 +475,7 @@ static int series(Sim *m, TsErr *err)
     for (long b = nb; b > 0; b--)
         start[b] = start[b - 1];
     start[0] = 0;
-    double blocks_total = m->total_blocks;
+    double blocks_total = m->total_blocks, p90 = 0.9;
     int reps = m->n_rep[0] + m->n_rep[1];
     for (long b = 0; b < nb; b++) {
         ServeInterval *s = &o->series[b];
@@ -439,14 +495,12 @@ static int series(Sim *m, TsErr *err)
                 const ServeRecord *r = &o->req[idx[lo + j]];
                 v[j] = r->first_token_s - r->arrival_s;
             }
-            qsort(v, (size_t)k, sizeof *v, cmp_double);
-            s->ttft_p90_s = quantile(v, k, 0.9);
+            quantiles(v, k, &p90, &s->ttft_p90_s, 1);
             for (long j = 0; j < k; j++) {
                 const ServeRecord *r = &o->req[idx[lo + j]];
                 v[j] = r->finish_s - r->arrival_s;
             }
-            qsort(v, (size_t)k, sizeof *v, cmp_double);
-            s->e2e_p90_s = quantile(v, k, 0.9);
+            quantiles(v, k, &p90, &s->e2e_p90_s, 1);
         }
     }
     o->n_series = (int)nb;
@@ -532,7 +586,8 @@ static int summarize(Sim *m, double span_s, TsErr *err)
     return c->interval_s > 0 ? series(m, err) : 0;
 }
 
-/* ---- the run ----------------------------------------------------------------------------------- */
+/* ---- the run -----------------------------------------------------------------------------------
+ */
 
 static void sim_fini(Sim *m)
 {
@@ -659,111 +714,4 @@ int serve_run(const ServeConfig *c, const TrafficSpec *t, ServeResult *out, TsEr
     }
     sim_fini(&m);
     return rc;
-}
-
-/* ---- sizing ------------------------------------------------------------------------------------ */
-
-/* One request alone: its prefill in one step and a decode right after it. TS_EINPUT when that
- * already misses an SLO (no replica count can help). */
-static int alone_check(const ServeConfig *c, const TrafficSpec *t, TsErr *err)
-{
-    if (t->arrivals == TRAFFIC_TRACE)
-        return 0;
-    double in = t->input.use_dist ? dist_quantile(&t->input.dist, c->slo_percentile)
-                                  : t->input.value;
-    int32_t prompt = (int32_t)fmax(1, nearbyint(in)) + (t->prefix_share > 0 ? t->prefix_tokens : 0);
-    StepItem pre = {.tokens = prompt, .emits = 1}, dec = {.start = prompt, .tokens = 1, .emits = 1};
-    StepBatch pb = {.prefill = &pre, .n_prefill = 1, .prefill_tokens = prompt, .tokens = prompt};
-    StepBatch db = {.decode = &dec, .n_decode = 1, .decode_keys = prompt + 1.0, .tokens = 1};
-    const StepBackend *pbe = c->prefill_replicas > 0 && c->prefill_backend.step_s
-                                 ? &c->prefill_backend
-                                 : &c->backend;
-    double ttft = 0, tpot = 0;
-    int rc = pbe->step_s(pbe->ctx, &pb, &ttft, err);
-    if (!rc)
-        rc = c->backend.step_s(c->backend.ctx, &db, &tpot, err);
-    if (rc)
-        return rc;
-    if (c->ttft_slo_s > 0 && ttft > c->ttft_slo_s)
-        return ts_err_set(err, TS_EINPUT, "no replica count meets the TTFT SLO of %g ms: a "
-                          "%ld-token prompt alone takes %.4g ms to prefill", c->ttft_slo_s * 1e3,
-                          (long)prompt, ttft * 1e3);
-    if (c->tpot_slo_s > 0 && tpot > c->tpot_slo_s)
-        return ts_err_set(err, TS_EINPUT, "no replica count meets the TPOT SLO of %g ms: one "
-                          "sequence alone takes %.4g ms per token", c->tpot_slo_s * 1e3,
-                          tpot * 1e3);
-    return 0;
-}
-
-/* Runs at r replicas; *meets says whether the SLOs hold. */
-static int try_replicas(const ServeConfig *c, const TrafficSpec *t, int r, ServeResult *res,
-                        int *meets, TsErr *err)
-{
-    ServeConfig k = *c;
-    k.replicas = r;
-    int rc = serve_run(&k, t, res, err);
-    *meets = !rc && res->sum.meets_slo;
-    return rc;
-}
-
-int serve_size(const ServeConfig *c, const TrafficSpec *t, int max_replicas, ServeResult *out,
-               int *replicas, TsErr *err)
-{
-    memset(out, 0, sizeof *out);
-    *replicas = 0;
-    if (max_replicas < 1 || max_replicas > SERVE_MAX_REPLICAS)
-        return ts_err_set(err, TS_EINPUT, "max_replicas must be 1 to %d", SERVE_MAX_REPLICAS);
-    ServeConfig k = *c;
-    k.replicas = max_replicas;
-    int rc = serve_check(&k, t, err);
-    if (!rc)
-        rc = alone_check(c, t, err);
-    if (rc)
-        return rc;
-    /* doubling finds a count that meets the SLOs, bisection the fewest below it */
-    int lo = 0, hi = 0, meets = 0;
-    ServeResult best = {0}, cur;
-    for (int r = 1;; r = r * 2 > max_replicas ? max_replicas : r * 2) {
-        rc = try_replicas(c, t, r, &cur, &meets, err);
-        if (rc) {
-            serve_result_fini(&cur);
-            return rc;
-        }
-        if (meets) {
-            hi = r;
-            best = cur;
-            break;
-        }
-        lo = r;
-        if (r == max_replicas) {
-            ts_err_set(err, TS_EINPUT, "no replica count up to %d meets the SLOs (TTFT %g ms, "
-                       "TPOT %g ms at P%g): %d replicas reach TTFT %.4g ms, TPOT %.4g ms",
-                       max_replicas, c->ttft_slo_s * 1e3, c->tpot_slo_s * 1e3,
-                       c->slo_percentile * 100, r, cur.sum.ttft_s.at_slo * 1e3,
-                       cur.sum.tpot_s.at_slo * 1e3);
-            serve_result_fini(&cur);
-            return TS_EINPUT;
-        }
-        serve_result_fini(&cur);
-    }
-    while (hi - lo > 1) {
-        int mid = lo + (hi - lo) / 2;
-        rc = try_replicas(c, t, mid, &cur, &meets, err);
-        if (rc) {
-            serve_result_fini(&cur);
-            serve_result_fini(&best);
-            return rc;
-        }
-        if (meets) {
-            serve_result_fini(&best);
-            best = cur;
-            hi = mid;
-        } else {
-            serve_result_fini(&cur);
-            lo = mid;
-        }
-    }
-    *out = best;
-    *replicas = hi;
-    return 0;
 }

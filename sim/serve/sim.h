@@ -24,11 +24,11 @@
 typedef enum { ROUTE_ROUND_ROBIN, ROUTE_LEAST_OUTSTANDING } ServeRoute;
 
 typedef struct {
-    int replicas;                /* unified replicas, or the decode pool when disaggregated */
-    ServeRoute route;            /* sessions stick to the replica of their first turn */
-    SchedConfig sched;           /* each replica's scheduler */
-    StepBackend backend;         /* borrowed; times every step of the (decode) pool */
-    int prefill_replicas;        /* > 0: disaggregated, a prefill pool of this many */
+    int replicas;         /* unified replicas, or the decode pool when disaggregated */
+    ServeRoute route;     /* sessions stick to the replica of their first turn */
+    SchedConfig sched;    /* each replica's scheduler */
+    StepBackend backend;  /* borrowed; times every step of the (decode) pool */
+    int prefill_replicas; /* > 0: disaggregated, a prefill pool of this many */
     SchedConfig prefill_sched;
     StepBackend prefill_backend; /* step_s NULL: backend */
     double kv_transfer_gb_s;     /* link carrying a prompt's KV from prefill to decode, > 0 */
@@ -41,26 +41,26 @@ typedef struct {
 
 typedef struct {
     double mean, p50, p90, p99;
-    double at_slo;               /* at slo_percentile */
+    double at_slo; /* at slo_percentile */
 } ServePct;
 
 typedef struct {
-    long requests;               /* arrived and completed (every arrival completes) */
+    long requests; /* arrived and completed (every arrival completes) */
     double input_tokens, output_tokens;
-    double span_s;               /* 0 to the last completion (at least the traffic duration) */
+    double span_s; /* 0 to the last completion (at least the traffic duration) */
     ServePct ttft_s, tpot_s, itl_s, e2e_s; /* tpot over requests with >= 2 answer tokens; itl
                                               from a histogram (within half a bin, 0.6%) */
     double throughput_req_s, input_tok_s, output_tok_s;
-    double goodput_req_s;        /* requests meeting both SLOs per second of span */
-    double slo_attainment;       /* share of requests meeting both SLOs */
-    int meets_slo;               /* TTFT and TPOT at slo_percentile within the SLOs */
-    double busy_share;           /* busy replica-seconds over replicas × span (both pools) */
-    double mean_batch;           /* sequences per step, weighted by step time */
-    double mean_step_tokens;     /* tokens per step, weighted by step time */
-    double kv_occupancy;         /* referenced KV blocks over all blocks, time mean */
-    double mean_queue;           /* waiting requests, time mean, all replicas */
+    double goodput_req_s;    /* requests meeting both SLOs per second of span */
+    double slo_attainment;   /* share of requests meeting both SLOs */
+    int meets_slo;           /* TTFT and TPOT at slo_percentile within the SLOs */
+    double busy_share;       /* busy replica-seconds over replicas × span (both pools) */
+    double mean_batch;       /* sequences per step, weighted by step time */
+    double mean_step_tokens; /* tokens per step, weighted by step time */
+    double kv_occupancy;     /* referenced KV blocks over all blocks, time mean */
+    double mean_queue;       /* waiting requests, time mean, all replicas */
     long preemptions, steps;
-    double prefix_hit_rate;      /* prompt tokens found in the prefix cache / prompt tokens */
+    double prefix_hit_rate; /* prompt tokens found in the prefix cache / prompt tokens */
     int replicas, prefill_replicas;
 } ServeSummary;
 
@@ -72,10 +72,10 @@ typedef struct {
 typedef struct {
     double start_s;
     long arrivals, completions;
-    double output_tokens;        /* answer tokens sampled by steps ending in the interval */
-    double prefill_tokens;       /* prompt positions computed by those steps */
-    double queue;                /* waiting requests, time mean */
-    double batch;                /* sequences per step while busy */
+    double output_tokens;  /* answer tokens sampled by steps ending in the interval */
+    double prefill_tokens; /* prompt positions computed by those steps */
+    double queue;          /* waiting requests, time mean */
+    double batch;          /* sequences per step while busy */
     double kv_occupancy;
     double busy_share;
     double ttft_p90_s, e2e_p90_s; /* of requests completing in the interval; 0 when none */
@@ -83,9 +83,9 @@ typedef struct {
 
 typedef struct {
     ServeSummary sum;
-    ServeRecord *req;            /* (n_req) by request id */
+    ServeRecord *req; /* (n_req) by request id */
     long n_req;
-    ServeInterval *series;       /* (n_series), empty without interval_s */
+    ServeInterval *series; /* (n_series), empty without interval_s */
     int n_series;
     ServeHist ttft, tpot, itl, e2e; /* seconds, 1e-6 .. 1e6, 20 bins per decade */
 } ServeResult;

@@ -43,14 +43,17 @@ int steptime_init(StepTime *t, const StepModel *m, TsErr *err)
         return ts_err_set(err, TS_EINPUT, "step model: chips must be 1 to 1000000");
     if (!(m->peak_tflops > 0) || !(m->hbm_tb_s > 0) || !(m->weight_bytes > 0) ||
         !(m->kv_bytes > 0) || !(m->hbm_gb > 0))
-        return ts_err_set(err, TS_EINPUT, "step model: peak_tflops, hbm_tb_s, hbm_gb, "
+        return ts_err_set(err, TS_EINPUT,
+                          "step model: peak_tflops, hbm_tb_s, hbm_gb, "
                           "weight_bytes and kv_bytes must be > 0");
     if (!share_ok(m->eff_compute) || !share_ok(m->eff_memory) || !share_ok(m->eff_prefill) ||
         !share_ok(m->hbm_usable))
-        return ts_err_set(err, TS_EINPUT, "step model: efficiencies and hbm_usable must be in "
+        return ts_err_set(err, TS_EINPUT,
+                          "step model: efficiencies and hbm_usable must be in "
                           "(0, 1]");
     if (!(m->step_overhead_ms >= 0) || !(m->interconnect_gb_s >= 0) || !(m->act_bytes >= 0))
-        return ts_err_set(err, TS_EINPUT, "step model: step_overhead_ms, interconnect_gb_s and "
+        return ts_err_set(err, TS_EINPUT,
+                          "step model: step_overhead_ms, interconnect_gb_s and "
                           "act_bytes must be >= 0");
     t->m = *m;
     const ModelShape *s = &m->shape;
@@ -75,11 +78,11 @@ int steptime_init(StepTime *t, const StepModel *m, TsErr *err)
     if (m->chips > 1 && m->interconnect_gb_s > 0) {
         double link = m->interconnect_gb_s * 1e9;
         if (p.moe_layers > 0)
-            t->comm_s_per_token = t->moe_layers * 2.0 * (1.0 / n) * t->experts_active * d *
-                                  m->act_bytes / link;
+            t->comm_s_per_token =
+                t->moe_layers * 2.0 * (1.0 / n) * t->experts_active * d * m->act_bytes / link;
         else
-            t->comm_s_per_token = (double)p.dense_ffn_layers * 2.0 * (2.0 * (n - 1.0) / n) * d *
-                                  m->act_bytes / link;
+            t->comm_s_per_token =
+                (double)p.dense_ffn_layers * 2.0 * (2.0 * (n - 1.0) / n) * d * m->act_bytes / link;
     }
     return 0;
 }
@@ -87,7 +90,8 @@ int steptime_init(StepTime *t, const StepModel *m, TsErr *err)
 double steptime_batch_s(const StepTime *t, const StepBatch *b)
 {
     double nd = b->n_decode;
-    double dec_flops = nd * (t->body_flops + t->head_flops) + t->attn_flops_per_key * b->decode_keys;
+    double dec_flops =
+        nd * (t->body_flops + t->head_flops) + t->attn_flops_per_key * b->decode_keys;
     double kv_tokens = b->decode_keys;
     double pre_flops = 0;
     for (int32_t i = 0; i < b->n_prefill; i++) {
@@ -128,9 +132,10 @@ int steptime_kv_blocks(const StepTime *t, int block_tokens, int32_t *blocks, TsE
     double n = per_block > 0 ? floor(room / per_block) : 0;
     if (!(n >= 1)) {
         *blocks = 0;
-        return ts_err_set(err, TS_EINPUT, "the weights (%.3g GB) leave no room for KV blocks in "
-                          "%d chip(s) of %.3g GB at %.0f%% usable", t->weights_bytes / 1e9,
-                          t->m.chips, t->m.hbm_gb, t->m.hbm_usable * 100);
+        return ts_err_set(err, TS_EINPUT,
+                          "the weights (%.3g GB) leave no room for KV blocks in "
+                          "%d chip(s) of %.3g GB at %.0f%% usable",
+                          t->weights_bytes / 1e9, t->m.chips, t->m.hbm_gb, t->m.hbm_usable * 100);
     }
     *blocks = n > KV_MAX_BLOCKS ? KV_MAX_BLOCKS : (int32_t)n;
     return 0;

@@ -12,20 +12,20 @@
 #include "sim/serve/sched.h"
 
 typedef struct {
-    ModelShape shape;          /* checked by steptime_init */
-    double weight_bytes;       /* bytes per weight */
-    double kv_bytes;           /* bytes per KV-cache element */
-    double act_bytes;          /* bytes per activation element sent between chips */
-    int chips;                 /* chips per replica, >= 1 */
-    double peak_tflops;        /* per chip */
-    double hbm_tb_s;           /* per chip */
-    double hbm_gb;             /* per chip, 1e9 bytes */
-    double hbm_usable;         /* share of HBM for weights and KV, (0, 1] */
-    double interconnect_gb_s;  /* per chip, one way; 0: none */
-    double eff_compute;        /* decode FLOPs efficiency, (0, 1] */
-    double eff_memory;         /* bandwidth efficiency, (0, 1] */
-    double eff_prefill;        /* prefill FLOPs efficiency, (0, 1] */
-    double step_overhead_ms;   /* fixed cost of every step */
+    ModelShape shape;         /* checked by steptime_init */
+    double weight_bytes;      /* bytes per weight */
+    double kv_bytes;          /* bytes per KV-cache element */
+    double act_bytes;         /* bytes per activation element sent between chips */
+    int chips;                /* chips per replica, >= 1 */
+    double peak_tflops;       /* per chip */
+    double hbm_tb_s;          /* per chip */
+    double hbm_gb;            /* per chip, 1e9 bytes */
+    double hbm_usable;        /* share of HBM for weights and KV, (0, 1] */
+    double interconnect_gb_s; /* per chip, one way; 0: none */
+    double eff_compute;       /* decode FLOPs efficiency, (0, 1] */
+    double eff_memory;        /* bandwidth efficiency, (0, 1] */
+    double eff_prefill;       /* prefill FLOPs efficiency, (0, 1] */
+    double step_overhead_ms;  /* fixed cost of every step */
 } StepModel;
 
 /* Precomputed per-step constants of a model; caller-owned, no heap. */
@@ -34,13 +34,13 @@ typedef struct {
     double body_flops;         /* per computed position, all layers, output head excluded */
     double head_flops;         /* per sampled token */
     double attn_flops_per_key; /* per query position per key */
-    double dense_bytes;        /* weights read by every step: all but embedding and routed experts */
-    double expert_bytes;       /* one routed expert */
+    double dense_bytes;  /* weights read by every step: all but embedding and routed experts */
+    double expert_bytes; /* one routed expert */
     double moe_layers, experts, experts_active, log_miss; /* log(1 - k/E) */
     double kv_bytes_per_token;
-    double weights_bytes;      /* everything held in memory */
-    double compute_flop_s;     /* chips × peak */
-    double bandwidth_b_s;      /* chips × bandwidth × eff_memory */
+    double weights_bytes;  /* everything held in memory */
+    double compute_flop_s; /* chips × peak */
+    double bandwidth_b_s;  /* chips × bandwidth × eff_memory */
     double comm_s_per_token;
 } StepTime;
 

@@ -22,7 +22,7 @@ typedef struct {
     philox4x32_key_t key;
     philox4x32_ctr_t ctr; /* (ordinal low, ordinal high, slot, block) */
     uint32_t buf[4];
-    int left;             /* outputs of buf not yet handed out */
+    int left; /* outputs of buf not yet handed out */
 } StreamState;
 
 static unsigned long stream_get(void *vs)
@@ -53,8 +53,8 @@ static void stream_set(void *vs, unsigned long seed)
 }
 
 static const gsl_rng_type STREAM_TYPE = {
-    "serve-philox4x32", 0xFFFFFFFFUL, 0, sizeof(StreamState), stream_set, stream_get,
-    stream_get_double,
+    "serve-philox4x32", 0xFFFFFFFFUL,      0, sizeof(StreamState), stream_set,
+    stream_get,         stream_get_double,
 };
 
 /* Slots of one first turn's draws; turn t uses SLOT_TURN + 3t .. + 2. */
@@ -85,12 +85,12 @@ struct TrafficGen {
     gsl_rng *rng;
     double hour_rate[24]; /* arrivals per second in each clock hour */
     /* operational-time cursor: the segment [seg_t, seg_end) of one clock hour */
-    double op;            /* cumulative unit-rate events drawn so far */
+    double op;                     /* cumulative unit-rate events drawn so far */
     double seg_t, seg_end, seg_op; /* seg_op: operational time at seg_t */
     int seg_hour;
-    long ordinal;         /* first turns made */
+    long ordinal; /* first turns made */
     double last_arrival_s;
-    long made;            /* requests made (ids handed out) */
+    long made; /* requests made (ids handed out) */
     int ended;
     TraceRow *rows;
     long n_rows;
@@ -158,7 +158,7 @@ typedef struct {
     TsErr *err;
     int failed;
     int line, row_line, row_open, header_done;
-    int col_of[8];        /* header position -> column (COL_*), at most 8 cells */
+    int col_of[8]; /* header position -> column (COL_*), at most 8 cells */
     int n_header;
     char cells[8][64];
     int n_cells;
@@ -191,8 +191,10 @@ static int fail(TraceState *t, const char *what, int col)
 static int take_header(TraceState *t)
 {
     if (t->n_cells > 5)
-        return fail(t, "the header has more than 5 columns (arrival_s, input_tokens, "
-                    "output_tokens, prefix_id, prefix_tokens)", -1);
+        return fail(t,
+                    "the header has more than 5 columns (arrival_s, input_tokens, "
+                    "output_tokens, prefix_id, prefix_tokens)",
+                    -1);
     int seen[N_COLS] = {0};
     for (int i = 0; i < t->n_cells; i++) {
         int c = -1;
@@ -200,8 +202,10 @@ static int take_header(TraceState *t)
             if (strcmp(t->cells[i], COL_NAMES[k]) == 0)
                 c = k;
         if (c < 0)
-            return fail(t, "unknown column in the header (expected arrival_s, input_tokens, "
-                        "output_tokens, prefix_id, prefix_tokens)", -1);
+            return fail(t,
+                        "unknown column in the header (expected arrival_s, input_tokens, "
+                        "output_tokens, prefix_id, prefix_tokens)",
+                        -1);
         if (seen[c]++)
             return fail(t, "column appears twice in the header", c);
         t->col_of[i] = c;
@@ -247,16 +251,16 @@ static int take_row(TraceState *t)
             if (*v && parse_int(v, 0, INT32_MAX, &r.prefix_id))
                 return fail(t, "expected an empty cell or a whole number >= 0", c);
         } else {
-            int32_t *dst = c == COL_INPUT ? &r.input : c == COL_OUTPUT ? &r.output
-                                                                       : &r.prefix_tokens;
+            int32_t *dst = c == COL_INPUT    ? &r.input
+                           : c == COL_OUTPUT ? &r.output
+                                             : &r.prefix_tokens;
             long lo = c == COL_PREFIX_TOKENS ? 0 : 1;
             if (c == COL_PREFIX_TOKENS && !*v)
                 continue; /* no prefix on this row */
             if (parse_int(v, lo, SERVE_MAX_SEQ_TOKENS / 2, dst))
-                return t->failed = ts_err_set(t->err, TS_EINPUT,
-                                              "%s:%d: %s: expected a whole number from %ld to %d",
-                                              t->path, t->row_line, COL_NAMES[c], lo,
-                                              SERVE_MAX_SEQ_TOKENS / 2);
+                return t->failed = ts_err_set(
+                           t->err, TS_EINPUT, "%s:%d: %s: expected a whole number from %ld to %d",
+                           t->path, t->row_line, COL_NAMES[c], lo, SERVE_MAX_SEQ_TOKENS / 2);
         }
     }
     if (r.prefix_tokens > r.input)
@@ -275,8 +279,7 @@ static int take_row(TraceState *t)
         long cap = t->cap ? 2 * t->cap : 1024;
         TraceRow *rows = realloc(g->rows, (size_t)cap * sizeof *rows);
         if (!rows)
-            return t->failed = ts_err_set(t->err, TS_ENOMEM, "out of memory reading %s",
-                                          t->path);
+            return t->failed = ts_err_set(t->err, TS_ENOMEM, "out of memory reading %s", t->path);
         g->rows = rows;
         t->cap = cap;
     }
@@ -326,8 +329,8 @@ static int read_trace(TrafficGen *g, const char *path, TsErr *err)
             t.row_open = 1;
         }
         if (csv_parse(&p, line, (size_t)n, on_cell, on_row, &t) != (size_t)n && !t.failed)
-            t.failed = ts_err_set(err, TS_EINPUT, "%s:%d: %s", path, t.line,
-                                  csv_strerror(csv_error(&p)));
+            t.failed =
+                ts_err_set(err, TS_EINPUT, "%s:%d: %s", path, t.line, csv_strerror(csv_error(&p)));
     }
     int read_error = ferror(f);
     free(line);
@@ -335,12 +338,14 @@ static int read_trace(TrafficGen *g, const char *path, TsErr *err)
     if (!t.failed && read_error)
         t.failed = ts_err_set(err, TS_EIO, "error reading %s", path);
     if (!t.failed && csv_fini(&p, on_cell, on_row, &t) != 0 && !t.failed)
-        t.failed = ts_err_set(err, TS_EINPUT, "%s:%d: %s (an unclosed quote?)", path,
-                              t.row_line, csv_strerror(csv_error(&p)));
+        t.failed = ts_err_set(err, TS_EINPUT, "%s:%d: %s (an unclosed quote?)", path, t.row_line,
+                              csv_strerror(csv_error(&p)));
     csv_free(&p);
     if (!t.failed && !t.header_done)
-        t.failed = ts_err_set(err, TS_EINPUT, "%s:1: empty trace: expected a header line "
-                              "(arrival_s,input_tokens,output_tokens)", path);
+        t.failed = ts_err_set(err, TS_EINPUT,
+                              "%s:1: empty trace: expected a header line "
+                              "(arrival_s,input_tokens,output_tokens)",
+                              path);
     return t.failed;
 }
 

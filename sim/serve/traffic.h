@@ -26,21 +26,21 @@ typedef struct {
 
 typedef struct {
     TrafficArrivals arrivals;
-    double rate_per_s;       /* mean arrivals per second over the day (sessions when turns > 1) */
-    double cv;               /* gamma: coefficient of variation of the gaps (> 0; 1 = Poisson) */
-    const char *trace_path;  /* borrowed; TRAFFIC_TRACE: arrival_s,input_tokens,output_tokens
-                                [,prefix_id,prefix_tokens] with a header line */
-    double hourly[24];       /* diurnal weights >= 0; all 0 = flat. Rate in clock hour h:
-                                rate_per_s × hourly[h] / mean(hourly) */
-    double start_hour;       /* clock hour at t = 0, in [0, 24) */
-    double duration_s;       /* arrivals in [0, duration_s); a trace with 0 keeps every row */
-    long max_requests;       /* first turns generated at most (0: no cap) */
-    TrafficLen input;        /* prompt tokens (a session: the new tokens of each turn) */
-    TrafficLen output;       /* answer tokens */
-    int32_t prefix_tokens;   /* shared prefix prepended to the prompt (0: none) */
-    double prefix_share;     /* share of requests (sessions) that carry it, in [0, 1] */
-    TrafficLen turns;        /* turns per session; value 0 or 1 without use_dist: no sessions */
-    TrafficLen think_s;      /* seconds between a turn's last token and the next turn */
+    double rate_per_s;      /* mean arrivals per second over the day (sessions when turns > 1) */
+    double cv;              /* gamma: coefficient of variation of the gaps (> 0; 1 = Poisson) */
+    const char *trace_path; /* borrowed; TRAFFIC_TRACE: arrival_s,input_tokens,output_tokens
+                               [,prefix_id,prefix_tokens] with a header line */
+    double hourly[24];      /* diurnal weights >= 0; all 0 = flat. Rate in clock hour h:
+                               rate_per_s × hourly[h] / mean(hourly) */
+    double start_hour;      /* clock hour at t = 0, in [0, 24) */
+    double duration_s;      /* arrivals in [0, duration_s); a trace with 0 keeps every row */
+    long max_requests;      /* first turns generated at most (0: no cap) */
+    TrafficLen input;       /* prompt tokens (a session: the new tokens of each turn) */
+    TrafficLen output;      /* answer tokens */
+    int32_t prefix_tokens;  /* shared prefix prepended to the prompt (0: none) */
+    double prefix_share;    /* share of requests (sessions) that carry it, in [0, 1] */
+    TrafficLen turns;       /* turns per session; value 0 or 1 without use_dist: no sessions */
+    TrafficLen think_s;     /* seconds between a turn's last token and the next turn */
     uint64_t seed;
 } TrafficSpec;
 

@@ -15,8 +15,13 @@ static inline RoofInputs fx_roof(void)
 {
     RoofInputs in;
     memset(&in, 0, sizeof in);
-    in.shape = (ModelShape){.layers = 32, .d_model = 4096, .heads = 32, .kv_heads = 8,
-                            .head_dim = 128, .ffn = 14336, .vocab = 128256};
+    in.shape = (ModelShape){.layers = 32,
+                            .d_model = 4096,
+                            .heads = 32,
+                            .kv_heads = 8,
+                            .head_dim = 128,
+                            .ffn = 14336,
+                            .vocab = 128256};
     in.weight_bytes = 2;
     in.kv_bytes = 2;
     in.act_bytes = 2;
@@ -36,8 +41,12 @@ static inline RoofInputs fx_roof(void)
 
 static inline SchedConfig fx_sched(int32_t kv_blocks)
 {
-    SchedConfig c = {.max_num_seqs = 256, .max_batched_tokens = 8192, .kv_blocks = kv_blocks,
-                     .block_tokens = 16, .prefix_cache = 1, .chunked_prefill = 1};
+    SchedConfig c = {.max_num_seqs = 256,
+                     .max_batched_tokens = 8192,
+                     .kv_blocks = kv_blocks,
+                     .block_tokens = 16,
+                     .prefix_cache = 1,
+                     .chunked_prefill = 1};
     return c;
 }
 

@@ -33,7 +33,8 @@ static void run_ok(const ServeConfig *c, const TrafficSpec *t, ServeResult *r, T
     assert_int_equal(rc, 0);
 }
 
-/* ---- the KV pool ------------------------------------------------------------------------------ */
+/* ---- the KV pool ------------------------------------------------------------------------------
+ */
 
 static void test_kv_pool_lru_evicts_least_recently_freed(void **state)
 {
@@ -69,23 +70,23 @@ static void test_kv_hash_survives_many_deletions(void **state)
         for (int i = 0; i < N; i++) {
             int32_t b = kv_alloc(&p);
             assert_true(b >= 0);
-            kv_register(&p, b, kv_key(KV_KEY_REQUEST, round * N + i, 0));
+            kv_register(&p, b, kv_key(KV_KEY_SESSION, round * N + i, 0));
             kv_release(&p, b);
         }
         /* the last N keys are all cached, the earlier ones all evicted */
         for (int i = 0; i < N; i += 97) {
-            int32_t b = kv_lookup(&p, kv_key(KV_KEY_REQUEST, round * N + i, 0));
+            int32_t b = kv_lookup(&p, kv_key(KV_KEY_SESSION, round * N + i, 0));
             assert_true(b >= 0);
             kv_release(&p, b);
             if (round > 0)
-                assert_int_equal(kv_lookup(&p, kv_key(KV_KEY_REQUEST, (round - 1) * N + i, 0)),
-                                 -1);
+                assert_int_equal(kv_lookup(&p, kv_key(KV_KEY_SESSION, (round - 1) * N + i, 0)), -1);
         }
     }
     kv_fini(&p);
 }
 
-/* ---- the scheduler alone ------------------------------------------------------------------------ */
+/* ---- the scheduler alone ------------------------------------------------------------------------
+ */
 
 /* Drives a scheduler with the modeled backend until idle; checks the books. */
 static void sched_books(int prefix_cache, int32_t kv_blocks, long *preemptions)
@@ -103,9 +104,13 @@ static void sched_books(int prefix_cache, int32_t kv_blocks, long *preemptions)
     memset(seen, 0, sizeof seen);
     long need = 0, out = 0;
     for (int i = 0; i < N; i++) {
-        ServeRequest r = {.id = i, .input_tokens = 20 + (i * 37) % 300,
-                          .output_tokens = 1 + (i * 53) % 200, .prefix_id = i % 3 == 0 ? 7 : -1,
-                          .prefix_tokens = i % 3 == 0 ? 20 : 0, .session = -1, .first_token_s = -1};
+        ServeRequest r = {.id = i,
+                          .input_tokens = 20 + (i * 37) % 300,
+                          .output_tokens = 1 + (i * 53) % 200,
+                          .prefix_id = i % 3 == 0 ? 7 : -1,
+                          .prefix_tokens = i % 3 == 0 ? 20 : 0,
+                          .session = -1,
+                          .first_token_s = -1};
         need += r.input_tokens + r.output_tokens - 1;
         out += r.output_tokens;
         assert_int_equal(sched_add(s, &r, &err), 0);
@@ -170,8 +175,12 @@ static void test_sched_preempts_the_newest(void **state)
     TsErr err;
     assert_int_equal(sched_new(&c, &s, &err), 0);
     for (int i = 0; i < 2; i++) {
-        ServeRequest r = {.id = i, .input_tokens = 16, .output_tokens = 60, .prefix_id = -1,
-                          .session = -1, .first_token_s = -1};
+        ServeRequest r = {.id = i,
+                          .input_tokens = 16,
+                          .output_tokens = 60,
+                          .prefix_id = -1,
+                          .session = -1,
+                          .first_token_s = -1};
         assert_int_equal(sched_add(s, &r, &err), 0);
     }
     double now = 0, dt;
@@ -199,8 +208,12 @@ static void test_sched_refuses_a_request_larger_than_the_cache(void **state)
     Sched *s;
     TsErr err;
     assert_int_equal(sched_new(&c, &s, &err), 0);
-    ServeRequest r = {.id = 0, .input_tokens = 60, .output_tokens = 6, .prefix_id = -1,
-                      .session = -1, .first_token_s = -1};
+    ServeRequest r = {.id = 0,
+                      .input_tokens = 60,
+                      .output_tokens = 6,
+                      .prefix_id = -1,
+                      .session = -1,
+                      .first_token_s = -1};
     assert_int_equal(sched_add(s, &r, &err), TS_EINPUT);
     assert_non_null(strstr(err.msg, "needs 5 KV blocks"));
     r.output_tokens = 5; /* 64 tokens + 1 - 1: the last is never written */
@@ -208,7 +221,8 @@ static void test_sched_refuses_a_request_larger_than_the_cache(void **state)
     sched_free(s);
 }
 
-/* ---- the simulator ------------------------------------------------------------------------------ */
+/* ---- the simulator ------------------------------------------------------------------------------
+ */
 
 /* Sessions, a shared prefix, preemption pressure, two replicas, disaggregated or not. */
 static void sim_books(int disaggregated)
@@ -311,8 +325,8 @@ static void test_fixed_shared_prefix_gives_the_expected_hit_rate(void **state)
     double sd = sqrt(n * 0.25);
     assert_true(fabs((double)np - 0.5 * (double)n) < 4 * sd);
     double want = (double)(np - 1) * 96.0 / ((double)np * 150.0 + (double)(n - np) * 50.0);
-    print_message("# prefix: %ld of %ld requests prefixed, hit rate %.6f, expected %.6f\n", np,
-                  n, r.sum.prefix_hit_rate, want);
+    print_message("# prefix: %ld of %ld requests prefixed, hit rate %.6f, expected %.6f\n", np, n,
+                  r.sum.prefix_hit_rate, want);
     assert_close(r.sum.prefix_hit_rate, want, 1e-12, 0);
     c.sched.prefix_cache = 0;
     serve_result_fini(&r);
@@ -340,6 +354,54 @@ static void test_same_seed_same_run_other_seed_other_run(void **state)
     assert_true(a.sum.ttft_s.p50 != b.sum.ttft_s.p50);
     serve_result_fini(&a);
     serve_result_fini(&b);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double sorted_quantile(const double *v, long n, double p)
+{
+    double h = p * (double)(n - 1);
+    long i = (long)h;
+    return i >= n - 1 ? v[n - 1] : v[i] + (h - (double)i) * (v[i + 1] - v[i]);
+}
+
+/* The summary's percentiles are the sorted per-request values' order statistics, interpolated
+ * linearly (checked at an odd percentile too). */
+static void test_percentiles_match_sorted_records(void **state)
+{
+    (void)state;
+    StepTime st = fx_steptime();
+    ServeConfig c = fx_config(&st, 20000);
+    c.slo_percentile = 0.37;
+    TrafficSpec t = fx_traffic(30, 60, 0, 0, 8);
+    char msg[200];
+    assert_int_equal(dist_parse("lognormal(400, 1)", 0, &t.input.dist, msg, sizeof msg), 0);
+    assert_int_equal(dist_parse("uniform(2, 400)", 0, &t.output.dist, msg, sizeof msg), 0);
+    t.input.use_dist = t.output.use_dist = 1;
+    ServeResult r;
+    TsErr err;
+    run_ok(&c, &t, &r, &err);
+    long n = r.n_req;
+    double *v = malloc((size_t)n * sizeof *v);
+    assert_non_null(v);
+    for (long i = 0; i < n; i++)
+        v[i] = r.req[i].finish_s - r.req[i].arrival_s;
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    assert_close(r.sum.e2e_s.p50, sorted_quantile(v, n, 0.5), 0, 0);
+    assert_close(r.sum.e2e_s.p90, sorted_quantile(v, n, 0.9), 0, 0);
+    assert_close(r.sum.e2e_s.p99, sorted_quantile(v, n, 0.99), 0, 0);
+    assert_close(r.sum.e2e_s.at_slo, sorted_quantile(v, n, 0.37), 0, 0);
+    for (long i = 0; i < n; i++)
+        v[i] = r.req[i].first_token_s - r.req[i].arrival_s;
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    assert_close(r.sum.ttft_s.p99, sorted_quantile(v, n, 0.99), 0, 0);
+    assert_close(r.sum.ttft_s.at_slo, sorted_quantile(v, n, 0.37), 0, 0);
+    free(v);
+    serve_result_fini(&r);
 }
 
 /* Sizing: the answer meets the SLOs and one replica fewer does not; an SLO below one step alone
@@ -403,6 +465,7 @@ int main(void)
         cmocka_unit_test(test_sim_disaggregated_conserves_requests_and_tokens),
         cmocka_unit_test(test_fixed_shared_prefix_gives_the_expected_hit_rate),
         cmocka_unit_test(test_same_seed_same_run_other_seed_other_run),
+        cmocka_unit_test(test_percentiles_match_sorted_records),
         cmocka_unit_test(test_sizing_finds_the_fewest_replicas_and_refuses_the_impossible),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -68,8 +68,8 @@ static void md1_at(double rho, long n)
     double want = rho * d / (2.0 * (1.0 - rho));
     double got = r.sum.ttft_s.mean - d;
     print_message("# M/D/1 rho %.1f: D %.6f s, mean wait %.6f s, Pollaczek-Khinchine %.6f s "
-                  "(%+.2f%%), busy share %.4f\n", rho, d, got, want, 100 * (got / want - 1),
-                  r.sum.busy_share);
+                  "(%+.2f%%), busy share %.4f\n",
+                  rho, d, got, want, 100 * (got / want - 1), r.sum.busy_share);
     assert_close(got, want, 0.03, 0);
     assert_close(r.sum.busy_share, rho, 0.02, 0);
     serve_result_fini(&r);
@@ -166,8 +166,8 @@ static void test_saturation_throughput_is_roofline_steady_state(void **state)
     assert_true(seconds > 20 * c.interval_s);
     double got = tokens / seconds;
     print_message("# saturation: batch %d, context %.1f, roofline %.1f tok/s, simulated %.1f "
-                  "tok/s over %.0f s (%+.2f%%)\n", rr.batch, in.context_tokens, want, got,
-                  seconds, 100 * (got / want - 1));
+                  "tok/s over %.0f s (%+.2f%%)\n",
+                  rr.batch, in.context_tokens, want, got, seconds, 100 * (got / want - 1));
     assert_close(got, want, 0.02, 0);
     assert_int_equal(r.sum.preemptions, 0);
     serve_result_fini(&r);

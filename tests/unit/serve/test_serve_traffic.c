@@ -145,7 +145,8 @@ static void test_draws_depend_only_on_seed_and_index(void **state)
     traffic_free(b);
 }
 
-/* ---- traces ------------------------------------------------------------------------------------ */
+/* ---- traces ------------------------------------------------------------------------------------
+ */
 
 static int setup(void **state)
 {
