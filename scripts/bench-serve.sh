@@ -10,7 +10,7 @@ out=build/bench/bench_serve
 mkdir -p build/bench
 ${CC:-cc} -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -ffp-contract=off -I. \
     $(pkg-config --cflags gsl 2>/dev/null) tests/bench/bench_serve.c build/libtokensim.a \
-    $(pkg-config --libs sqlite3 gsl inih 2>/dev/null) -lcsv -lm -pthread -o "$out"
+    $(pkg-config --libs sqlite3 gsl inih jansson 2>/dev/null) -lcsv -lm -pthread -o "$out"
 pin=""
 command -v taskset >/dev/null 2>&1 && pin="taskset -c 0"
 $pin "$out" "${1:-all}"
