@@ -12,6 +12,7 @@
 #include "sim/cli/runner.h"
 #include "sim/study/spread.h"
 #include "sim/cli/cli.h"
+#include "sim/study/serving.h"
 
 const char CLI_USAGE_RUN[] =
     "usage: tokensim run [--db FILE] [--out DIR] [--data DIR] [--quiet] [--shard K/N]\n"
@@ -96,7 +97,8 @@ int cli_cmd_check(int argc, char **argv)
             status = cli_fail(&err);
         swp_plan_fini(&plan);
         for (int k = 0; k < s.n_fleets && status == 0; k++)
-            if (eval_fleet(&s, &s.fleets[k], &r, &err))
+            if (eval_fleet(&s, &s.fleets[k], &r, &err) ||
+                (s.fleets[k].throughput == THR_SIMULATE && srv_check_fleet(&s, k, &r, &err)))
                 status = cli_fail(&err);
         if (!status && s.compare.line > 0) {
             FleetResult *all = calloc((size_t)s.n_fleets, sizeof *all);
@@ -324,8 +326,16 @@ static void print_spread(const ParCtx *par, const Phases *ph)
 /* The end of a scenario run, whole or merged: [sweep] and [compare] at the central values,
  * the runner (database and report), then what it prints. mc may be NULL; headline names the
  * run ("3 shards merged, " or ""). Returns 0 or the error's code (not printed). */
-static int finish_run(Scenario *s, FleetResult *res, const McResult *mc, const SwpResult *sweep,
-                      const Options *o, const char *db_path, const char *headline, TsErr *err)
+static void free_serving(ServeFleet *srv, int n)
+{
+    for (int i = 0; srv && i < n; i++)
+        srv_fleet_fini(&srv[i]);
+    free(srv);
+}
+
+static int finish_run(Scenario *s, FleetResult *res, const ServeFleet *srv, const McResult *mc,
+                      const SwpResult *sweep, const Options *o, const char *db_path,
+                      const char *headline, TsErr *err)
 {
     CmpResult cmp;
     int have_cmp = 0, rc = 0;
@@ -334,7 +344,7 @@ static int finish_run(Scenario *s, FleetResult *res, const McResult *mc, const S
     RunnerOptions ro = {db_path, o->out, TS_VERSION, o->reproducible};
     RunnerResult rr;
     if (!rc)
-        rc = runner_record(s, res, mc, sweep, have_cmp ? &cmp : NULL, &ro, &rr, err);
+        rc = runner_record(s, res, srv, mc, sweep, have_cmp ? &cmp : NULL, &ro, &rr, err);
     if (!rc && rr.plot_note[0])
         fprintf(stderr, "tokensim: warning: %s\n", rr.plot_note);
     if (!rc && o->quiet) {
@@ -418,7 +428,8 @@ int cli_cmd_merge(int argc, char **argv)
     if (!rc) {
         char headline[64];
         snprintf(headline, sizeof headline, "%d shards merged, ", m.n_parts);
-        rc = finish_run(&s, res, &mc, ph.have_sweep ? &ph.sweep : NULL, &o, out_db, headline, &err);
+        rc = finish_run(&s, res, NULL, &mc, ph.have_sweep ? &ph.sweep : NULL, &o, out_db, headline,
+                        &err);
     }
     phases_fini(&ph);
     mc_fini(&mc);
@@ -470,14 +481,19 @@ static int run_lead(Ranks *rk, int argc, char **argv)
     }
     cli_print_warnings(&s);
     FleetResult *res = calloc((size_t)s.n_fleets, sizeof *res);
-    if (!res) {
+    ServeFleet *srv = calloc((size_t)s.n_fleets, sizeof *srv);
+    if (!res || !srv) {
+        free(res);
+        free(srv);
         scn_fini(&s);
         scn_catalogs_fini(&cats);
         fprintf(stderr, "tokensim: out of memory\n");
         return CLI_EXIT_RUNTIME;
     }
     for (int i = 0; i < s.n_fleets; i++) {
-        if (eval_fleet(&s, &s.fleets[i], &res[i], &err)) {
+        /* a simulated fleet runs its day here, before anything is stored */
+        if (srv_eval_fleet(&s, i, &res[i], &srv[i], &err)) {
+            free_serving(srv, s.n_fleets);
             free(res);
             scn_fini(&s);
             scn_catalogs_fini(&cats);
@@ -495,6 +511,7 @@ static int run_lead(Ranks *rk, int argc, char **argv)
     }
     if (o.shard) { /* a part of a Monte Carlo run: its blocks only */
         int shard_status = run_shard(&s, &o, spec);
+        free_serving(srv, s.n_fleets);
         free(res);
         scn_fini(&s);
         scn_catalogs_fini(&cats);
@@ -507,6 +524,7 @@ static int run_lead(Ranks *rk, int argc, char **argv)
     if ((s.n_dists > 0 && mc_check_size(&s, samples, &err)) ||
         (s.sweep.line > 0 && swp_plan(&s, &ph.plan, &err))) {
         phases_fini(&ph);
+        free_serving(srv, s.n_fleets);
         free(res);
         scn_fini(&s);
         scn_catalogs_fini(&cats);
@@ -524,12 +542,13 @@ static int run_lead(Ranks *rk, int argc, char **argv)
     int status = 0;
     if (rc)
         status = record_failed(&s, &o, &err);
-    else if (finish_run(&s, res, ph.have_mc ? &ph.mc : NULL, ph.have_sweep ? &ph.sweep : NULL, &o,
-                        o.db, "", &err))
+    else if (finish_run(&s, res, srv, ph.have_mc ? &ph.mc : NULL,
+                        ph.have_sweep ? &ph.sweep : NULL, &o, o.db, "", &err))
         status = cli_fail(&err);
     else if (!o.quiet && rk->par.mpi)
         print_spread(&rk->par, &ph);
     phases_fini(&ph);
+    free_serving(srv, s.n_fleets);
     free(res);
     scn_fini(&s);
     scn_catalogs_fini(&cats);

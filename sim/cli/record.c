@@ -14,7 +14,8 @@
 #include "sim/render/report.h"
 #include "sim/text/text.h"
 
-enum { B_FLEETS, B_METRICS, B_INPUTS, B_NOTES, B_SOURCES, B_CMP, B_SWEEP, B_TORNADO, B_HIST, B_DEPLOY };
+enum { B_FLEETS, B_METRICS, B_INPUTS, B_NOTES, B_SOURCES, B_CMP, B_SWEEP, B_TORNADO, B_HIST, B_DEPLOY,
+       B_SERIES, B_LATENCY, B_SERVE_METRICS };
 
 /* Growing arrays of input and note rows while they are laid out. */
 typedef struct {
@@ -311,6 +312,49 @@ static const char *deployment_why(int status)
     }
 }
 
+/* The metric rows (part "serve") of a simulated fleet's day, its sizing and its SLOs. */
+static int serve_metric_rows(const char *fleet, const ServeFleet *f, StoreMetricRow *rows)
+{
+    const ServeSummary *d = &f->day.sum;
+    int n = 0;
+#define ROW(m_, u_, v_)                                                                            \
+    rows[n++] = (StoreMetricRow){.fleet = fleet, .metric = (m_), .unit = (u_), .value = (v_),     \
+                                 .has_value = isfinite(v_), .part = "serve"}
+    ROW("replicas", "replicas", (double)f->replicas);
+    ROW("prefill_replicas", "replicas", (double)f->prefill_replicas);
+    ROW("sized_at_peak_hour", "yes/no", (double)f->sized);
+    ROW("requests", "requests", (double)d->requests);
+    const ServePct *pct[] = {&d->ttft_s, &d->tpot_s, &d->itl_s, &d->e2e_s};
+    static const char *const names[4][3] = {
+        {"ttft_p50_ms", "ttft_p90_ms", "ttft_p99_ms"},
+        {"tpot_p50_ms", "tpot_p90_ms", "tpot_p99_ms"},
+        {"itl_p50_ms", "itl_p90_ms", "itl_p99_ms"},
+        {"e2e_p50_ms", "e2e_p90_ms", "e2e_p99_ms"}};
+    for (int k = 0; k < 4; k++) {
+        ROW(names[k][0], "ms", pct[k]->p50 * 1e3);
+        ROW(names[k][1], "ms", pct[k]->p90 * 1e3);
+        ROW(names[k][2], "ms", pct[k]->p99 * 1e3);
+    }
+    ROW("throughput_req_s", "requests/s", d->throughput_req_s);
+    ROW("output_tok_s", "tok/s", d->output_tok_s);
+    ROW("input_tok_s", "tok/s", d->input_tok_s);
+    ROW("goodput_req_s", "requests/s", d->goodput_req_s);
+    ROW("slo_attainment", "share", d->slo_attainment);
+    ROW("busy_share", "share", d->busy_share);
+    ROW("mean_batch", "sequences", d->mean_batch);
+    ROW("kv_occupancy", "share", d->kv_occupancy);
+    ROW("mean_queue", "requests", d->mean_queue);
+    ROW("preemptions", "preemptions", (double)d->preemptions);
+    ROW("prefix_hit_rate", "share", d->prefix_hit_rate);
+    if (f->sized) {
+        ROW("peak_hour_ttft_at_slo_ms", "ms", f->peak.ttft_s.at_slo * 1e3);
+        ROW("peak_hour_tpot_at_slo_ms", "ms", f->peak.tpot_s.at_slo * 1e3);
+        ROW("peak_hour_busy_share", "share", f->peak.busy_share);
+    }
+#undef ROW
+    return n;
+}
+
 int record_make(const Scenario *s, const Outcome *o, const SwpResult *sweep,
                 const CmpResult *cmp, int reproducible, Record *rec, TsErr *err)
 {
@@ -385,7 +429,7 @@ int record_make(const Scenario *s, const Outcome *o, const SwpResult *sweep,
         sw[i] = (StoreSweepRow){s->fleets[row->fleet].name,
                                 sweep->plan->param,
                                 sweep->plan->ys ? sweep->plan->param2 : NULL,
-                                met_info(row->metric)->name,
+                                row->name ? row->name : met_info(row->metric)->name,
                                 row->x,
                                 row->y,
                                 row->value,
@@ -428,6 +472,67 @@ int record_make(const Scenario *s, const Outcome *o, const SwpResult *sweep,
         }
     }
     r->deployments = deploy;
+    /* simulated fleets: their day's metric rows, series and latency histograms */
+    long n_series = 0, n_lat = 0;
+    for (int i = 0; o->serve && i < nf; i++)
+        if (o->serve[i].simulated) {
+            n_series += o->serve[i].day.n_series;
+            const ServeHist *h[] = {&o->serve[i].day.ttft, &o->serve[i].day.tpot,
+                                    &o->serve[i].day.itl, &o->serve[i].day.e2e};
+            for (int k = 0; k < 4; k++)
+                n_lat += h[k]->n_bins;
+        }
+    StoreSeriesRow *series = calloc((size_t)n_series + 1, sizeof *series);
+    StoreLatencyRow *lat = calloc((size_t)n_lat + 1, sizeof *lat);
+    StoreMetricRow *smet = calloc((size_t)nf * 64 + 1, sizeof *smet);
+    rec->blocks[B_SERIES] = series;
+    rec->blocks[B_LATENCY] = lat;
+    rec->blocks[B_SERVE_METRICS] = smet;
+    if (!series || !lat || !smet) {
+        record_fini(rec);
+        return ts_err_set(err, TS_ENOMEM, "out of memory");
+    }
+    int n_smet = 0;
+    for (int i = 0; o->serve && i < nf; i++) {
+        const ServeFleet *sf = &o->serve[i];
+        if (!sf->simulated)
+            continue;
+        const char *name = s->fleets[i].name;
+        n_smet += serve_metric_rows(name, sf, smet + n_smet);
+        for (int k = 0; k < sf->day.n_series; k++) {
+            const ServeInterval *x = &sf->day.series[k];
+            series[r->n_series++] = (StoreSeriesRow){
+                name, x->start_s, x->arrivals, x->completions, x->output_tokens,
+                x->prefill_tokens, x->queue, x->batch, x->kv_occupancy, x->busy_share,
+                x->ttft_p90_s > 0 ? x->ttft_p90_s * 1e3 : NAN,
+                x->e2e_p90_s > 0 ? x->e2e_p90_s : NAN, sf->usd_per_hour[k]};
+        }
+        const ServeHist *h[] = {&sf->day.ttft, &sf->day.tpot, &sf->day.itl, &sf->day.e2e};
+        static const char *const lname[] = {"ttft", "tpot", "itl", "e2e"};
+        for (int k = 0; k < 4; k++)
+            for (int bin = 0; bin < h[k]->n_bins; bin++) {
+                if (!(h[k]->count[bin] > 0))
+                    continue;
+                double lo, hi;
+                hist_edges(h[k], bin, &lo, &hi);
+                lat[r->n_latencies++] =
+                    (StoreLatencyRow){name, lname[k], lo, hi, h[k]->count[bin]};
+            }
+    }
+    r->series = series;
+    r->latencies = lat;
+    if (n_smet > 0) { /* appended after the run's other metric rows */
+        StoreMetricRow *all = realloc(rec->blocks[B_METRICS],
+                                      sizeof *all * (size_t)(r->n_metrics + n_smet + 1));
+        if (!all) {
+            record_fini(rec);
+            return ts_err_set(err, TS_ENOMEM, "out of memory");
+        }
+        rec->blocks[B_METRICS] = all;
+        memcpy(all + r->n_metrics, smet, sizeof *all * (size_t)n_smet);
+        r->metrics = all;
+        r->n_metrics += n_smet;
+    }
     rec->blocks[B_INPUTS] = b.inputs;
     rec->blocks[B_NOTES] = b.notes;
     r->inputs = b.inputs;

@@ -16,7 +16,7 @@ typedef struct {
     StoreResults res;  /* the rows; res.then is left for the caller */
     char **strings;    /* owned strings the rows point to */
     int n_strings, cap_strings;
-    void *blocks[12];  /* the row arrays (owned) */
+    void *blocks[16];  /* the row arrays (owned) */
 } Record;
 
 /* Lays out scenario s, its outcome o, sweep and cmp (either may be NULL) as rows into rec;

@@ -81,13 +81,15 @@ static int render_stored(void *ctx, Store *db, int64_t run_id, TsErr *err)
     return code;
 }
 
-int runner_record(Scenario *s, const FleetResult *results, const McResult *mc,
+int runner_record(Scenario *s, const FleetResult *results, const ServeFleet *serve,
+                  const McResult *mc,
                   const SwpResult *sweep, const CmpResult *cmp, const RunnerOptions *opt,
                   RunnerResult *out, TsErr *err)
 {
     memset(out, 0, sizeof *out);
     Outcome o;
     int rc = outcome_make(s, results, mc, sweep, cmp, &o, err);
+    o.serve = serve;
     if (rc)
         return rc;
     Store *db = NULL;

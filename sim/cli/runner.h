@@ -12,6 +12,7 @@
 #include "sim/study/compare.h"
 #include "sim/study/montecarlo.h"
 #include "sim/study/question.h"
+#include "sim/study/serving.h"
 #include "sim/study/sweep.h"
 #include "sim/scenario/scenario.h"
 #include "sim/study/shard.h"
@@ -41,7 +42,8 @@ typedef struct {
  * its folder; a missing gnuplot only leaves out->plot_note. TS_EIO on database or file failures
  * (the run, if created, is then `failed` with no result rows; a failure writing plots or the
  * HTML page after `done` keeps the run and its report.md). */
-int runner_record(Scenario *s, const FleetResult *results, const McResult *mc,
+int runner_record(Scenario *s, const FleetResult *results, const ServeFleet *serve,
+                  const McResult *mc,
                   const SwpResult *sweep, const CmpResult *cmp, const RunnerOptions *opt,
                   RunnerResult *out, TsErr *err);
 

@@ -132,6 +132,7 @@ int perf_fleet(const Scenario *s, const ScnFleet *f, PerfResult *out, TsErr *err
         out->prefill_tok_s_per_chip = peak * v[FK_MFU_PREFILL].num / out->flops_per_input_token;
         break;
     }
+    case THR_SIMULATE: /* the roofline's instance and steady state; sim/study/serving runs it */
     case THR_ROOFLINE: {
         RoofInputs in;
         perf_roof_inputs(s, f, &in);

@@ -447,6 +447,12 @@ int plot_run(const StoredRun *run, const char *dir, PlotResult *out, TsErr *err)
     if (!rc)
         rc = pl_deployments(&c, err);
     if (!rc)
+        rc = pl_latency_cdfs(&c, err);
+    if (!rc)
+        rc = pl_load_curve(&c, err);
+    if (!rc)
+        rc = pl_serving_days(&c, err);
+    if (!rc)
         rc = pl_histogram(&c, err);
     if (!rc)
         rc = pl_tornados(&c, err);

@@ -2,7 +2,8 @@
  * context of one run's plots (the stored run, the folder, what was written) and the helpers
  * that write data files and scripts (plot.c). One file per family of plots: plot_cost.c (cost
  * and price bars, a question's answer bars), plot_sweep.c (price curves, the batch curve,
- * heatmaps), plot_mc.c (histograms, tornados), plot_measure.c (a measure run's lines). */
+ * heatmaps, deployment searches), plot_mc.c (histograms, tornados), plot_serve.c (simulated
+ * days: latency CDFs, the day's load and cost), plot_measure.c (a measure run's lines). */
 #ifndef TS_SIM_RENDER_PLOT_INT_H
 #define TS_SIM_RENDER_PLOT_INT_H
 
@@ -69,6 +70,9 @@ int pl_price_lines(PlotCtx *c, TsErr *err);
 int pl_batch_curve(PlotCtx *c, TsErr *err);
 int pl_heatmaps(PlotCtx *c, TsErr *err);
 int pl_deployments(PlotCtx *c, TsErr *err);
+int pl_latency_cdfs(PlotCtx *c, TsErr *err);
+int pl_load_curve(PlotCtx *c, TsErr *err);
+int pl_serving_days(PlotCtx *c, TsErr *err);
 int pl_histogram(PlotCtx *c, TsErr *err);
 int pl_tornados(PlotCtx *c, TsErr *err);
 int pl_measure(PlotCtx *c, int which, TsErr *err);

@@ -358,3 +358,82 @@ int pl_deployments(PlotCtx *c, TsErr *err)
     }
     return rc;
 }
+
+/* A 1-D sweep with simulated fleets (load_curve): output tokens/s (left axis) and P90 TTFT
+ * and TPOT (right axis, log) of every simulated fleet against the swept input, usually the
+ * offered load (workload.requests_per_day): where latency turns up is the knee. */
+int pl_load_curve(PlotCtx *c, TsErr *err)
+{
+    const StoredSweepPoint *first = sweep_first(c, 0);
+    if (!first)
+        return 0;
+    int any = 0;
+    for (long k = 0; k < c->run->n_sweep && !any; k++)
+        any = strcmp(c->run->sweep[k].metric, "ttft_p90_ms") == 0 && c->run->sweep[k].has_value;
+    if (!any || !pl_room(c))
+        return 0;
+    const char *param = first->param;
+    FILE *dat, *gp;
+    const char *title = "throughput and P90 latency against the swept load";
+    int rc = pl_begin(c, "load_curve", title, &dat, &gp, err);
+    if (rc)
+        return rc;
+    fputs("# columns: x (the swept input) output_tok_s (tok/s) ttft_p90_ms (ms) tpot_p90_ms (ms)\n"
+          "# one block per simulated fleet (gnuplot index 0, 1, ...)\n",
+          dat);
+    char label[300];
+    pl_param_label(param, label, sizeof label);
+    fputs("set title ", gp);
+    pl_gp_str(gp, title);
+    fputs("\nset xlabel ", gp);
+    pl_gp_str(gp, label);
+    fputs("\nset logscale x\nset ylabel 'output tokens/s'\nset y2label 'P90 latency (ms)'\n"
+          "set logscale y2\nset y2tics\nset ytics nomirror\n",
+          gp);
+    int blocks = 0, finite = 0;
+    static const char *const M[] = {"output_tok_s", "ttft_p90_ms", "tpot_p90_ms"};
+    for (int i = 0; i < c->n_fleets && !rc; i++) {
+        PlotRow *rows[3];
+        long n[3];
+        for (int m = 0; m < 3; m++)
+            n[m] = sweep_rows(c, c->fleets[i], param, M[m], &rows[m]);
+        if (n[0] < 0 || n[1] < 0 || n[2] < 0)
+            rc = ts_err_set(err, TS_ENOMEM, "plot: out of memory");
+        long kept = 0; /* points where the fleet was simulated (the others are NULL) */
+        for (long r = 0; !rc && r < n[0] && r < n[1] && r < n[2]; r++)
+            kept += isfinite(rows[1][r].col[1]);
+        if (!rc && kept > 0) {
+            /* columns x, output_tok_s, ttft, tpot (the three lists share the points' order) */
+            fprintf(dat, "%s# fleet ", blocks ? "\n\n" : "");
+            pl_dat_str(dat, c->fleets[i]);
+            fputc('\n', dat);
+            for (long r = 0; r < n[0] && r < n[1] && r < n[2]; r++) {
+                if (!isfinite(rows[1][r].col[1]))
+                    continue;
+                fprintf(dat, "%.6g", rows[0][r].col[0]);
+                pl_dat_num(dat, rows[0][r].col[1]);
+                pl_dat_num(dat, rows[1][r].col[1]);
+                pl_dat_num(dat, rows[2][r].col[1]);
+                fputc('\n', dat);
+                finite++;
+            }
+            char text[300];
+            snprintf(text, sizeof text, "%s output tok/s", c->fleets[i]);
+            pl_series(gp, "load_curve", blocks == 0, blocks);
+            fputs(" using 1:2 axes x1y1 with linespoints lw 2 title ", gp);
+            pl_gp_str(gp, text);
+            snprintf(text, sizeof text, "%s P90 TTFT", c->fleets[i]);
+            fprintf(gp, ", \\\n     '' index %d using 1:3 axes x1y2 with linespoints dt 2 title ",
+                    blocks);
+            pl_gp_str(gp, text);
+            snprintf(text, sizeof text, "%s P90 TPOT", c->fleets[i]);
+            fprintf(gp, ", \\\n     '' index %d using 1:4 axes x1y2 with linespoints dt 3 title ",
+                    blocks);
+            pl_gp_str(gp, text);
+            blocks++;
+        }
+        for (int m = 0; m < 3; m++)
+            free(n[m] >= 0 ? rows[m] : NULL);
+    }
+    return pl_finish(c, "load_curve", title, finite > 0, rc, dat, gp, err);
+}

@@ -431,6 +431,48 @@ static void write_deployments(FILE *f, const StoredRun *r, const char *fleet)
     fputc('\n', f);
 }
 
+/* A simulated fleet's day (metric rows of part "serve"): sizing, latencies and load. */
+static void write_serving(FILE *f, const StoredRun *r, const char *fleet)
+{
+    const StoredMetric *rep = store_run_metric(r, fleet, "replicas");
+    if (!rep || strcmp(rep->part, "serve") != 0)
+        return;
+    char a[32], b[32], c[32], d[32];
+#define SV(name) (store_run_metric(r, fleet, name) && store_run_metric(r, fleet, name)->has_value  \
+                      ? store_run_metric(r, fleet, name)->value                                    \
+                      : NAN)
+    int sized = SV("sized_at_peak_hour") > 0;
+    fprintf(f, "Serving under load (simulated, `[traffic]`): %s replica%s of %s chip%s",
+            txt_fmt(SV("replicas"), a, 32), SV("replicas") == 1 ? "" : "s",
+            txt_fmt(SV("chips_per_instance"), b, 32), SV("chips_per_instance") == 1 ? "" : "s");
+    if (SV("prefill_replicas") > 0)
+        fprintf(f, " plus %s prefill replicas", txt_fmt(SV("prefill_replicas"), c, 32));
+    if (sized)
+        fprintf(f, ", the fewest whose TTFT and TPOT meet the SLOs over the peak hour (there: "
+                   "TTFT %s ms, TPOT %s ms at the SLO percentile, busy %s)",
+                txt_fmt(SV("peak_hour_ttft_at_slo_ms"), a, 32),
+                txt_fmt(SV("peak_hour_tpot_at_slo_ms"), b, 32),
+                txt_fmt(SV("peak_hour_busy_share"), c, 32));
+    else
+        fputs(" (set by `replicas`)", f);
+    fprintf(f, ". Over the window: %s requests, busy share %s, mean batch %s, SLO attainment %s; "
+               "the chips are paid for all day.\n\n",
+            txt_fmt(SV("requests"), a, 32), txt_fmt(SV("busy_share"), b, 32),
+            txt_fmt(SV("mean_batch"), c, 32), txt_fmt(SV("slo_attainment"), d, 32));
+    fputs("| latency | P50 | P90 | P99 | unit |\n|---|---:|---:|---:|---|\n", f);
+    static const char *const L[] = {"ttft", "tpot", "itl", "e2e"};
+    for (int k = 0; k < 4; k++) {
+        char n50[32], n90[32], n99[32];
+        snprintf(n50, sizeof n50, "%s_p50_ms", L[k]);
+        snprintf(n90, sizeof n90, "%s_p90_ms", L[k]);
+        snprintf(n99, sizeof n99, "%s_p99_ms", L[k]);
+        fprintf(f, "| %s | %s | %s | %s | ms |\n", L[k], txt_fmt(SV(n50), a, 32),
+                txt_fmt(SV(n90), b, 32), txt_fmt(SV(n99), c, 32));
+    }
+    fputc('\n', f);
+#undef SV
+}
+
 static void write_fleet(FILE *f, const StoredRun *r, const StoredFleet *fl, int mc)
 {
     char num[64], num2[64], num3[64], num4[64];
@@ -464,6 +506,7 @@ static void write_fleet(FILE *f, const StoredRun *r, const StoredFleet *fl, int 
     }
     if (searched)
         write_deployments(f, r, fl->fleet);
+    write_serving(f, r, fl->fleet);
     fputs(mc ? "| metric | mean | P5 | P95 | unit |\n|---|---:|---:|---:|---|\n"
              : "| metric | value | unit |\n|---|---:|---|\n",
           f);
@@ -713,6 +756,7 @@ void report_csv(FILE *f, const StoredRun *r, int digits)
 {
     fputs("fleet,metric,value,unit\n", f);
     write_csv_part(f, r, "fleet", digits);
+    write_csv_part(f, r, "serve", digits);
     write_csv_part(f, r, "compare", digits);
     write_csv_part(f, r, "question", digits);
 }

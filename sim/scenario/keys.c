@@ -77,7 +77,7 @@ const KeySpec SCN_FLEET_KEYS[FK_COUNT] = {
     TEXT("electricity"),
     NUM("pue", 1, 10),
     SHARE_POS("utilization"),
-    {"throughput", KT_ENUM, 0, 0, 0, 0, "declared|mfu|roofline|measured"},
+    {"throughput", KT_ENUM, 0, 0, 0, 0, "declared|mfu|roofline|measured|simulate"},
     POS("decode_tok_s_per_chip", 1e12),
     POS("prefill_tok_s_per_chip", 1e12),
     SHARE_POS("mfu"),
@@ -99,6 +99,32 @@ const KeySpec SCN_FLEET_KEYS[FK_COUNT] = {
     INT("max_chips_per_instance", 1, 1e6),
     {"kv_allocation", KT_ENUM, 0, 0, 0, 0, "paged|peak"},
     NUM("collective_us", 0, 1e6),
+    INT("max_num_seqs", 1, 1e6),
+    INT("max_batched_tokens", 1, 1e8),
+    {"prefix_cache", KT_BOOL, 0, 0, 0, 0, NULL},
+    {"chunked_prefill", KT_BOOL, 0, 0, 0, 0, NULL},
+    {"route", KT_ENUM, 0, 0, 0, 0, "round_robin|least_outstanding"},
+    INT("replicas", 1, 4096),
+    INT("max_replicas", 1, 4096),
+    INT("prefill_replicas", 0, 4096),
+    POS("kv_transfer_gb_s", 1e9),
+};
+
+const KeySpec SCN_TRAFFIC_KEYS[TRK_COUNT] = {
+    {"arrivals", KT_ENUM, 0, 0, 0, 0, "poisson|gamma|trace"},
+    POS("cv", 100),
+    TEXT("trace"),
+    TEXT("hourly"),
+    TEXT("diurnal"),
+    {"start_hour", KT_NUM, 0, 24, 0, 1, NULL},
+    TEXT("input_tokens"),
+    TEXT("output_tokens"),
+    INT("prefix_tokens", 0, 1e7),
+    SHARE("prefix_share"),
+    TEXT("turns"),
+    TEXT("think_s"),
+    POS("interval_s", 1e7),
+    {"slo_percentile", KT_NUM, 0, 1, 1, 1, NULL},
 };
 
 const KeySpec SCN_PRICING_KEYS[PK_COUNT] = {
@@ -158,7 +184,8 @@ const KeySpec SCN_TASK_KEYS[TK_COUNT] = {
     INT("max_attempts", 1, 1e6),
 };
 
-static const char *const THROUGHPUT_NAMES[] = {"declared", "mfu", "roofline", "measured"};
+static const char *const THROUGHPUT_NAMES[] = {"declared", "mfu", "roofline", "measured",
+                                               "simulate"};
 
 const char *scn_chip_key(ChipKey k)
 {

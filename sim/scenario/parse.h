@@ -67,6 +67,7 @@ typedef enum {
     SEC_QUESTION,
     SEC_DISTILL,
     SEC_TASK,
+    SEC_TRAFFIC,
     SEC_COUNT
 } SecKind;
 typedef struct {
@@ -119,6 +120,8 @@ extern const KeySpec SCN_OPTIMIZE_KEYS[OPK_COUNT];
 extern const KeySpec SCN_QUESTION_KEYS[QK_COUNT];
 extern const KeySpec SCN_DISTILL_KEYS[DK_COUNT];
 extern const KeySpec SCN_TASK_KEYS[TK_COUNT];
+extern const KeySpec SCN_TRAFFIC_KEYS[TRK_COUNT];
+int scn_resolve_traffic(Ctx *c);
 void scn_raw_free(RawParse *rp);
 int scn_raw_parse(RawParse *rp);
 extern const char *const SCN_SEC_NAMES[SEC_COUNT];

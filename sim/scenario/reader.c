@@ -9,7 +9,7 @@
 
 const char *const SCN_SEC_NAMES[SEC_COUNT] = {
     "scenario", "model",   "chip",     "workload", "fleet",   "pricing",
-    "sweep",    "compare", "optimize", "question", "distill", "task",
+    "sweep",    "compare", "optimize", "question", "distill", "task", "traffic",
 };
 void scn_raw_free(RawParse *rp)
 {

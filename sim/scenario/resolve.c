@@ -633,6 +633,42 @@ int scn_resolve_fleet(Ctx *c, const RawSection *sec, ScnFleet *f)
                             "no context_tokens: decode FLOPs leave out attention over the context"))
                 return c->err->code;
         break;
+    case THR_SIMULATE:
+        if (s->traffic.line <= 0)
+            return scn_fail_at(c, tline,
+                               "fleet '%s': throughput = simulate needs a [traffic] section (the "
+                               "requests it serves)",
+                               fn);
+        scn_set_default(&v[FK_MAX_NUM_SEQS], 256);
+        scn_set_default(&v[FK_MAX_BATCHED_TOKENS], 8192);
+        scn_set_default(&v[FK_PREFIX_CACHE], 1);
+        scn_set_default(&v[FK_CHUNKED_PREFILL], 1);
+        scn_set_default(&v[FK_MAX_REPLICAS], 256);
+        scn_set_default(&v[FK_PREFILL_REPLICAS], 0);
+        if (scn_set_default_text(c, &v[FK_ROUTE], 1, "least_outstanding"))
+            return c->err->code;
+        if (!scn_has(&v[FK_KV_TRANSFER_GB_S]) && scn_has(&cv[CK_INTERCONNECT_GB_S]))
+            v[FK_KV_TRANSFER_GB_S] = (ScnVal){.origin = ORIG_DERIVED,
+                                              .num = cv[CK_INTERCONNECT_GB_S].num};
+        if (!scn_has(&v[FK_REPLICAS]) &&
+            !(scn_has(&s->wl[WK_TTFT_SLO_MS]) && scn_has(&s->wl[WK_TPOT_SLO_MS])))
+            return scn_fail_at(c, tline,
+                               "fleet '%s': throughput = simulate sizes replicas to the "
+                               "workload's ttft_slo_ms and tpot_slo_ms at the peak hour: give both, "
+                               "or replicas = N",
+                               fn);
+        if (scn_has(&v[FK_CHIPS]))
+            return scn_fail_at(c, v[FK_CHIPS].line,
+                               "fleet '%s': throughput = simulate counts chips as replicas x "
+                               "chips_per_instance: give replicas instead of chips",
+                               fn);
+        if (v[FK_PREFILL_REPLICAS].num > 0 && !scn_has(&v[FK_KV_TRANSFER_GB_S]))
+            return scn_fail_at(c, tline,
+                               "fleet '%s': prefill_replicas needs kv_transfer_gb_s (the chip has "
+                               "no interconnect_gb_s)",
+                               fn);
+        /* a simulated fleet's instance and step times are the roofline's */
+        __attribute__((fallthrough));
     case THR_ROOFLINE: {
         if (!m->has_shape)
             return scn_fail_at(

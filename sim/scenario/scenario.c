@@ -16,7 +16,8 @@ static int resolve(Ctx *c)
     Scenario *s = c->s;
     if (c->models_only)
         return scn_resolve_model_file(c);
-    if (scn_check_sections(c) || scn_resolve_scenario(c) || scn_resolve_workload(c))
+    if (scn_check_sections(c) || scn_resolve_scenario(c) || scn_resolve_workload(c) ||
+        scn_resolve_traffic(c))
         return c->err->code;
     /* Every [model] and [chip] section must be usable even if no fleet names it. */
     for (int i = 0; i < c->rp->n_secs; i++) {
@@ -396,6 +397,13 @@ static int load_text(Scenario *s, const char *path, const char *text, size_t len
     scn_raw_free(&rp);
     if (!rc)
         rc = collect_sites(s, err);
+    for (int i = 0; !rc && s->n_dists > 0 && i < s->n_fleets; i++)
+        if (s->fleets[i].throughput == THR_SIMULATE)
+            rc = ts_err_set(err, TS_EINPUT,
+                            "%s:%d: fleet '%s': throughput = simulate serves one day of traffic; "
+                            "it takes no Monte Carlo distributions (per-request lengths go in "
+                            "[traffic]), or use throughput = roofline",
+                            s->path, s->fleets[i].line, s->fleets[i].name);
     if (rc)
         scn_fini(s);
     return rc;
@@ -511,5 +519,7 @@ void scn_fini(Scenario *s)
         scn_vals_free(s->tasks[i].v, TK_COUNT);
     }
     free(s->tasks);
+    scn_vals_free(s->traffic.v, TRK_COUNT);
+    free(s->traffic.trace_path);
     memset(s, 0, sizeof *s);
 }

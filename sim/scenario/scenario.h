@@ -60,7 +60,9 @@ typedef enum {
     FK_EFF_COMPUTE, FK_EFF_MEMORY, FK_EFF_PREFILL, FK_HBM_USABLE, FK_ACT_BYTES,
     FK_STEP_OVERHEAD_MS, FK_MAX_BATCH, FK_POWER_W_PER_CHIP, FK_POWER_LOAD, FK_IDLE_W_PER_CHIP,
     FK_GRID_G_CO2_PER_KWH, FK_MEASUREMENT, FK_MEASURED_MODEL, FK_MEASURED_THREADS,
-    FK_MAX_CHIPS_PER_INSTANCE, FK_KV_ALLOCATION, FK_COLLECTIVE_US, FK_COUNT
+    FK_MAX_CHIPS_PER_INSTANCE, FK_KV_ALLOCATION, FK_COLLECTIVE_US, FK_MAX_NUM_SEQS,
+    FK_MAX_BATCHED_TOKENS, FK_PREFIX_CACHE, FK_CHUNKED_PREFILL, FK_ROUTE, FK_REPLICAS,
+    FK_MAX_REPLICAS, FK_PREFILL_REPLICAS, FK_KV_TRANSFER_GB_S, FK_COUNT
 } FleetKey;
 
 typedef enum {
@@ -69,7 +71,7 @@ typedef enum {
 
 typedef enum { SK_NAME, SK_DESCRIPTION, SK_SEED, SK_SAMPLES, SK_HOURS, SK_COUNT } ScenarioKey;
 
-typedef enum { THR_DECLARED, THR_MFU, THR_ROOFLINE, THR_MEASURED } ThroughputMode;
+typedef enum { THR_DECLARED, THR_MFU, THR_ROOFLINE, THR_MEASURED, THR_SIMULATE } ThroughputMode;
 
 /* The latency of one collective (a tensor-parallel all-reduce or an expert-parallel
  * all-to-all between the chips of an instance) when a roofline fleet gives none, in us: the
@@ -183,6 +185,30 @@ typedef struct {
     ScnChip chip;             /* the training chip (owned) */
 } ScnDistill;
 
+/* [traffic]: the requests a `throughput = simulate` fleet serves (docs/scenario-format.md). */
+typedef enum {
+    TRK_ARRIVALS, TRK_CV, TRK_TRACE, TRK_HOURLY, TRK_DIURNAL, TRK_START_HOUR, TRK_INPUT_TOKENS,
+    TRK_OUTPUT_TOKENS, TRK_PREFIX_TOKENS, TRK_PREFIX_SHARE, TRK_TURNS, TRK_THINK_S,
+    TRK_INTERVAL_S, TRK_SLO_PERCENTILE, TRK_COUNT
+} TrafficKey;
+
+/* A per-request length: a number, or a distribution each request draws from. */
+typedef struct {
+    double value;
+    int is_dist;
+    Dist dist;
+} ScnLength;
+
+typedef struct {
+    int line;              /* 0 when absent */
+    ScnVal v[TRK_COUNT];
+    int arrivals;          /* 0 poisson, 1 gamma, 2 trace */
+    char *trace_path;      /* resolved against the scenario's folder (owned) */
+    double hourly[24];     /* the diurnal weights (all 1 when flat) */
+    int peak_hour;         /* the hour of the largest weight (the first) */
+    ScnLength input, output, turns, think_s;
+} ScnTraffic;
+
 /* [task NAME]: a task solved with k attempts of one fleet's model. */
 typedef enum {
     TK_FLEET, TK_P_SUCCESS, TK_INPUT_TOKENS, TK_OUTPUT_TOKENS, TK_ATTEMPTS, TK_TARGET_SUCCESS,
@@ -207,6 +233,7 @@ typedef struct {
 typedef struct {
     CatTable chips, models, electricity, api_prices;
     CatTable roofline_fit; /* per chip: fitted roofline efficiencies (empty when absent) */
+    CatTable diurnal;      /* named 24-hour traffic profiles (empty when absent) */
     char *dir;
 } ScnCatalogs;
 
@@ -234,6 +261,7 @@ typedef struct {
     ScnOptimize optimize;     /* [optimize], when present: its candidates are extra fleets */
     ScnQuestion question;     /* [question], when present */
     ScnDistill distill;       /* [distill], when present */
+    ScnTraffic traffic;       /* [traffic], when present */
     ScnTask *tasks;           /* [task NAME] sections, in order */
     int n_tasks;
     const ScnCatalogs *cats;  /* borrowed */

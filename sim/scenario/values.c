@@ -373,6 +373,20 @@ int scn_catalogs_load(ScnCatalogs *c, const char *dir, TsErr *err)
         scn_catalogs_fini(c);
         return rc;
     }
+    /* optional: named 24-hour traffic profiles for [traffic] diurnal = NAME */
+    static const KeySpec hours[24] = {
+        NUM("h00", 0, 1e9), NUM("h01", 0, 1e9), NUM("h02", 0, 1e9), NUM("h03", 0, 1e9),
+        NUM("h04", 0, 1e9), NUM("h05", 0, 1e9), NUM("h06", 0, 1e9), NUM("h07", 0, 1e9),
+        NUM("h08", 0, 1e9), NUM("h09", 0, 1e9), NUM("h10", 0, 1e9), NUM("h11", 0, 1e9),
+        NUM("h12", 0, 1e9), NUM("h13", 0, 1e9), NUM("h14", 0, 1e9), NUM("h15", 0, 1e9),
+        NUM("h16", 0, 1e9), NUM("h17", 0, 1e9), NUM("h18", 0, 1e9), NUM("h19", 0, 1e9),
+        NUM("h20", 0, 1e9), NUM("h21", 0, 1e9), NUM("h22", 0, 1e9), NUM("h23", 0, 1e9)};
+    snprintf(fit_path, sizeof fit_path, "%s/diurnal.csv", dir);
+    if (access(fit_path, F_OK) == 0 &&
+        (rc = load_one(&c->diurnal, dir, "diurnal.csv", hours, 24, NULL, 0, err))) {
+        scn_catalogs_fini(c);
+        return rc;
+    }
     if (!(c->dir = txt_dup(dir))) {
         scn_catalogs_fini(c);
         return ts_err_set(err, TS_ENOMEM, "out of memory");
@@ -389,6 +403,7 @@ void scn_catalogs_fini(ScnCatalogs *c)
     cat_table_fini(&c->electricity);
     cat_table_fini(&c->api_prices);
     cat_table_fini(&c->roofline_fit);
+    cat_table_fini(&c->diurnal);
     free(c->dir);
     c->dir = NULL;
 }

@@ -26,6 +26,7 @@ void steptime_model_from_roof(StepModel *m, const RoofInputs *in, int chips)
     m->eff_memory = in->eff_memory;
     m->eff_prefill = in->eff_prefill;
     m->step_overhead_ms = in->step_overhead_ms;
+    m->collective_us = in->collective_us;
 }
 
 static int share_ok(double x)
@@ -74,7 +75,10 @@ int steptime_init(StepTime *t, const StepModel *m, TsErr *err)
     t->weights_bytes = p.total * m->weight_bytes;
     t->compute_flop_s = n * m->peak_tflops * 1e12;
     t->bandwidth_b_s = n * m->hbm_tb_s * 1e12 * m->eff_memory;
-    /* the roofline's communication per token of a step (see roof_step_ms) */
+    /* the roofline's communication per step and per token of a step (see roof_step_ms) */
+    if (m->chips > 1)
+        t->comm_s_per_step = 2.0 * (p.moe_layers > 0 ? (double)p.moe_layers : (double)s->layers) *
+                             m->collective_us * 1e-6;
     if (m->chips > 1 && m->interconnect_gb_s > 0) {
         double link = m->interconnect_gb_s * 1e9;
         if (p.moe_layers > 0)
@@ -82,7 +86,7 @@ int steptime_init(StepTime *t, const StepModel *m, TsErr *err)
                 t->moe_layers * 2.0 * (1.0 / n) * t->experts_active * d * m->act_bytes / link;
         else
             t->comm_s_per_token =
-                (double)p.dense_ffn_layers * 2.0 * (2.0 * (n - 1.0) / n) * d * m->act_bytes / link;
+                (double)s->layers * 2.0 * (2.0 * (n - 1.0) / n) * d * m->act_bytes / link;
     }
     return 0;
 }
@@ -109,7 +113,7 @@ double steptime_batch_s(const StepTime *t, const StepBatch *b)
                        pre_flops / (t->compute_flop_s * t->m.eff_prefill);
     double memory_s = bytes / t->bandwidth_b_s;
     return (compute_s > memory_s ? compute_s : memory_s) + t->comm_s_per_token * tokens +
-           t->m.step_overhead_ms * 1e-3;
+           t->comm_s_per_step + t->m.step_overhead_ms * 1e-3;
 }
 
 static int backend_step(void *ctx, const StepBatch *b, double *seconds, TsErr *err)

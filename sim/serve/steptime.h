@@ -26,6 +26,7 @@ typedef struct {
     double eff_memory;        /* bandwidth efficiency, (0, 1] */
     double eff_prefill;       /* prefill FLOPs efficiency, (0, 1] */
     double step_overhead_ms;  /* fixed cost of every step */
+    double collective_us;     /* latency of one collective between the chips (roofline.h) */
 } StepModel;
 
 /* Precomputed per-step constants of a model; caller-owned, no heap. */
@@ -42,6 +43,7 @@ typedef struct {
     double compute_flop_s; /* chips × peak */
     double bandwidth_b_s;  /* chips × bandwidth × eff_memory */
     double comm_s_per_token;
+    double comm_s_per_step;    /* collectives' latency: 2 per (MoE) layer when chips > 1 */
 } StepTime;
 
 /* Fills m from a roofline's inputs for a replica of `chips` chips (MTP fields ignored). */

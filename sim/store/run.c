@@ -5,6 +5,7 @@
 #include "sim/store/run.h"
 
 #include <assert.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,6 +258,31 @@ static void fill_deployment(Rows *r, void *item)
     d->chosen = sqlite3_column_int(r->st, 11);
 }
 
+static void fill_series(Rows *r, void *item)
+{
+    StoredSeries *x = item;
+    x->fleet = col_text(r, 0);
+    double *cols[] = {&x->start_s,      &x->arrivals,     &x->completions, &x->output_tokens,
+                      &x->prefill_tokens, &x->queue,      &x->batch,       &x->kv_occupancy,
+                      &x->busy_share,   &x->ttft_p90_ms, &x->e2e_p90_s,   &x->usd_per_hour};
+    for (int i = 0; i < 12; i++) {
+        int has = 0;
+        *cols[i] = col_real(r, i + 1, &has);
+        if (!has)
+            *cols[i] = NAN;
+    }
+}
+
+static void fill_latency(Rows *r, void *item)
+{
+    StoredLatency *x = item;
+    x->fleet = col_text(r, 0);
+    x->latency = col_text(r, 1);
+    x->bin_low_s = col_real(r, 2, NULL);
+    x->bin_high_s = col_real(r, 3, NULL);
+    x->count = col_real(r, 4, NULL);
+}
+
 static void fill_run(Rows *r, void *item)
 {
     StoredRun *run = item;
@@ -332,6 +358,13 @@ int store_load_run(Store *s, int64_t run_id, StoredRun *out, TsErr *err)
              " decode_tok_s_per_chip, usd_per_m_output, usd_per_m_blended, chosen"
              " FROM deployments WHERE run_id = ? ORDER BY rowid",
              "deployments", out->deployments, out->n_deployments, fill_deployment);
+        LOAD("SELECT fleet, start_s, arrivals, completions, output_tokens, prefill_tokens, queue,"
+             " batch, kv_occupancy, busy_share, ttft_p90_ms, e2e_p90_s, usd_per_hour"
+             " FROM serving_series WHERE run_id = ? ORDER BY rowid",
+             "serving series", out->series, out->n_series, fill_series);
+        LOAD("SELECT fleet, latency, bin_low_s, bin_high_s, count FROM latency_histograms"
+             " WHERE run_id = ? ORDER BY rowid",
+             "latency histograms", out->latencies, out->n_latencies, fill_latency);
     }
     LOAD("SELECT fleet, baseline, metric, ratio FROM comparisons WHERE run_id = ? ORDER BY rowid",
          "comparisons", out->comparisons, out->n_comparisons, fill_comparison);
@@ -441,6 +474,12 @@ void store_run_free(StoredRun *r)
         char **const v[] = {&m->fleet, &m->why, &m->bound};
         free_strings(v, sizeof v / sizeof v[0]);
     }
+    for (int i = 0; r->series && i < r->n_series; i++)
+        free(r->series[i].fleet);
+    for (int i = 0; r->latencies && i < r->n_latencies; i++) {
+        free(r->latencies[i].fleet);
+        free(r->latencies[i].latency);
+    }
     char **const top[] = {&r->kind,        &r->name,    &r->status,  &r->started_at,
                           &r->finished_at, &r->version, &r->machine, &r->out_dir};
     free_strings(top, sizeof top / sizeof top[0]);
@@ -456,6 +495,8 @@ void store_run_free(StoredRun *r)
     free(r->measurements);
     free(r->validation);
     free(r->deployments);
+    free(r->series);
+    free(r->latencies);
     memset(r, 0, sizeof *r);
 }
 

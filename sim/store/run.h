@@ -84,6 +84,17 @@ typedef struct {
 } StoredDeployment;
 
 typedef struct {
+    char *fleet;
+    double start_s, arrivals, completions, output_tokens, prefill_tokens, queue, batch;
+    double kv_occupancy, busy_share, ttft_p90_ms, e2e_p90_s, usd_per_hour;
+} StoredSeries;
+
+typedef struct {
+    char *fleet, *latency;
+    double bin_low_s, bin_high_s, count;
+} StoredLatency;
+
+typedef struct {
     int64_t id, seed;
     char *kind, *name, *status, *started_at, *finished_at, *version, *machine, *out_dir;
     StoredFleet *fleets;
@@ -110,6 +121,10 @@ typedef struct {
     int n_validation;
     StoredDeployment *deployments;
     int n_deployments;
+    StoredSeries *series;
+    int n_series;
+    StoredLatency *latencies;
+    int n_latencies;
 } StoredRun;
 
 /* Reads run run_id of s (any status) into out. TS_EINPUT when there is no such run; TS_EIO on

@@ -127,6 +127,21 @@ typedef struct {
     double tpot_ms, ttft_ms, decode_tok_s_per_chip, usd_per_m_output, usd_per_m_blended;
 } StoreDeploymentRow;
 
+/* One interval of a simulated fleet's day (table serving_series); NaN stores NULL. */
+typedef struct {
+    const char *fleet;
+    double start_s;
+    int64_t arrivals, completions;
+    double output_tokens, prefill_tokens, queue, batch, kv_occupancy, busy_share;
+    double ttft_p90_ms, e2e_p90_s, usd_per_hour;
+} StoreSeriesRow;
+
+/* One non-empty bin of a simulated fleet's latency histogram (table latency_histograms). */
+typedef struct {
+    const char *fleet, *latency; /* "ttft", "tpot", "itl" or "e2e" */
+    double bin_low_s, bin_high_s, count;
+} StoreLatencyRow;
+
 /* All results of a run, for store_run_finish_all. */
 typedef struct {
     const StoreFleetRow *fleets;
@@ -153,6 +168,10 @@ typedef struct {
     long n_sweep;
     const StoreDeploymentRow *deployments;
     int n_deployments;
+    const StoreSeriesRow *series;
+    long n_series;
+    const StoreLatencyRow *latencies;
+    long n_latencies;
     /* called inside the transaction after every row is written and before it commits (the run
      * reads back as done through s): a failure rolls everything back. May be NULL. */
     int (*then)(void *ctx, Store *s, int64_t run_id, TsErr *err);

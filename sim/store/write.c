@@ -383,6 +383,34 @@ static void bind_deployment(StoreBind *b, const void *rows, long i)
     store_bind_int64(b, r->chosen != 0);
 }
 
+static void bind_series(StoreBind *b, const void *rows, long i)
+{
+    const StoreSeriesRow *r = (const StoreSeriesRow *)rows + i;
+    store_bind_text(b, r->fleet);
+    store_bind_real(b, r->start_s, 1);
+    store_bind_int64(b, r->arrivals);
+    store_bind_int64(b, r->completions);
+    store_bind_real(b, r->output_tokens, 1);
+    store_bind_real(b, r->prefill_tokens, 1);
+    store_bind_real(b, r->queue, 1);
+    store_bind_real(b, r->batch, 1);
+    store_bind_real(b, r->kv_occupancy, 1);
+    store_bind_real(b, r->busy_share, 1);
+    store_bind_real(b, r->ttft_p90_ms, 1);
+    store_bind_real(b, r->e2e_p90_s, 1);
+    store_bind_real(b, r->usd_per_hour, 1);
+}
+
+static void bind_latency(StoreBind *b, const void *rows, long i)
+{
+    const StoreLatencyRow *r = (const StoreLatencyRow *)rows + i;
+    store_bind_text(b, r->fleet);
+    store_bind_text(b, r->latency);
+    store_bind_real(b, r->bin_low_s, 1);
+    store_bind_real(b, r->bin_high_s, 1);
+    store_bind_real(b, r->count, 1);
+}
+
 /* The rows of schema 6 and the comparisons and sweep points of r. */
 static int store_insert_report_rows(Store *s, int64_t run_id, const StoreResults *r, TsErr *err)
 {
@@ -411,7 +439,17 @@ static int store_insert_report_rows(Store *s, int64_t run_id, const StoreResults
                           " why, batch, bound, tpot_ms, ttft_ms, decode_tok_s_per_chip,"
                           " usd_per_m_output, usd_per_m_blended, chosen)"
                           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                          "deployment", r->n_deployments, bind_deployment, r->deployments, err))
+                          "deployment", r->n_deployments, bind_deployment, r->deployments, err) ||
+        store_insert_each(s, run_id,
+                          "INSERT INTO serving_series (run_id, fleet, start_s, arrivals,"
+                          " completions, output_tokens, prefill_tokens, queue, batch, kv_occupancy,"
+                          " busy_share, ttft_p90_ms, e2e_p90_s, usd_per_hour)"
+                          " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                          "serving series", r->n_series, bind_series, r->series, err) ||
+        store_insert_each(s, run_id,
+                          "INSERT INTO latency_histograms (run_id, fleet, latency, bin_low_s,"
+                          " bin_high_s, count) VALUES (?, ?, ?, ?, ?, ?)",
+                          "latency histogram", r->n_latencies, bind_latency, r->latencies, err))
         return err->code;
     return 0;
 }

@@ -14,6 +14,7 @@
 #include "sim/study/compare.h"
 #include "sim/study/montecarlo.h"
 #include "sim/study/question.h"
+#include "sim/study/serving.h"
 #include "sim/study/sweep.h"
 
 /* One histogram bin of a fleet's percentile metric. */
@@ -35,6 +36,7 @@ typedef struct {
     OutHistogram *hist;
     int n_hist;
     QstResult *question;   /* the [question]'s rows and conclusion (empty without one) */
+    const ServeFleet *serve; /* (n_fleets) borrowed: simulated fleets' days; NULL without */
 } Outcome;
 
 /* Computes the outcome of s priced as results (central values), with its Monte Carlo run mc,

@@ -154,7 +154,7 @@ static double swept(const SwpResult *sw, int f, double x, MetricId m)
 {
     for (long r = 0; r < sw->n_rows; r++) {
         const SwpRow *o = &sw->rows[r];
-        if (o->fleet == f && o->x == x && o->metric == m)
+        if (o->fleet == f && o->x == x && o->metric == m && !o->name)
             return o->has_value ? o->value : NAN;
     }
     return NAN;

@@ -2,6 +2,7 @@
  * grid point by point (set the values, rederive, evaluate every fleet). The rows kept per fleet
  * and point are the metrics people plot against an input (SWEPT below). */
 #include "sim/study/sweep.h"
+#include "sim/study/serving.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -160,10 +161,45 @@ int swp_run(Scenario *s, const SwpPlan *p, SwpResult *r, TsErr *err)
     return swp_run_part(s, p, 0, 1, r, err);
 }
 
-/* The rows of one point: every fleet's SWEPT metrics. */
+/* With a simulated fleet, every fleet also gets these serving figures at each point (NULL
+ * for fleets that are not simulated): what a load curve (throughput and P90 latencies against
+ * the offered load) draws. */
+static const char *const SERVED[] = {"output_tok_s", "ttft_p90_ms", "tpot_p90_ms", "replicas"};
+#define N_SERVED ((int)(sizeof SERVED / sizeof SERVED[0]))
+
+static int has_simulated(const Scenario *s)
+{
+    for (int f = 0; f < s->n_fleets; f++)
+        if (s->fleets[f].throughput == THR_SIMULATE)
+            return 1;
+    return 0;
+}
+
+static int rows_per_fleet(const Scenario *s)
+{
+    return N_SWEPT + (has_simulated(s) ? N_SERVED : 0);
+}
+
+/* The rows of one point: every fleet's SWEPT metrics (and SERVED figures). */
 static long point_rows(const SwpResult *r)
 {
-    return (long)r->s->n_fleets * N_SWEPT;
+    return (long)r->s->n_fleets * rows_per_fleet(r->s);
+}
+
+/* A simulated fleet's serving figure k at one point. */
+static double served_value(const ServeFleet *sf, int k)
+{
+    const ServeSummary *d = &sf->day.sum;
+    switch (k) {
+    case 0:
+        return d->output_tok_s;
+    case 1:
+        return d->ttft_s.p90 * 1e3;
+    case 2:
+        return d->tpot_s.p90 * 1e3;
+    default:
+        return (double)sf->replicas;
+    }
 }
 
 int swp_run_part(Scenario *s, const SwpPlan *p, int part, int n_parts, SwpResult *r, TsErr *err)
@@ -171,7 +207,8 @@ int swp_run_part(Scenario *s, const SwpPlan *p, int part, int n_parts, SwpResult
     memset(r, 0, sizeof *r);
     r->s = s;
     r->plan = p;
-    long cap = (long)p->nx * p->ny * s->n_fleets * N_SWEPT;
+    long cap = (long)p->nx * p->ny * s->n_fleets * rows_per_fleet(s);
+    int served = has_simulated(s);
     r->rows = malloc(sizeof *r->rows * (size_t)(cap > 0 ? cap : 1));
     ScnVal saved[SWP_MAX_SITES], saved2[SWP_MAX_SITES];
     if (!r->rows)
@@ -193,12 +230,21 @@ int swp_run_part(Scenario *s, const SwpPlan *p, int part, int n_parts, SwpResult
             TsErr e;
             int ok = mine && scn_rederive(s, &e) == 0;
             for (int f = 0; f < s->n_fleets; f++) {
-                int priced = ok && eval_fleet(s, &s->fleets[f], &fr, &e) == 0;
+                ServeFleet sf;
+                memset(&sf, 0, sizeof sf);
+                int priced = ok && srv_eval_fleet(s, f, &fr, &sf, &e) == 0;
                 for (int m = 0; m < N_SWEPT; m++)
                     r->rows[r->n_rows++] = (SwpRow){
-                        f, p->xs[ix], p->ys ? p->ys[iy] : 0, SWEPT[m],
+                        f, p->xs[ix], p->ys ? p->ys[iy] : 0, SWEPT[m], NULL,
                         priced ? fr.metrics.value[SWEPT[m]] : 0,
                         priced && fr.metrics.has[SWEPT[m]]};
+                for (int k = 0; served && k < N_SERVED; k++) {
+                    double v = priced && sf.simulated ? served_value(&sf, k) : 0;
+                    r->rows[r->n_rows++] = (SwpRow){f, p->xs[ix], p->ys ? p->ys[iy] : 0,
+                                                    MET_USD_PER_M_OUTPUT, SERVED[k], v,
+                                                    priced && sf.simulated && isfinite(v)};
+                }
+                srv_fleet_fini(&sf);
             }
         }
     for (int i = 0; i < p->n_sites; i++)

@@ -26,6 +26,7 @@ typedef struct {
     int fleet;
     double x, y;               /* y unused for 1-D */
     MetricId metric;
+    const char *name;          /* a serving figure's name (static); NULL: metric's */
     double value;
     int has_value;
 } SwpRow;

@@ -205,6 +205,7 @@ static void test_reopen_keeps_rows_and_does_not_rerun_migrations(void **state)
 #define DROP_V6                                                                                   \
     " DROP TABLE run_inputs; DROP TABLE run_notes; DROP TABLE run_sources;"                       \
     " DROP TABLE deployments; DROP TABLE published_validation; DROP TABLE published_fits;"        \
+    " DROP TABLE serving_series; DROP TABLE latency_histograms;"                                  \
     " ALTER TABLE metrics DROP COLUMN part; ALTER TABLE fleets DROP COLUMN candidate;"            \
     " ALTER TABLE fleets DROP COLUMN over_capacity; ALTER TABLE fleets DROP COLUMN failed_samples;"
 
