@@ -141,7 +141,9 @@ static void test_open_fresh_file_has_the_current_user_version_and_strict_tables(
                                          "histograms",  "comparisons",  "validation",
                                          "mc_shards",   "mc_blocks",    "run_inputs",
                                          "run_notes",   "run_sources",  "deployments",
-                                         "published_validation", "published_fits"};
+                                         "published_validation", "published_fits",
+                                         "calibrations", "calibration_residuals",
+                                         "serving_requests", "serving_tokens"};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         sqlite3_stmt *st = NULL;
         assert_int_equal(sqlite3_prepare_v2(db,
@@ -205,6 +207,8 @@ static void test_reopen_keeps_rows_and_does_not_rerun_migrations(void **state)
 #define DROP_V6                                                                                   \
     " DROP TABLE run_inputs; DROP TABLE run_notes; DROP TABLE run_sources;"                       \
     " DROP TABLE deployments; DROP TABLE published_validation; DROP TABLE published_fits;"        \
+    " DROP TABLE calibration_residuals; DROP TABLE calibrations;"                                 \
+    " DROP TABLE serving_tokens; DROP TABLE serving_requests;"                                    \
     " ALTER TABLE metrics DROP COLUMN part; ALTER TABLE fleets DROP COLUMN candidate;"            \
     " ALTER TABLE fleets DROP COLUMN over_capacity; ALTER TABLE fleets DROP COLUMN failed_samples;"
 
