@@ -2,7 +2,8 @@
 # End-to-end: `tokensim calibrate` (issue 19) on a small measure run: refuses a run with too few
 # configurations (exit 2, a message naming the need, nothing stored), fits one with two presets
 # and four batches (a profile row, a residual per configuration, half of them held out), and
-# `validate` then predicts with the stored calibration and says so (`--defaults` does not).
+# `validate` then predicts with the stored calibration and says so (`--defaults` does not);
+# `validate --serving` refuses without a calibration and prints three rates with it.
 # Prints TAP lines (`ok - ...` / `not ok - ...`, diagnostics as `# ...`).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -46,5 +47,16 @@ grep -q "calibration 1 (fp32, KV fp32, 1 threads" "$TMP/v" || addwhy "$(head -5 
 "$TS" validate --db "$DB" --defaults >"$TMP/v" 2>"$TMP/e" || addwhy "validate --defaults: $?"
 grep -q "scenario defaults" "$TMP/v" || addwhy "--defaults did not use the defaults"
 report "validate predicts with the stored calibration and says which; --defaults does not"
+
+why=
+"$TS" validate --serving --db "$TMP/few.db" --duration 1 >/dev/null 2>"$TMP/e"
+rc=$?
+[ "$rc" -eq 2 ] || addwhy "without a calibration: exit $rc"
+grep -q "no calibration for fp32 weights" "$TMP/e" || addwhy "stderr: $(cat "$TMP/e")"
+"$TS" validate --serving --db "$DB" --model dense-15m --duration 1 --input 8 --output 4 \
+    --rate 1 >"$TMP/v" 2>"$TMP/e" || addwhy "validate --serving: exit $?: $(cat "$TMP/e")"
+[ "$(grep -c '^| [0-9.]* | [369]0% |' "$TMP/v")" -eq 3 ] || addwhy "three rates: $(cat "$TMP/v")"
+grep -q "^median |error| of the simulation over 15 figures: " "$TMP/v" || addwhy "no median"
+report "validate --serving needs a calibration, then compares three rates side by side"
 
 [ "$failed" -eq 0 ]
