@@ -140,6 +140,7 @@ bench: deps
 	./tokensim bench --commit "$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" --out BENCHMARKS.md
 	sh scripts/bench-mc.sh BENCHMARKS.md
 	sh scripts/bench-published.sh BENCHMARKS.md
+	sh scripts/bench-calibrate.sh BENCHMARKS.md
 	@{ printf "\n## The serving simulator (sim/serve): speed on one core\n\n"; sh scripts/bench-serve.sh; } >>BENCHMARKS.md
 	@if command -v mpicc >/dev/null 2>&1; then \
 		$(MAKE) --no-print-directory MPI=1 BIN=build/mpi/tokensim build/mpi/tokensim && \

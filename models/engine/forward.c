@@ -3,7 +3,10 @@
  * residual -> RMSNorm -> SwiGLU FFN or routed experts -> residual, then the final norm and the
  * output head for the rows that want logits. Matmuls split over output chunks and attention
  * over rows; every task computes the same bits on any thread. Every op adds its FLOPs and the
- * bytes it reads to the phase's counters as it runs. */
+ * bytes it reads to the phase's counters as it runs. The KV cache is a pool of blocks read
+ * through each slot's block table (unpaged: one block of max_seq positions per slot); attention
+ * walks a slot's blocks in order and continues each sum across them, so paging and ragged
+ * batches change no bit. The closed forms of the counters are in counts.c. */
 #include "models/engine/forward.h"
 
 #include <math.h>
@@ -40,8 +43,14 @@ struct Engine {
     int max_slots, max_seq, max_rows;
     int D, H, KVH, hd, Q, KV, F, G, E, K, S, V, L, Ld;
     int *slot_len;         /* (max_slots) positions filled per slot */
-    void *kcache;          /* (max_slots, L, max_seq, KV) of kv_prec */
-    void *vcache;          /* (max_slots, L, max_seq, KV) of kv_prec */
+    int block_tokens;      /* positions per KV block (max_seq when not paged) */
+    int n_blocks;          /* blocks in the cache (max_slots when not paged) */
+    int slot_blocks;       /* entries of a slot's block table */
+    int paged;             /* 1: block tables come from eng_set_blocks */
+    int32_t *block_table;  /* (max_slots, slot_blocks) block of each span of positions, -1: none;
+                              unpaged: slot s owns block s */
+    void *kcache;          /* (n_blocks, L, block_tokens, KV) of kv_prec */
+    void *vcache;          /* (n_blocks, L, block_tokens, KV) of kv_prec */
     float *rope_cos;       /* (max_seq, hd / 2) */
     float *rope_sin;       /* (max_seq, hd / 2) */
     float *x;              /* (max_rows, D) residual stream */
@@ -78,46 +87,6 @@ struct Engine {
     double *expert_tokens[PHASE_COUNT]; /* (L, E) */
 };
 
-/* ---- closed form --------------------------------------------------------------------------- */
-
-static double ffn_flops(const EngineConfig *c, int moe)
-{
-    const ModelShape *s = &c->shape;
-    double D = (double)s->d_model;
-    if (!moe) {
-        double F = (double)s->ffn;
-        return 6.0 * D * F + 5.0 * F;
-    }
-    double E = (double)s->experts, K = (double)s->experts_active, S = (double)s->shared_experts;
-    double G = (double)s->expert_ffn;
-    return 2.0 * D * E + 3.0 * E + 2.0 * K + (K + S) * (6.0 * D * G + 5.0 * G) + 2.0 * D * K +
-           D * S;
-}
-
-double eng_flops_row(const EngineConfig *c, int pos, int want_logits)
-{
-    const ModelShape *s = &c->shape;
-    double D = (double)s->d_model, H = (double)s->heads, hd = (double)s->head_dim;
-    double Q = H * hd, KV = (double)s->kv_heads * hd, ctx = (double)pos + 1.0;
-    double attn_block = 4.0 * D + 2.0 * D * (Q + 2.0 * KV) + 3.0 * (Q + KV) +
-                        H * (4.0 * hd * ctx + 4.0 * ctx) + 2.0 * Q * D + D;
-    long moe_layers = s->experts > 0 ? s->layers - s->dense_layers : 0;
-    long dense_layers = s->layers - moe_layers;
-    double total = (double)s->layers * (attn_block + 4.0 * D + D) +
-                   (double)dense_layers * ffn_flops(c, 0) + (double)moe_layers * ffn_flops(c, 1);
-    if (want_logits)
-        total += 4.0 * D + 2.0 * (double)s->vocab * D;
-    return total;
-}
-
-double eng_flops_prefill(const EngineConfig *c, int pos0, int n)
-{
-    double total = 0.0;
-    for (int i = 0; i < n; i++)
-        total += eng_flops_row(c, pos0 + i, i == n - 1);
-    return total;
-}
-
 /* ---- set-up -------------------------------------------------------------------------------- */
 
 static void *zalloc(size_t n, int *fail)
@@ -134,7 +103,7 @@ void eng_free(Engine *e)
 {
     if (!e)
         return;
-    void *ptrs[] = {e->slot_len, e->kcache, e->vcache, e->rope_cos, e->rope_sin, e->x, e->xb,
+    void *ptrs[] = {e->slot_len, e->block_table, e->kcache, e->vcache, e->rope_cos, e->rope_sin, e->x, e->xb,
                     e->xo, e->q, e->k, e->v, e->att, e->scores, e->hb, e->hb2,
                     e->router_logits, e->top_idx, e->top_w, e->exp_count, e->exp_rows,
                     e->exp_slot, e->exp_in, e->exp_h1, e->exp_h3, e->exp_out, e->logit_in,
@@ -155,6 +124,13 @@ int eng_new(const EngineConfig *c, const Weights *w, int max_slots, int max_seq,
 int eng_new_q(const EngineConfig *c, const Weights *w, const QWeights *q, Precision kv_prec,
               int max_slots, int max_seq, int max_rows, Pool *pool, Engine **out, TsErr *err)
 {
+    return eng_new_paged(c, w, q, kv_prec, NULL, max_slots, max_seq, max_rows, pool, out, err);
+}
+
+int eng_new_paged(const EngineConfig *c, const Weights *w, const QWeights *q, Precision kv_prec,
+                  const EngPaging *pg, int max_slots, int max_seq, int max_rows, Pool *pool,
+                  Engine **out, TsErr *err)
+{
     *out = NULL;
     if (cfg_check(c, err))
         return err->code;
@@ -166,8 +142,13 @@ int eng_new_q(const EngineConfig *c, const Weights *w, const QWeights *q, Precis
     if (max_seq < 1 || max_seq > c->max_seq)
         return ts_err_set(err, TS_EINPUT, "sequence length must be in [1, %d], got %d",
                           c->max_seq, max_seq);
+    if (pg && (pg->n_blocks < 1 || pg->n_blocks > (1 << 24) || pg->block_tokens < 1 ||
+               pg->block_tokens > max_seq))
+        return ts_err_set(err, TS_EINPUT, "paged KV: 1 to %d blocks of 1 to %d positions",
+                          1 << 24, max_seq);
+    int n_blocks = pg ? pg->n_blocks : max_slots, bt = pg ? pg->block_tokens : max_seq;
     const ModelShape *s = &c->shape;
-    double kv_bytes = 2.0 * max_slots * (double)s->layers * max_seq *
+    double kv_bytes = 2.0 * n_blocks * (double)s->layers * bt *
                       (double)(s->kv_heads * s->head_dim) * prec_elt_bytes(kv_prec);
     if (kv_bytes > 16e9)
         return ts_err_set(err, TS_EINPUT, "KV cache of %.1f GB is too large; use fewer slots or "
@@ -206,9 +187,14 @@ int eng_new_q(const EngineConfig *c, const Weights *w, const QWeights *q, Precis
     e->L = (int)s->layers;
     e->Ld = e->E > 0 ? (int)s->dense_layers : e->L;
     size_t R = (size_t)max_rows, D = (size_t)e->D, ES = (size_t)(e->E + e->S);
-    size_t cache = (size_t)max_slots * (size_t)e->L * (size_t)max_seq * (size_t)e->KV;
+    e->paged = pg != NULL;
+    e->n_blocks = n_blocks;
+    e->block_tokens = bt;
+    e->slot_blocks = (max_seq + bt - 1) / bt;
+    size_t cache = (size_t)n_blocks * (size_t)e->L * (size_t)bt * (size_t)e->KV;
     int fail = 0;
     e->slot_len = zalloc(sizeof(int) * (size_t)max_slots, &fail);
+    e->block_table = zalloc(sizeof(int32_t) * (size_t)max_slots * (size_t)e->slot_blocks, &fail);
     e->kcache = zalloc((size_t)e->kv_elt * cache, &fail);
     e->vcache = zalloc((size_t)e->kv_elt * cache, &fail);
     e->rope_cos = zalloc(sizeof(float) * (size_t)max_seq * (size_t)(e->hd / 2), &fail);
@@ -260,6 +246,8 @@ int eng_new_q(const EngineConfig *c, const Weights *w, const QWeights *q, Precis
         eng_free(e);
         return ts_err_set(err, TS_ENOMEM, "cannot allocate the engine's buffers");
     }
+    for (int k = 0; k < max_slots * e->slot_blocks; k++)
+        e->block_table[k] = e->paged ? -1 : k;
     /* RoPE angles as llama2.c computes them, in float. */
     for (int pos = 0; pos < max_seq; pos++)
         for (int i = 0; i < e->hd / 2; i++) {
@@ -439,11 +427,14 @@ static void par_matmuls(Engine *e, MatJob *jobs, int n_jobs, PhaseCounters *cnt)
 
 /* ---- attention ----------------------------------------------------------------------------- */
 
-/* The cache entry (KV elements of kv_prec) of a slot, layer and position. */
+/* The cache entry (KV elements of kv_prec) of a slot, layer and position: in the block its
+ * table names for the position's span (positions of one block are consecutive rows). */
 static void *cache_at(const Engine *e, void *cache, int slot, int layer, int pos)
 {
-    size_t idx = (((size_t)slot * (size_t)e->L + (size_t)layer) * (size_t)e->max_seq +
-                  (size_t)pos) * (size_t)e->KV;
+    size_t blk = (size_t)e->block_table[(size_t)slot * (size_t)e->slot_blocks +
+                                        (size_t)(pos / e->block_tokens)];
+    size_t idx = ((blk * (size_t)e->L + (size_t)layer) * (size_t)e->block_tokens +
+                  (size_t)(pos % e->block_tokens)) * (size_t)e->KV;
     return (unsigned char *)cache + idx * (size_t)e->kv_elt;
 }
 
@@ -469,28 +460,39 @@ static void attention_task(void *ctx, int task, int thread)
     const float *qh = e->q + (size_t)r * (size_t)e->Q + (size_t)h * (size_t)hd;
     int kvh = h / group;
     float *out = e->att + (size_t)r * (size_t)e->Q + (size_t)h * (size_t)hd;
-    /* scores: one row of q against the slot's keys (rows of the cache, stride KV) */
-    if (e->kv_prec == PREC_BF16) {
-        const uint16_t *k0 = (const uint16_t *)cache_at(e, e->kcache, row->slot, e->layer, 0) +
-                             (size_t)kvh * hd;
-        for (int t = 0; t < ctx_len; t++)
-            sc[t] = kern_dot_bf16(qh, k0 + (size_t)t * (size_t)e->KV, hd);
-    } else {
-        const float *k0 = (const float *)cache_at(e, e->kcache, row->slot, e->layer, 0) +
-                          (size_t)kvh * hd;
-        kern_matmul(sc, ctx_len, qh, hd, k0, e->KV, 1, hd, 0, ctx_len);
+    /* scores: one row of q against the slot's keys (rows of the cache, stride KV), block by
+     * block; each score is its own dot product, so the blocks do not change it */
+    int bt = e->block_tokens;
+    for (int t0 = 0; t0 < ctx_len; t0 += bt) {
+        int len = ctx_len - t0 < bt ? ctx_len - t0 : bt;
+        if (e->kv_prec == PREC_BF16) {
+            const uint16_t *k0 =
+                (const uint16_t *)cache_at(e, e->kcache, row->slot, e->layer, t0) +
+                (size_t)kvh * hd;
+            for (int t = 0; t < len; t++)
+                sc[t0 + t] = kern_dot_bf16(qh, k0 + (size_t)t * (size_t)e->KV, hd);
+        } else {
+            const float *k0 = (const float *)cache_at(e, e->kcache, row->slot, e->layer, t0) +
+                              (size_t)kvh * hd;
+            kern_matmul(sc + t0, len, qh, hd, k0, e->KV, 1, hd, 0, len);
+        }
     }
     for (int t = 0; t < ctx_len; t++)
         sc[t] *= scale;
     kern_softmax(sc, ctx_len);
-    if (e->kv_prec == PREC_BF16) {
-        const uint16_t *v0 = (const uint16_t *)cache_at(e, e->vcache, row->slot, e->layer, 0) +
-                             (size_t)kvh * hd;
-        kern_weighted_sum_bf16(out, sc, v0, e->KV, ctx_len, hd);
-    } else {
-        const float *v0 = (const float *)cache_at(e, e->vcache, row->slot, e->layer, 0) +
-                          (size_t)kvh * hd;
-        kern_weighted_sum(out, sc, v0, e->KV, ctx_len, hd);
+    /* values: one chain of FMAs per element over every key in order, continued across blocks */
+    for (int t0 = 0; t0 < ctx_len; t0 += bt) {
+        int len = ctx_len - t0 < bt ? ctx_len - t0 : bt;
+        if (e->kv_prec == PREC_BF16) {
+            const uint16_t *v0 =
+                (const uint16_t *)cache_at(e, e->vcache, row->slot, e->layer, t0) +
+                (size_t)kvh * hd;
+            kern_weighted_sum_bf16_acc(out, sc + t0, v0, e->KV, len, hd, t0 > 0);
+        } else {
+            const float *v0 = (const float *)cache_at(e, e->vcache, row->slot, e->layer, t0) +
+                              (size_t)kvh * hd;
+            kern_weighted_sum_acc(out, sc + t0, v0, e->KV, len, hd, t0 > 0);
+        }
     }
 }
 
@@ -671,6 +673,10 @@ static int check_rows(Engine *e, const FwdRow *rows, int n, TsErr *err)
         if (r->token < 0 || r->token >= e->V)
             return ts_err_set(err, TS_EINPUT, "row %d: token %d out of [0, %d)", i, r->token,
                               e->V);
+        if (e->block_table[(size_t)r->slot * (size_t)e->slot_blocks +
+                           (size_t)(r->pos / e->block_tokens)] < 0)
+            return ts_err_set(err, TS_EINPUT, "row %d: slot %d has no KV block for position %d",
+                              i, r->slot, r->pos);
         /* the row's earlier positions: in the cache, or the slot's previous row in this step */
         int expect = e->slot_len[r->slot];
         for (int j = i - 1; j >= 0; j--)
@@ -793,6 +799,27 @@ int eng_step_ex(Engine *e, const FwdRow *rows, int n, const float *x_in, float *
     return 0;
 }
 
+int eng_set_blocks(Engine *e, int slot, const int32_t *blocks, int n, int len, TsErr *err)
+{
+    if (!e->paged)
+        return ts_err_set(err, TS_EINPUT, "the engine's KV cache is not paged");
+    if (slot < 0 || slot >= e->max_slots || n < 0 || n > e->slot_blocks || len < 0 ||
+        len > n * e->block_tokens)
+        return ts_err_set(err, TS_EINPUT, "slot %d: %d blocks holding %d positions do not fit "
+                                          "(at most %d blocks of %d)",
+                          slot, n, len, e->slot_blocks, e->block_tokens);
+    int32_t *t = e->block_table + (size_t)slot * (size_t)e->slot_blocks;
+    for (int k = 0; k < e->slot_blocks; k++) {
+        if (k < n && (blocks[k] < 0 || blocks[k] >= e->n_blocks))
+            return ts_err_set(err, TS_EINPUT, "slot %d: block %d out of [0, %d)", slot,
+                              blocks[k], e->n_blocks);
+    }
+    for (int k = 0; k < e->slot_blocks; k++)
+        t[k] = k < n ? blocks[k] : -1;
+    e->slot_len[slot] = len;
+    return 0;
+}
+
 int eng_truncate(Engine *e, int slot, int len, TsErr *err)
 {
     if (slot < 0 || slot >= e->max_slots || len < 0 || len > e->slot_len[slot])
@@ -825,26 +852,4 @@ int eng_project(Engine *e, float *y, const float *x, const QMat *m, int rows, Ph
 double eng_kv_elt_bytes(const Engine *e)
 {
     return e->kv_elt;
-}
-
-double eng_weight_bytes_step(const EngineConfig *c, Precision p, int rows, int logit_rows,
-                             double distinct_experts)
-{
-    const ModelShape *s = &c->shape;
-    double D = (double)s->d_model, Q = (double)(s->heads * s->head_dim);
-    double KV = (double)(s->kv_heads * s->head_dim), F = (double)s->ffn;
-    double G = (double)s->expert_ffn, E = (double)s->experts, S = (double)s->shared_experts;
-    long moe_layers = s->experts > 0 ? s->layers - s->dense_layers : 0;
-    double dense_layers = (double)(s->layers - moe_layers);
-    double row = qt_row_bytes(p, D);
-    double attn = qt_matrix_bytes(p, Q, D) + 2.0 * qt_matrix_bytes(p, KV, D) +
-                  qt_matrix_bytes(p, D, Q) + 2.0 * D * 4.0;
-    double total = rows * row + (double)s->layers * attn +
-                   dense_layers * (2.0 * qt_matrix_bytes(p, F, D) + qt_matrix_bytes(p, D, F)) +
-                   (double)moe_layers * E * D * 4.0 +
-                   (distinct_experts + (double)moe_layers * S) *
-                       (2.0 * qt_matrix_bytes(p, G, D) + qt_matrix_bytes(p, D, G));
-    if (logit_rows > 0)
-        total += D * 4.0 + qt_matrix_bytes(p, (double)s->vocab, D);
-    return total;
 }

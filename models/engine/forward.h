@@ -7,6 +7,8 @@
 #ifndef TS_MODELS_FORWARD_H
 #define TS_MODELS_FORWARD_H
 
+#include <stdint.h>
+
 #include "models/engine/config.h"
 #include "models/engine/pool.h"
 #include "models/engine/quant.h"
@@ -47,6 +49,26 @@ int eng_new(const EngineConfig *c, const Weights *w, int max_slots, int max_seq,
 int eng_new_q(const EngineConfig *c, const Weights *w, const QWeights *q, Precision kv_prec,
               int max_slots, int max_seq, int max_rows, Pool *pool, Engine **out, TsErr *err);
 void eng_free(Engine *e);
+
+/* Paged KV (as vLLM pages it): the cache is a pool of n_blocks blocks of block_tokens
+ * positions, and each slot reads and writes its positions through a block table that the
+ * caller sets (eng_set_blocks), so sequences can share blocks of a common prefix. */
+typedef struct {
+    int n_blocks;     /* 1 .. 2^24 */
+    int block_tokens; /* 1 .. max_seq */
+} EngPaging;
+
+/* eng_new_q with a paged cache (pg NULL: one block of max_seq positions per slot, which is
+ * eng_new_q). Logits are bit-identical to the unpaged engine's for the same rows. */
+int eng_new_paged(const EngineConfig *c, const Weights *w, const QWeights *q, Precision kv_prec,
+                  const EngPaging *pg, int max_slots, int max_seq, int max_rows, Pool *pool,
+                  Engine **out, TsErr *err);
+
+/* Sets a slot's block table: blocks[k] (in [0, n_blocks)) holds its positions
+ * [k × block_tokens, (k + 1) × block_tokens), and its first len positions are already in them
+ * (a shared prefix, or the slot's own earlier steps). Positions past n blocks cannot be run.
+ * TS_EINPUT on an unpaged engine or out-of-range values. */
+int eng_set_blocks(Engine *e, int slot, const int32_t *blocks, int n, int len, TsErr *err);
 
 /* Runs one step over rows[0..n). Rows of one slot must come in increasing position order and
  * a row's earlier positions must be in the cache already or earlier in this step. logits

@@ -331,6 +331,12 @@ void kern_swiglu(float *a, const float *b, int n)
 
 void kern_weighted_sum(float *out, const float *p, const float *v, int ldv, int n_rows, int n)
 {
+    kern_weighted_sum_acc(out, p, v, ldv, n_rows, n, 0);
+}
+
+void kern_weighted_sum_acc(float *out, const float *p, const float *v, int ldv, int n_rows,
+                           int n, int add)
+{
     for (int i0 = 0; i0 < n; i0 += 64) {
         int width = n - i0 < 64 ? n - i0 : 64;
 #if KERN_AVX512
@@ -339,6 +345,9 @@ void kern_weighted_sum(float *out, const float *p, const float *v, int ldv, int 
         __mmask16 last = (__mmask16)(width % 16 ? (1u << (width % 16)) - 1u : 0xFFFFu);
         __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
                          _mm512_setzero_ps()};
+        for (int j = 0; add && j < nvec; j++)
+            acc[j] = _mm512_maskz_loadu_ps(j == nvec - 1 ? last : (__mmask16)0xFFFFu,
+                                           out + i0 + 16 * j);
         for (int t = 0; t < n_rows; t++) {
             __m512 pt = _mm512_set1_ps(p[t]);
             const float *vt = v + (long)t * ldv + i0;
@@ -352,7 +361,7 @@ void kern_weighted_sum(float *out, const float *p, const float *v, int ldv, int 
                                   acc[j]);
 #else
         for (int i = i0; i < i0 + width; i++) {
-            float acc = 0.0f;
+            float acc = add ? out[i] : 0.0f;
             for (int t = 0; t < n_rows; t++)
                 acc = fmaf(p[t], v[(long)t * ldv + i], acc);
             out[i] = acc;
@@ -397,10 +406,16 @@ float kern_dot_bf16(const float *a, const uint16_t *b, int n)
 void kern_weighted_sum_bf16(float *out, const float *p, const uint16_t *v, int ldv, int n_rows,
                             int n)
 {
+    kern_weighted_sum_bf16_acc(out, p, v, ldv, n_rows, n, 0);
+}
+
+void kern_weighted_sum_bf16_acc(float *out, const float *p, const uint16_t *v, int ldv,
+                                int n_rows, int n, int add)
+{
     int i = 0;
 #if KERN_AVX512
     for (; i + 16 <= n; i += 16) {
-        __m512 acc = _mm512_setzero_ps();
+        __m512 acc = add ? _mm512_loadu_ps(out + i) : _mm512_setzero_ps();
         for (int t = 0; t < n_rows; t++) {
             __m512i vw = _mm512_slli_epi32(
                 _mm512_cvtepu16_epi32(_mm256_loadu_si256((const void *)(v + (long)t * ldv + i))),
@@ -411,7 +426,7 @@ void kern_weighted_sum_bf16(float *out, const float *p, const uint16_t *v, int l
     }
 #endif
     for (; i < n; i++) {
-        float acc = 0.0f;
+        float acc = add ? out[i] : 0.0f;
         for (int t = 0; t < n_rows; t++)
             acc = fmaf(p[t], qt_f32(v[(long)t * ldv + i]), acc);
         out[i] = acc;

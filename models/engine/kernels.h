@@ -40,6 +40,12 @@ void kern_swiglu(float *a, const float *b, int n);
  * multiply-adds (attention's weighted sum of values). v rows have stride ldv. */
 void kern_weighted_sum(float *out, const float *p, const float *v, int ldv, int n_rows, int n);
 
+/* kern_weighted_sum continuing out's chains when add (each element's FMAs go on from its
+ * value, in the same order), so a sum over rows split in consecutive parts is bit-identical
+ * to the sum in one call; add 0 is kern_weighted_sum. */
+void kern_weighted_sum_acc(float *out, const float *p, const float *v, int ldv, int n_rows,
+                           int n, int add);
+
 /* y[i] += alpha * x[i]. */
 void kern_axpy(float *y, float alpha, const float *x, int n);
 
@@ -74,6 +80,10 @@ float kern_dot_bf16(const float *a, const uint16_t *b, int n);
 /* kern_weighted_sum with v in bf16 (widened exactly). */
 void kern_weighted_sum_bf16(float *out, const float *p, const uint16_t *v, int ldv, int n_rows,
                             int n);
+
+/* kern_weighted_sum_bf16 continuing out's chains when add (see kern_weighted_sum_acc). */
+void kern_weighted_sum_bf16_acc(float *out, const float *p, const uint16_t *v, int ldv,
+                                int n_rows, int n, int add);
 
 /* Code paths of the reduced-precision kernels: "avx512-bf16" or "portable", "avx512-vnni" or
  * "portable" (int8 and int4). */

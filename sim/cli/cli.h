@@ -106,6 +106,11 @@ int cli_cmd_validate(int argc, char **argv);
 extern const char CLI_USAGE_BENCH[];
 extern const char CLI_USAGE_MEASURE[];
 extern const char CLI_USAGE_VALIDATE[];
+int cli_cmd_calibrate(int argc, char **argv); /* cmd_calibrate.c */
+extern const char CLI_USAGE_CALIBRATE[];
+int cli_cmd_serve_bench(int argc, char **argv); /* cmd_serve.c */
+int cli_validate_serving(int argc, char **argv);
+extern const char CLI_USAGE_SERVE_BENCH[];
 int cli_cmd_runs(int argc, char **argv);
 int cli_cmd_report(int argc, char **argv);
 int cli_cmd_plot(int argc, char **argv);

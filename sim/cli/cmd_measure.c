@@ -8,6 +8,7 @@
 #include "models/measure/machine.h"
 #include "sim/cli/bench.h"
 #include "sim/cli/validate.h"
+#include "sim/cli/calibrate.h"
 #include "sim/render/report.h"
 #include "sim/cli/runner.h"
 #include "sim/text/text.h"
@@ -69,19 +70,30 @@ const char CLI_USAGE_MEASURE[] =
 
 const char CLI_USAGE_VALIDATE[] =
     "usage: tokensim validate [--db FILE] [--run ID] [--eff-compute X] [--eff-memory X]\n"
-    "                         [--eff-prefill X]\n"
+    "                         [--eff-prefill X] [--defaults]\n"
     "       tokensim validate --published [--fit] [--data DIR] [--db FILE]\n"
+    "       tokensim validate --serving [--model NAME]... [--duration S] [--db FILE] [serve-bench\n"
+    "                         options]\n"
     "\n"
     "Predicts this machine's tokens/s for every measured preset, phase and batch of a measure\n"
     "run (default the latest) with the roofline model, from the run's own probed ceilings (FMA\n"
     "peak and triad bandwidth) and the scenario default efficiencies, prints predicted against\n"
-    "measured with the error, and stores the comparison in table validation.\n"
+    "measured with the error, and stores the comparison in table validation. When `tokensim\n"
+    "calibrate` has stored a profile for a row's precision and threads, that row is predicted\n"
+    "with the calibrated step-time model instead (the output says which); --defaults or an\n"
+    "--eff-* option predicts with the efficiencies.\n"
     "\n"
     "--published predicts every published GPU measurement of data/gpu_measurements.csv (chip,\n"
     "chips, model, precision, lengths, concurrency) as a roofline fleet and prints predicted\n"
     "against measured output tokens/s per chip; --fit also fits eff_compute, eff_memory,\n"
     "step_overhead_ms and collective_us per chip family on half the rows and reports the error\n"
-    "on the other half. Both go to tables published_validation and published_fits of --db.\n";
+    "on the other half. Both go to tables published_validation and published_fits of --db.\n"
+    "\n"
+    "--serving serves traffic with the real engine (as serve-bench) for each model (default\n"
+    "dense-15m and moe-15m-active) at 30%, 60% and 90% of its capacity (measured first with a\n"
+    "burst), simulates the same requests with the stored calibration of the precision and\n"
+    "threads (the same scheduler, the calibrated step model), and prints P50 and P90 TTFT and\n"
+    "TPOT and throughput side by side with the median error of the simulation.\n";
 
 static void bench_progress(void *ctx, const char *msg)
 {
@@ -538,6 +550,9 @@ static int validate_published(const char *db_path, const char *data, int fit)
 
 int cli_cmd_validate(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--serving") == 0)
+            return cli_validate_serving(argc, argv); /* cmd_serve.c */
     static const struct option longs[] = {
         {"db", required_argument, NULL, 'd'},
         {"run", required_argument, NULL, 'r'},
@@ -547,11 +562,12 @@ int cli_cmd_validate(int argc, char **argv)
         {"published", no_argument, NULL, 'P'},
         {"fit", no_argument, NULL, 'F'},
         {"data", required_argument, NULL, 'D'},
+        {"defaults", no_argument, NULL, 'E'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *db_path = "tokensim.db", *data = NULL;
-    int published = 0, fit = 0;
+    int published = 0, fit = 0, defaults = 0;
     long run = 0;
     ValOptions vo = {0.5, 0.7, 0.5};
     optind = 1;
@@ -573,6 +589,7 @@ int cli_cmd_validate(int argc, char **argv)
             if (cli_float_option("validate", argv[optind - 2], optarg, 1e-6, 1, &v))
                 return CLI_EXIT_USAGE;
             *(c == 'c' ? &vo.eff_compute : c == 'm' ? &vo.eff_memory : &vo.eff_prefill) = v;
+            defaults = 1; /* efficiencies given: predict with them, not a calibration */
             break;
         case 'P':
             published = 1;
@@ -582,6 +599,9 @@ int cli_cmd_validate(int argc, char **argv)
             break;
         case 'D':
             data = optarg;
+            break;
+        case 'E':
+            defaults = 1;
             break;
         case 'h':
             fputs(CLI_USAGE_VALIDATE, stdout);
@@ -618,8 +638,18 @@ int cli_cmd_validate(int argc, char **argv)
         if (!rows || !vrows)
             rc = ts_err_set(&err, TS_ENOMEM, "out of memory");
     }
+    char basis_buf[1024];
+    const char *basis = NULL;
+    if (!rc && !defaults) {
+        /* a stored calibration of the rows' precision groups, else the defaults */
+        n = calr_predict(db, ms.rows, ms.n, rows, basis_buf, sizeof basis_buf, &err);
+        rc = n < 0 ? n : 0;
+        if (n > 0)
+            basis = basis_buf;
+    }
     if (!rc) {
-        n = val_predict(ms.rows, ms.n, peak, bw, &vo, rows);
+        if (!basis)
+            n = val_predict(ms.rows, ms.n, peak, bw, &vo, rows);
         val_store_rows(rows, n, vrows);
         rc = store_replace_validation(db, run_id, vrows, n, &err);
     }
@@ -627,7 +657,7 @@ int cli_cmd_validate(int argc, char **argv)
         printf("measure run %lld: %d configurations of engine presets; ceilings %.1f GFLOP/s, "
                "%.1f GB/s\n",
                (long long)run_id, n, peak, bw);
-        val_write_md(stdout, rows, n, &vo);
+        val_write_md_basis(stdout, rows, n, &vo, basis);
     }
     free(rows);
     free(vrows);

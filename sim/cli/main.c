@@ -25,6 +25,8 @@ static const char USAGE[] =
     "  bench                benchmark the engine against this machine's measured ceilings\n"
     "  measure              run the engine's models here: tokens/s, FLOPs, bytes, joules\n"
     "  validate             compare the roofline's predictions with a measure run\n"
+    "  calibrate            fit the step-time model to a measure run's measurements\n"
+    "  serve-bench          serve traffic with the real engine in real time: TTFT, TPOT, J/token\n"
     "  runs                 list the runs in the database\n"
     "  report RUN           print a run's report (md, html, csv or json)\n"
     "  plot RUN             draw a run's plots again and rewrite its report.html\n"
@@ -57,6 +59,8 @@ static const Command COMMANDS[] = {
     {"generate", cli_cmd_generate, CLI_USAGE_GENERATE},
     {"measure", cli_cmd_measure, CLI_USAGE_MEASURE},
     {"validate", cli_cmd_validate, CLI_USAGE_VALIDATE},
+    {"calibrate", cli_cmd_calibrate, CLI_USAGE_CALIBRATE},
+    {"serve-bench", cli_cmd_serve_bench, CLI_USAGE_SERVE_BENCH},
     {"export", cli_cmd_export, CLI_USAGE_EXPORT},
     {"runs", cli_cmd_runs, CLI_USAGE_RUNS},
     {"report", cli_cmd_report, CLI_USAGE_REPORT},

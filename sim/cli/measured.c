@@ -114,7 +114,8 @@ static int bind_fleet(Scenario *s, ScnFleet *f, sqlite3 *db, TsErr *err)
                               s->path, v[FK_MEASUREMENT].line, fn, run);
     } else {
         rc = query_double(db, "SELECT max(id) FROM runs WHERE kind = 'measure' AND status = "
-                              "'done' AND ?1 = ?1", 0, NULL, 0, &x, err);
+                              "'done' AND ?1 = ?1 AND id IN (SELECT run_id FROM measurements)",
+                          0, NULL, 0, &x, err);
         if (rc == 1)
             return ts_err_set(err, TS_EINPUT,
                               "%s:%d: fleet '%s': throughput = measured needs a measure run in "

@@ -109,16 +109,28 @@ void val_summary(const ValRow *rows, int n, double *median_abs, double *worst_ab
 
 void val_write_md(FILE *f, const ValRow *rows, int n, const ValOptions *o)
 {
+    val_write_md_basis(f, rows, n, o, NULL);
+}
+
+void val_write_md_basis(FILE *f, const ValRow *rows, int n, const ValOptions *o,
+                        const char *basis)
+{
     char a[32], b[32];
     double med, worst;
     val_summary(rows, n, &med, &worst);
-    fprintf(f, "\n## The roofline against these measurements\n\n"
-               "Predicted from this run's probed ceilings with eff_compute %.2g, eff_memory %.2g, "
-               "eff_prefill %.2g (the scenario defaults). Median error %.0f%%, worst %.0f%% over "
-               "%d configurations.\n\n"
-               "| model | phase | batch | threads | predicted tok/s | measured tok/s | error |\n"
-               "|---|---|---:|---:|---:|---:|---:|\n",
-            o->eff_compute, o->eff_memory, o->eff_prefill, 100 * med, 100 * worst, n);
+    if (basis)
+        fprintf(f, "\n## The calibrated step-time model against these measurements\n\n"
+                   "Predicted with %s. Median error %.0f%%, worst %.0f%% over %d "
+                   "configurations (training and held-out ones alike).\n\n",
+                basis, 100 * med, 100 * worst, n);
+    else
+        fprintf(f, "\n## The roofline against these measurements\n\n"
+                   "Predicted from this run's probed ceilings with eff_compute %.2g, eff_memory "
+                   "%.2g, eff_prefill %.2g (the scenario defaults). Median error %.0f%%, worst "
+                   "%.0f%% over %d configurations.\n\n",
+                o->eff_compute, o->eff_memory, o->eff_prefill, 100 * med, 100 * worst, n);
+    fprintf(f, "| model | phase | batch | threads | predicted tok/s | measured tok/s | error |\n"
+               "|---|---|---:|---:|---:|---:|---:|\n");
     for (int i = 0; i < n; i++)
         fprintf(f, "| %s | %s | %d | %d | %s | %s | %+.0f%% |\n", rows[i].model, rows[i].phase,
                 rows[i].batch, rows[i].threads, txt_fmt(rows[i].predicted_tok_s, a, 32),

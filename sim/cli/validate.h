@@ -42,6 +42,11 @@ void val_summary(const ValRow *rows, int n, double *median_abs, double *worst_ab
 /* Markdown table of the comparison with its summary. */
 void val_write_md(FILE *f, const ValRow *rows, int n, const ValOptions *o);
 
+/* val_write_md for predictions that came from basis (a line naming stored calibrations);
+ * basis NULL: the efficiencies of o. */
+void val_write_md_basis(FILE *f, const ValRow *rows, int n, const ValOptions *o,
+                        const char *basis);
+
 /* The store's view of rows (strings borrowed from rows). */
 void val_store_rows(const ValRow *rows, int n, StoreValidationRow *out);
 

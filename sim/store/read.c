@@ -33,7 +33,7 @@ int store_read_measurements(Store *s, int64_t run_id, int64_t *run_id_out, Store
     if (run_id == 0) {
         if (sqlite3_prepare_v2(s->db,
                                "SELECT max(id) FROM runs WHERE kind = 'measure' AND "
-                               "status = 'done'",
+                               "status = 'done' AND id IN (SELECT run_id FROM measurements)",
                                -1, &st, NULL) != SQLITE_OK)
             return ts_err_set(err, TS_EIO, "%s: %s", s->path, sqlite3_errmsg(s->db));
         if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
@@ -55,7 +55,8 @@ int store_read_measurements(Store *s, int64_t run_id, int64_t *run_id_out, Store
     static const char sql[] =
         "SELECT model, precision, phase, batch, threads, prompt_tokens, tokens, seconds,"
         " seconds_p10, seconds_p90, flops, weight_bytes, kv_bytes, energy_j, energy_net_j,"
-        " energy_low_j, energy_high_j, energy_source FROM measurements WHERE run_id = ?"
+        " energy_low_j, energy_high_j, energy_source, kv_precision, mtp_depth FROM measurements"
+        " WHERE run_id = ?"
         " ORDER BY rowid";
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return ts_err_set(err, TS_EIO, "%s: %s", s->path, sqlite3_errmsg(s->db));
@@ -63,7 +64,7 @@ int store_read_measurements(Store *s, int64_t run_id, int64_t *run_id_out, Store
     int cap = 0, rc;
     size_t used = 0, scap = 0;
     /* strings go to a block as offsets first (it may move), pointers fixed at the end */
-    size_t(*offs)[4] = NULL;
+    size_t(*offs)[5] = NULL;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (m->n == cap) {
             cap = cap ? 2 * cap : 64;
@@ -78,8 +79,8 @@ int store_read_measurements(Store *s, int64_t run_id, int64_t *run_id_out, Store
         }
         StoreMeasurementRow *r = &m->rows[m->n];
         memset(r, 0, sizeof *r);
-        static const int text_cols[4] = {0, 1, 2, 17};
-        for (int k = 0; k < 4; k++) {
+        static const int text_cols[5] = {0, 1, 2, 17, 18};
+        for (int k = 0; k < 5; k++) {
             const char *t = (const char *)sqlite3_column_text(st, text_cols[k]);
             size_t len = t ? strlen(t) + 1 : 1;
             if (used + len > scap) {
@@ -106,6 +107,7 @@ int store_read_measurements(Store *s, int64_t run_id, int64_t *run_id_out, Store
                        &r->energy_low_j, &r->energy_high_j};
         for (int k = 0; k < 10; k++)
             *d[k] = sqlite3_column_double(st, 7 + k);
+        r->mtp_depth = sqlite3_column_int(st, 19);
         m->n++;
     }
     sqlite3_finalize(st);
@@ -121,6 +123,9 @@ int store_read_measurements(Store *s, int64_t run_id, int64_t *run_id_out, Store
         m->rows[i].precision = m->strings + offs[i][1];
         m->rows[i].phase = m->strings + offs[i][2];
         m->rows[i].energy_source = m->strings + offs[i][3];
+        /* NULL (runs before schema 5): fp32, as the row's contract says */
+        const char *kv = m->strings + offs[i][4];
+        m->rows[i].kv_precision = kv[0] ? kv : NULL;
     }
     free(offs);
     return 0;

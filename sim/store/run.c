@@ -358,6 +358,8 @@ int store_load_run(Store *s, int64_t run_id, StoredRun *out, TsErr *err)
              " decode_tok_s_per_chip, usd_per_m_output, usd_per_m_blended, chosen"
              " FROM deployments WHERE run_id = ? ORDER BY rowid",
              "deployments", out->deployments, out->n_deployments, fill_deployment);
+    }
+    if (version >= 7) {
         LOAD("SELECT fleet, start_s, arrivals, completions, output_tokens, prefill_tokens, queue,"
              " batch, kv_occupancy, busy_share, ttft_p90_ms, e2e_p90_s, usd_per_hour"
              " FROM serving_series WHERE run_id = ? ORDER BY rowid",

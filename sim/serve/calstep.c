@@ -1,0 +1,85 @@
+/* calstep: per item, FLOPs are eng_flops_row summed over its positions (a chunk that does not
+ * emit has no head), decode items at eff_compute and prefill chunks at eff_prefill; bytes are
+ * eng_weight_bytes_step for the step's rows (MoE: E(1 - (1 - k/E)^T) distinct experts per
+ * layer) plus each row's KV read (its position + 1 keys) and write; pairs are keys x layers x
+ * KV heads. */
+#include "sim/serve/calstep.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "models/engine/forward.h"
+#include "models/engine/shape.h"
+
+int calstep_init(CalStep *c, const EngineConfig *cfg, Precision prec, Precision kv,
+                 const CalParams *p, double peak_gflops, double bandwidth_gb_s, TsErr *err)
+{
+    memset(c, 0, sizeof *c);
+    if (cfg_check(cfg, err))
+        return err->code;
+    if (!(peak_gflops > 0) || !(bandwidth_gb_s > 0) || !(p->eff_compute > 0) ||
+        !(p->eff_prefill > 0) || !(p->eff_memory > 0))
+        return ts_err_set(err, TS_EINPUT, "calibrated step model: ceilings and efficiencies "
+                                          "must be > 0");
+    c->cfg = *cfg;
+    c->prec = prec;
+    c->kv = kv;
+    c->params = *p;
+    c->peak_gflops = peak_gflops;
+    c->bandwidth_gb_s = bandwidth_gb_s;
+    const ModelShape *s = &cfg->shape;
+    c->kv_bytes_per_token = shape_kv_bytes_per_token(s, prec_elt_bytes(kv));
+    c->pairs_per_key = (double)s->layers * (double)s->kv_heads;
+    c->moe_layers = s->experts > 0 ? (double)(s->layers - s->dense_layers) : 0;
+    return 0;
+}
+
+/* FLOPs of positions [start, start + n), the head only at the last when emits. */
+static double item_flops(const EngineConfig *cfg, int32_t start, int32_t n, int emits)
+{
+    double f = 0;
+    for (int32_t i = 0; i < n; i++)
+        f += eng_flops_row(cfg, start + i, emits && i == n - 1);
+    return f;
+}
+
+double calstep_batch_s(const CalStep *c, const StepBatch *b)
+{
+    double dec = 0, pre = 0, keys = 0;
+    int logit_rows = 0;
+    for (int32_t k = 0; k < b->n_decode; k++) {
+        const StepItem *it = &b->decode[k];
+        dec += item_flops(&c->cfg, it->start, it->tokens, it->emits);
+        logit_rows += it->emits;
+        keys += (double)it->tokens * it->start + it->tokens * (it->tokens + 1.0) / 2.0;
+    }
+    for (int32_t k = 0; k < b->n_prefill; k++) {
+        const StepItem *it = &b->prefill[k];
+        pre += item_flops(&c->cfg, it->start, it->tokens, it->emits);
+        logit_rows += it->emits;
+        keys += (double)it->tokens * it->start + it->tokens * (it->tokens + 1.0) / 2.0;
+    }
+    double rows = (double)b->tokens;
+    const ModelShape *s = &c->cfg.shape;
+    double distinct = 0;
+    if (s->experts > 0)
+        distinct = c->moe_layers * (double)s->experts *
+                   (1.0 - pow(1.0 - (double)s->experts_active / (double)s->experts, rows));
+    double bytes = eng_weight_bytes_step(&c->cfg, c->prec, (int)rows, logit_rows, distinct) +
+                   (keys + rows) * c->kv_bytes_per_token;
+    return cal_parts_s(&c->params, c->peak_gflops, c->bandwidth_gb_s, dec, pre, bytes,
+                       keys * c->pairs_per_key);
+}
+
+static int calstep_step(void *ctx, const StepBatch *b, double *seconds, TsErr *err)
+{
+    (void)err;
+    *seconds = calstep_batch_s(ctx, b);
+    return 0;
+}
+
+StepBackend calstep_backend(CalStep *c)
+{
+    StepBackend b = {calstep_step, c};
+    return b;
+}
