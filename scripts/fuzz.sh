@@ -17,7 +17,9 @@ objs=""
 for src in $(find models sim -name '*.c' | sort); do
     [ "$src" = sim/cli/main.c ] && continue
     o="$out/obj/$(echo "$src" | tr / _).o"
-    if [ ! -e "$o" ] || [ "$src" -nt "$o" ]; then
+    # rebuilt when its source or any header is newer (a changed struct must not meet old code)
+    if [ ! -e "$o" ] || [ "$src" -nt "$o" ] ||
+        [ -n "$(find models sim -name '*.h' -newer "$o" 2>/dev/null | head -1)" ]; then
         extra=""
         case "$src" in models/*) extra="-march=native" ;; esac
         $CC $FLAGS $extra -c "$src" -o "$o" || { echo "fuzz: compiling $src failed" >&2; exit 1; }
