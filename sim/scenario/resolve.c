@@ -84,6 +84,20 @@ int scn_resolve_scenario(Ctx *c)
 }
 
 /* Finds or adds the model called name; *out is its index. line: where it is referenced. */
+/* The shape field of each model key from MK_LAYERS to MK_VOCAB, in key order: the one map
+ * between a [model]'s shape keys and ModelShape (presets, hf_config, resolution). */
+#define SHAPE_KEYS (MK_VOCAB - MK_LAYERS + 1)
+static void shape_fields(ModelShape *sh, long *out[SHAPE_KEYS])
+{
+    long *f[SHAPE_KEYS] = {&sh->layers,      &sh->d_model,        &sh->heads,
+                           &sh->kv_heads,    &sh->head_dim,       &sh->ffn,
+                           &sh->experts,     &sh->experts_active, &sh->shared_experts,
+                           &sh->expert_ffn,  &sh->dense_layers,   &sh->kv_lora_rank,
+                           &sh->q_lora_rank, &sh->rope_dim,       &sh->qk_nope_dim,
+                           &sh->v_head_dim,  &sh->vocab};
+    memcpy(out, f, sizeof f);
+}
+
 /* Reads the [model]'s hf_config (a Hugging Face config.json; a relative path is from the
  * scenario file's folder) and takes from it every shape key and weight_bytes that the
  * section itself does not give (the file's own keys win; catalog values are replaced). */
@@ -101,25 +115,19 @@ static int apply_hf_config(Ctx *c, ScnModel *m)
     ts_err_clear(&e);
     if (hf_load_file(&hf, path, &e))
         return ts_err_set(c->err, e.code == TS_ENOMEM ? TS_ENOMEM : TS_EINPUT,
-                          "%s:%d: model '%s': hf_config: %s", c->s->path, hv->line, m->name,
-                          e.msg);
-    const ModelShape *sh = &hf.shape;
-    long vals[] = {sh->layers,         sh->d_model,     sh->heads,       sh->kv_heads,
-                   sh->head_dim,       sh->ffn,         sh->experts,     sh->experts_active,
-                   sh->shared_experts, sh->expert_ffn,  sh->dense_layers, sh->kv_lora_rank,
-                   sh->q_lora_rank,    sh->rope_dim,    sh->qk_nope_dim, sh->v_head_dim,
-                   sh->vocab};
+                          "%s:%d: model '%s': hf_config: %s", c->s->path, hv->line, m->name, e.msg);
+    long *vals[SHAPE_KEYS];
+    shape_fields(&hf.shape, vals);
     for (int k = MK_LAYERS; k <= MK_VOCAB; k++) {
         ScnVal *v = &m->v[k];
         if (v->origin == ORIG_FILE)
             continue;
-        long x = vals[k - MK_LAYERS];
-        *v = x > 0 ? (ScnVal){.origin = ORIG_HF, .line = hv->line, .num = (double)x}
-                   : (ScnVal){0};
+        long x = *vals[k - MK_LAYERS];
+        *v = x > 0 ? (ScnVal){.origin = ORIG_HF, .line = hv->line, .num = (double)x} : (ScnVal){0};
     }
     if (hf.weight_bytes > 0 && m->v[MK_WEIGHT_BYTES].origin != ORIG_FILE)
-        m->v[MK_WEIGHT_BYTES] = (ScnVal){.origin = ORIG_HF, .line = hv->line,
-                                         .num = hf.weight_bytes};
+        m->v[MK_WEIGHT_BYTES] =
+            (ScnVal){.origin = ORIG_HF, .line = hv->line, .num = hf.weight_bytes};
     /* published totals from a catalog row describe the catalog's model, not this config */
     for (int k = MK_PARAMS_TOTAL; k <= MK_PARAMS_ACTIVE; k++)
         if (m->v[k].origin == ORIG_CATALOG)
@@ -165,27 +173,11 @@ int scn_resolve_model(Ctx *c, const char *name, int line, int *out)
         return ts_err_set(c->err, TS_ENOMEM, "out of memory");
     if (is_preset) {
         /* the engine runs presets in fp32: 4 bytes per weight and per KV element */
-        const ModelShape *sh = &preset.shape;
-        long vals[] = {sh->layers,
-                       sh->d_model,
-                       sh->heads,
-                       sh->kv_heads,
-                       sh->head_dim,
-                       sh->ffn,
-                       sh->experts,
-                       sh->experts_active,
-                       sh->shared_experts,
-                       sh->expert_ffn,
-                       sh->dense_layers,
-                       0,
-                       0,
-                       0,
-                       0,
-                       0,
-                       sh->vocab};
+        long *vals[SHAPE_KEYS]; /* a preset has no MLA: those keys read 0 */
+        shape_fields(&preset.shape, vals);
         for (int k = MK_LAYERS; k <= MK_VOCAB; k++) {
             m->v[k].origin = ORIG_PRESET;
-            m->v[k].num = (double)vals[k - MK_LAYERS];
+            m->v[k].num = (double)*vals[k - MK_LAYERS];
         }
         m->v[MK_WEIGHT_BYTES] = (ScnVal){.origin = ORIG_PRESET, .num = 4};
         m->v[MK_KV_BYTES] = (ScnVal){.origin = ORIG_PRESET, .num = 4};
@@ -225,11 +217,8 @@ int scn_resolve_model(Ctx *c, const char *name, int line, int *out)
     }
     if (n_core == 4) {
         ModelShape *sh = &m->shape;
-        long *dst[] = {&sh->layers,         &sh->d_model,    &sh->heads,        &sh->kv_heads,
-                       &sh->head_dim,       &sh->ffn,        &sh->experts,      &sh->experts_active,
-                       &sh->shared_experts, &sh->expert_ffn, &sh->dense_layers, &sh->kv_lora_rank,
-                       &sh->q_lora_rank,    &sh->rope_dim,   &sh->qk_nope_dim,  &sh->v_head_dim,
-                       &sh->vocab};
+        long *dst[SHAPE_KEYS];
+        shape_fields(sh, dst);
         for (int k = MK_LAYERS; k <= MK_VOCAB; k++)
             *dst[k - MK_LAYERS] = scn_has(&m->v[k]) ? (long)m->v[k].num : 0;
         if (sh->kv_lora_rank == 0) {
@@ -335,10 +324,9 @@ int scn_resolve_workload(Ctx *c)
         }
     }
     if (!(in_t * (1.0 - w[WK_CACHE_HIT_RATE].num) > 0.0 || out_t > 0.0))
-        return scn_fail_at(
-            c, sec->line,
-            "the workload has no tokens to compute: give output tokens, or input "
-            "tokens that are not all cache hits");
+        return scn_fail_at(c, sec->line,
+                           "the workload has no tokens to compute: give output tokens, or input "
+                           "tokens that are not all cache hits");
     return 0;
 }
 
@@ -524,17 +512,15 @@ int scn_resolve_fleet(Ctx *c, const RawSection *sec, ScnFleet *f)
     /* Cost mode. */
     ScnVal *cv = f->chip.v;
     if (f->rent && !scn_has(&cv[CK_RENT_USD_PER_CHIP_HOUR]))
-        return scn_fail_at(
-            c, scn_has(&v[FK_COST]) ? v[FK_COST].line : sec->line,
-            "fleet '%s': cost = rent needs rent_usd_per_chip_hour (chip '%s' has "
-            "none)",
-            fn, f->chip.name);
+        return scn_fail_at(c, scn_has(&v[FK_COST]) ? v[FK_COST].line : sec->line,
+                           "fleet '%s': cost = rent needs rent_usd_per_chip_hour (chip '%s' has "
+                           "none)",
+                           fn, f->chip.name);
     if (!f->rent && !scn_has(&cv[CK_PRICE_USD]))
-        return scn_fail_at(
-            c, sec->line,
-            "fleet '%s': cost = own needs price_usd per chip (chip '%s' has none); "
-            "set price_usd or use cost = rent",
-            fn, f->chip.name);
+        return scn_fail_at(c, sec->line,
+                           "fleet '%s': cost = own needs price_usd per chip (chip '%s' has none); "
+                           "set price_usd or use cost = rent",
+                           fn, f->chip.name);
 
     /* Throughput mode and what it needs. */
     int declared = scn_has(&v[FK_DECODE_TOK_S_PER_CHIP]) || scn_has(&v[FK_PREFILL_TOK_S_PER_CHIP]);
@@ -613,16 +599,14 @@ int scn_resolve_fleet(Ctx *c, const RawSection *sec, ScnFleet *f)
             f->mfu_prefill_from_mfu = 1;
         }
         if (!m->has_shape && m->params_active <= 0)
-            return scn_fail_at(
-                c, model_line,
-                "model '%s' has neither a shape nor params_active; mfu throughput "
-                "needs one",
-                m->name);
+            return scn_fail_at(c, model_line,
+                               "model '%s' has neither a shape nor params_active; mfu throughput "
+                               "needs one",
+                               m->name);
         if (!scn_has(&cv[CK_BF16_TFLOPS]) &&
             !(m->v[MK_WEIGHT_BYTES].num == 1 && scn_has(&cv[CK_FP8_TFLOPS])))
-            return scn_fail_at(c, tline,
-                               "fleet '%s': chip '%s' has no bf16_tflops; mfu needs it", fn,
-                               f->chip.name);
+            return scn_fail_at(c, tline, "fleet '%s': chip '%s' has no bf16_tflops; mfu needs it",
+                               fn, f->chip.name);
         if (m->has_shape && need_prefill && !scn_has(&s->wl[WK_PROMPT_TOKENS]))
             if (scn_warn_at(c, s->path, s->workload_line,
                             "no prompt_tokens: prefill FLOPs leave out the output head and "
@@ -648,15 +632,16 @@ int scn_resolve_fleet(Ctx *c, const RawSection *sec, ScnFleet *f)
         if (scn_set_default_text(c, &v[FK_ROUTE], 1, "least_outstanding"))
             return c->err->code;
         if (!scn_has(&v[FK_KV_TRANSFER_GB_S]) && scn_has(&cv[CK_INTERCONNECT_GB_S]))
-            v[FK_KV_TRANSFER_GB_S] = (ScnVal){.origin = ORIG_DERIVED,
-                                              .num = cv[CK_INTERCONNECT_GB_S].num};
+            v[FK_KV_TRANSFER_GB_S] =
+                (ScnVal){.origin = ORIG_DERIVED, .num = cv[CK_INTERCONNECT_GB_S].num};
         if (!scn_has(&v[FK_REPLICAS]) &&
             !(scn_has(&s->wl[WK_TTFT_SLO_MS]) && scn_has(&s->wl[WK_TPOT_SLO_MS])))
-            return scn_fail_at(c, tline,
-                               "fleet '%s': throughput = simulate sizes replicas to the "
-                               "workload's ttft_slo_ms and tpot_slo_ms at the peak hour: give both, "
-                               "or replicas = N",
-                               fn);
+            return scn_fail_at(
+                c, tline,
+                "fleet '%s': throughput = simulate sizes replicas to the "
+                "workload's ttft_slo_ms and tpot_slo_ms at the peak hour: give both, "
+                "or replicas = N",
+                fn);
         if (scn_has(&v[FK_CHIPS]))
             return scn_fail_at(c, v[FK_CHIPS].line,
                                "fleet '%s': throughput = simulate counts chips as replicas x "
@@ -681,13 +666,12 @@ int scn_resolve_fleet(Ctx *c, const RawSection *sec, ScnFleet *f)
         static const ChipKey needed[] = {CK_HBM_GB, CK_HBM_TB_S};
         if (!fp8 && !scn_has(&cv[CK_BF16_TFLOPS]))
             return scn_fail_at(c, tline,
-                               "fleet '%s': chip '%s' has no bf16_tflops; roofline needs it",
-                               fn, f->chip.name);
+                               "fleet '%s': chip '%s' has no bf16_tflops; roofline needs it", fn,
+                               f->chip.name);
         for (int k = 0; k < 2; k++)
             if (!scn_has(&cv[needed[k]]) || cv[needed[k]].num <= 0)
-                return scn_fail_at(c, tline,
-                                   "fleet '%s': chip '%s' has no %s; roofline needs it", fn,
-                                   f->chip.name, SCN_CHIP_KEYS[needed[k]].name);
+                return scn_fail_at(c, tline, "fleet '%s': chip '%s' has no %s; roofline needs it",
+                                   fn, f->chip.name, SCN_CHIP_KEYS[needed[k]].name);
         if (need_decode && !scn_has(&s->wl[WK_CONTEXT_TOKENS]))
             return scn_fail_at(
                 c, s->workload_line,
@@ -715,8 +699,8 @@ int scn_resolve_fleet(Ctx *c, const RawSection *sec, ScnFleet *f)
             if (scn_has(&v[fitted[k]]) ||
                 txt_parse_double(cat_cell(t, fit, SCN_FLEET_KEYS[fitted[k]].name), &x))
                 continue;
-            v[fitted[k]] = (ScnVal){.origin = ORIG_CATALOG, .line = t->lines[fit], .cat = t,
-                                    .cat_row = fit, .num = x};
+            v[fitted[k]] = (ScnVal){
+                .origin = ORIG_CATALOG, .line = t->lines[fit], .cat = t, .cat_row = fit, .num = x};
         }
         scn_set_default(&v[FK_EFF_COMPUTE], 0.5);
         scn_set_default(&v[FK_EFF_MEMORY], 0.7);
