@@ -64,14 +64,12 @@ static const MetricId KEPT[] = {
     MET_TTFT_MS, MET_KV_BYTES_PER_TOKEN, MET_WEIGHTS_GB_PER_INSTANCE, MET_MAX_BATCH_MEMORY,
     MET_CHIPS_PER_INSTANCE, MET_COMPUTE_MS, MET_MEMORY_MS, MET_COMM_MS};
 
-/* Prices r at the simulated load of f over s's window. */
-static void price_at_load(const Scenario *s, const ScnFleet *fl, const ServeFleet *f,
-                          FleetResult *r, double *fixed_usd_per_h, double *busy_usd_h,
-                          double *idle_usd_h)
+/* Prices r (as eval_fleet priced it) at the simulated load of f over the same window. */
+static void price_at_load(const ServeFleet *f, FleetResult *r, double *fixed_usd_per_h,
+                          double *busy_usd_h, double *idle_usd_h)
 {
     const ServeSummary *d = &f->day.sum;
-    CostInputs ci;
-    eval_cost_inputs(s, fl, &r->perf, &ci);
+    CostInputs ci = r->inputs; /* eval_fleet's, for the chosen instance */
     double chips = (double)(f->replicas + f->prefill_replicas) * f->chips_per_instance;
     ci.fixed_chips = 1;
     ci.chips = chips;
@@ -223,7 +221,7 @@ int srv_fleet(const Scenario *s, int i, FleetResult *r, ServeFleet *out, TsErr *
         return ts_err_prefix(err, "%s:%d: fleet '%s': ", s->path, fl->line, fl->name);
     out->simulated = 1;
     double fixed, busy_usd_h, idle_usd_h;
-    price_at_load(s, fl, out, r, &fixed, &busy_usd_h, &idle_usd_h);
+    price_at_load(out, r, &fixed, &busy_usd_h, &idle_usd_h);
     out->usd_per_hour = calloc((size_t)out->day.n_series + 1, sizeof *out->usd_per_hour);
     if (!out->usd_per_hour)
         return ts_err_set(err, TS_ENOMEM, "out of memory");
