@@ -17,7 +17,6 @@
 
 #include "sim/text/text.h"
 
-
 /* Writes s to f escaped for a Markdown table cell or paragraph. */
 static void md_text(FILE *f, const char *text)
 {
@@ -29,15 +28,29 @@ static void md_text(FILE *f, const char *text)
     free(flat);
     for (const char *s = inert; s && *s; s++) {
         switch (*s) {
-        case '|': fputs("\\|", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '\\': case '`': case '*': case '[': case ']': case '#':
+        case '|':
+            fputs("\\|", f);
+            break;
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '\\':
+        case '`':
+        case '*':
+        case '[':
+        case ']':
+        case '#':
             fputc('\\', f);
             fputc(*s, f);
             break;
-        default: fputc(*s, f);
+        default:
+            fputc(*s, f);
         }
     }
     free(inert);
@@ -131,13 +144,27 @@ const char *report_key_unit(const char *key)
     static const struct {
         const char *suffix, *unit;
     } units[] = {
-        {"_usd_per_kw_month", "USD/kW/month"}, {"_usd_per_chip_hour", "USD/chip-h"},
-        {"usd_per_kwh", "USD/kWh"}, {"_usd", "USD"}, {"_tflops", "TFLOPS"}, {"_tb_s", "TB/s"},
-        {"_gb_s", "GB/s"}, {"_gb", "GB"}, {"_w_per_chip", "W"}, {"_w", "W"}, {"_ms", "ms"},
-        {"tok_s_per_chip", "tok/s/chip"}, {"_tokens_per_day", "tokens/window"},
-        {"_per_day", "per window"}, {"_tokens_per_request", "tokens/request"},
-        {"_tokens", "tokens"}, {"g_co2_per_kwh", "gCO2/kWh"}, {"hours", "h"},
-        {"years", "years"}, {"_bytes", "bytes"}, {"params_", "parameters"},
+        {"_usd_per_kw_month", "USD/kW/month"},
+        {"_usd_per_chip_hour", "USD/chip-h"},
+        {"usd_per_kwh", "USD/kWh"},
+        {"_usd", "USD"},
+        {"_tflops", "TFLOPS"},
+        {"_tb_s", "TB/s"},
+        {"_gb_s", "GB/s"},
+        {"_gb", "GB"},
+        {"_w_per_chip", "W"},
+        {"_w", "W"},
+        {"_ms", "ms"},
+        {"tok_s_per_chip", "tok/s/chip"},
+        {"_tokens_per_day", "tokens/window"},
+        {"_per_day", "per window"},
+        {"_tokens_per_request", "tokens/request"},
+        {"_tokens", "tokens"},
+        {"g_co2_per_kwh", "gCO2/kWh"},
+        {"hours", "h"},
+        {"years", "years"},
+        {"_bytes", "bytes"},
+        {"params_", "parameters"},
     };
     size_t n = strlen(key);
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
@@ -152,12 +179,18 @@ const char *report_key_unit(const char *key)
     return "";
 }
 
-/* The stored value of a fleet's metric formatted, or "n/a" when absent or NULL. */
-static const char *metric_cell(const StoredRun *r, const char *fleet, const char *metric,
-                               char *buf, int size)
+/* The stored value of a fleet's metric, NaN when absent or NULL. */
+static double metric_num(const StoredRun *r, const char *fleet, const char *metric)
 {
     const StoredMetric *m = store_run_metric(r, fleet, metric);
-    return m && m->has_value ? txt_fmt(m->value, buf, size) : "n/a";
+    return m && m->has_value ? m->value : NAN;
+}
+
+/* The stored value of a fleet's metric formatted, or "n/a" when absent or NULL. */
+static const char *metric_cell(const StoredRun *r, const char *fleet, const char *metric, char *buf,
+                               int size)
+{
+    return txt_fmt(metric_num(r, fleet, metric), buf, size);
 }
 
 static void md_input_row(FILE *f, const StoredInput *in)
@@ -197,8 +230,8 @@ static void md_source_row(FILE *f, const StoredSource *src)
 }
 
 static const char *const SUMMARY[] = {
-    "chips",           "utilization_needed",     "usd_per_m_output",  "usd_per_m_input",
-    "usd_per_day",     "j_per_output_token",     "facility_power_kw", "gross_margin",
+    "chips",       "utilization_needed", "usd_per_m_output",  "usd_per_m_input",
+    "usd_per_day", "j_per_output_token", "facility_power_kw", "gross_margin",
 };
 
 /* A number input of the run ("-" fleet unless given), or NAN. */
@@ -359,15 +392,13 @@ static void write_warnings(FILE *f, const StoredRun *r)
         }
     for (int i = 0; i < r->n_fleets; i++)
         if (r->fleets[i].over_capacity) {
-            const StoredMetric *u = store_run_metric(r, r->fleets[i].fleet, "utilization_needed");
-            const StoredMetric *s = store_run_metric(r, r->fleets[i].fleet, "served_share");
             fputs("- fleet ", f);
             md_text(f, r->fleets[i].fleet);
             fprintf(f,
                     " is too small: it needs utilization %s and serves only %s of the "
                     "tokens; per-token figures count served tokens only.\n",
-                    txt_fmt(u && u->has_value ? u->value : NAN, num, sizeof num),
-                    txt_fmt(s && s->has_value ? s->value : NAN, num2, sizeof num2));
+                    metric_cell(r, r->fleets[i].fleet, "utilization_needed", num, sizeof num),
+                    metric_cell(r, r->fleets[i].fleet, "served_share", num2, sizeof num2));
         }
 }
 
@@ -421,8 +452,9 @@ static void write_deployments(FILE *f, const StoredRun *r, const char *fleet)
             continue;
         }
         char t1[32], t2[32], t3[32], t4[32], t5[32];
-        fprintf(f, d->chosen ? "| **%d** | %d | %s | %s | %s | %s | %s | **%s** |\n"
-                             : "| %d | %d | %s | %s | %s | %s | %s | %s |\n",
+        fprintf(f,
+                d->chosen ? "| **%d** | %d | %s | %s | %s | %s | %s | **%s** |\n"
+                          : "| %d | %d | %s | %s | %s | %s | %s | %s |\n",
                 d->chips_per_instance, d->batch, d->bound ? d->bound : "",
                 txt_fmt(d->tpot_ms, t1, 32), txt_fmt(d->ttft_ms, t2, 32),
                 txt_fmt(d->decode_tok_s_per_chip, t3, 32), txt_fmt(d->usd_per_m_output, t4, 32),
@@ -438,27 +470,31 @@ static void write_serving(FILE *f, const StoredRun *r, const char *fleet)
     if (!rep || strcmp(rep->part, "serve") != 0)
         return;
     char a[32], b[32], c[32], d[32];
-#define SV(name) (store_run_metric(r, fleet, name) && store_run_metric(r, fleet, name)->has_value  \
-                      ? store_run_metric(r, fleet, name)->value                                    \
-                      : NAN)
-    int sized = SV("sized_at_peak_hour") > 0;
+    int sized = metric_num(r, fleet, "sized_at_peak_hour") > 0;
     fprintf(f, "Serving under load (simulated, `[traffic]`): %s replica%s of %s chip%s",
-            txt_fmt(SV("replicas"), a, 32), SV("replicas") == 1 ? "" : "s",
-            txt_fmt(SV("chips_per_instance"), b, 32), SV("chips_per_instance") == 1 ? "" : "s");
-    if (SV("prefill_replicas") > 0)
-        fprintf(f, " plus %s prefill replicas", txt_fmt(SV("prefill_replicas"), c, 32));
+            txt_fmt(metric_num(r, fleet, "replicas"), a, 32),
+            metric_num(r, fleet, "replicas") == 1 ? "" : "s",
+            txt_fmt(metric_num(r, fleet, "chips_per_instance"), b, 32),
+            metric_num(r, fleet, "chips_per_instance") == 1 ? "" : "s");
+    if (metric_num(r, fleet, "prefill_replicas") > 0)
+        fprintf(f, " plus %s prefill replicas",
+                txt_fmt(metric_num(r, fleet, "prefill_replicas"), c, 32));
     if (sized)
-        fprintf(f, ", the fewest whose TTFT and TPOT meet the SLOs over the peak hour (there: "
-                   "TTFT %s ms, TPOT %s ms at the SLO percentile, busy %s)",
-                txt_fmt(SV("peak_hour_ttft_at_slo_ms"), a, 32),
-                txt_fmt(SV("peak_hour_tpot_at_slo_ms"), b, 32),
-                txt_fmt(SV("peak_hour_busy_share"), c, 32));
+        fprintf(f,
+                ", the fewest whose TTFT and TPOT meet the SLOs over the peak hour (there: "
+                "TTFT %s ms, TPOT %s ms at the SLO percentile, busy %s)",
+                txt_fmt(metric_num(r, fleet, "peak_hour_ttft_at_slo_ms"), a, 32),
+                txt_fmt(metric_num(r, fleet, "peak_hour_tpot_at_slo_ms"), b, 32),
+                txt_fmt(metric_num(r, fleet, "peak_hour_busy_share"), c, 32));
     else
         fputs(" (set by `replicas`)", f);
-    fprintf(f, ". Over the window: %s requests, busy share %s, mean batch %s, SLO attainment %s; "
-               "the chips are paid for all day.\n\n",
-            txt_fmt(SV("requests"), a, 32), txt_fmt(SV("busy_share"), b, 32),
-            txt_fmt(SV("mean_batch"), c, 32), txt_fmt(SV("slo_attainment"), d, 32));
+    fprintf(f,
+            ". Over the window: %s requests, busy share %s, mean batch %s, SLO attainment %s; "
+            "the chips are paid for all day.\n\n",
+            txt_fmt(metric_num(r, fleet, "requests"), a, 32),
+            txt_fmt(metric_num(r, fleet, "busy_share"), b, 32),
+            txt_fmt(metric_num(r, fleet, "mean_batch"), c, 32),
+            txt_fmt(metric_num(r, fleet, "slo_attainment"), d, 32));
     fputs("| latency | P50 | P90 | P99 | unit |\n|---|---:|---:|---:|---|\n", f);
     static const char *const L[] = {"ttft", "tpot", "itl", "e2e"};
     for (int k = 0; k < 4; k++) {
@@ -466,11 +502,11 @@ static void write_serving(FILE *f, const StoredRun *r, const char *fleet)
         snprintf(n50, sizeof n50, "%s_p50_ms", L[k]);
         snprintf(n90, sizeof n90, "%s_p90_ms", L[k]);
         snprintf(n99, sizeof n99, "%s_p99_ms", L[k]);
-        fprintf(f, "| %s | %s | %s | %s | ms |\n", L[k], txt_fmt(SV(n50), a, 32),
-                txt_fmt(SV(n90), b, 32), txt_fmt(SV(n99), c, 32));
+        fprintf(f, "| %s | %s | %s | %s | ms |\n", L[k], txt_fmt(metric_num(r, fleet, n50), a, 32),
+                txt_fmt(metric_num(r, fleet, n90), b, 32),
+                txt_fmt(metric_num(r, fleet, n99), c, 32));
     }
     fputc('\n', f);
-#undef SV
 }
 
 static void write_fleet(FILE *f, const StoredRun *r, const StoredFleet *fl, int mc)
@@ -541,7 +577,8 @@ static void write_fleet(FILE *f, const StoredRun *r, const StoredFleet *fl, int 
             md_text(f, t->input);
             fprintf(f, " | %s | %s | %s | %s | %s |\n", txt_fmt(t->low_x, a, 32),
                     txt_fmt(t->high_x, c, 32), txt_fmt(t->low_value, d, 32),
-                    txt_fmt(t->high_value, e, 32), txt_fmt(fabs(t->high_value - t->low_value), g, 32));
+                    txt_fmt(t->high_value, e, 32),
+                    txt_fmt(fabs(t->high_value - t->low_value), g, 32));
         }
     }
     fputs("\nInputs used:\n\n| key | value | unit | from |\n|---|---:|---|---|\n", f);
@@ -679,8 +716,7 @@ static void write_compare_md(FILE *f, const StoredRun *r)
         }
     fputs("\n|---|---:|---:|", f);
     for (int i = 0; i < r->n_inputs; i++)
-        if (strcmp(r->inputs[i].part, "compare") == 0 &&
-            strcmp(r->inputs[i].key, "breakeven") == 0)
+        if (strcmp(r->inputs[i].part, "compare") == 0 && strcmp(r->inputs[i].key, "breakeven") == 0)
             fputs("---:|", f);
     fputc('\n', f);
     for (int i = 0; i < r->n_fleets; i++) {
@@ -703,8 +739,7 @@ static void write_compare_md(FILE *f, const StoredRun *r)
                 continue;
             const StoredMetric *m = store_run_metric(r, name, in->text);
             char c[32];
-            fprintf(f, " %s |",
-                    m && m->has_value ? txt_fmt(m->value, c, 32) : "none in range");
+            fprintf(f, " %s |", m && m->has_value ? txt_fmt(m->value, c, 32) : "none in range");
         }
         fputc('\n', f);
     }
