@@ -183,7 +183,7 @@ static int rows_per_fleet(const Scenario *s)
 /* The rows of one point: every fleet's SWEPT metrics (and SERVED figures). */
 static long point_rows(const SwpResult *r)
 {
-    return (long)r->s->n_fleets * rows_per_fleet(r->s);
+    return (long)r->s->n_fleets * r->per_fleet;
 }
 
 /* A simulated fleet's serving figure k at one point. */
@@ -207,8 +207,9 @@ int swp_run_part(Scenario *s, const SwpPlan *p, int part, int n_parts, SwpResult
     memset(r, 0, sizeof *r);
     r->s = s;
     r->plan = p;
-    long cap = (long)p->nx * p->ny * s->n_fleets * rows_per_fleet(s);
-    int served = has_simulated(s);
+    r->per_fleet = rows_per_fleet(s);
+    long cap = (long)p->nx * p->ny * s->n_fleets * r->per_fleet;
+    int served = r->per_fleet > N_SWEPT;
     r->rows = malloc(sizeof *r->rows * (size_t)(cap > 0 ? cap : 1));
     ScnVal saved[SWP_MAX_SITES], saved2[SWP_MAX_SITES];
     if (!r->rows)

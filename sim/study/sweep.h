@@ -36,6 +36,7 @@ typedef struct {
     const SwpPlan *plan;       /* borrowed */
     SwpRow *rows;
     long n_rows;
+    int per_fleet;             /* rows per fleet and point: the swept metrics (and serving) */
 } SwpResult;
 
 /* Parses s->sweep into p. TS_EINPUT "FILE:LINE: ..." for a bad key path, bad values or values
