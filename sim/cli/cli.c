@@ -177,14 +177,18 @@ int cli_bind_measured(Scenario *s, const char *db_path, TsErr *err)
     if (!msd_needed(s))
         return 0;
     if (access(db_path, F_OK) != 0) {
-        int line = 0;
+        int line = 0, measured = 0;
         for (int i = 0; i < s->n_fleets && !line; i++)
-            if (s->fleets[i].throughput == THR_MEASURED)
+            if (s->fleets[i].throughput == THR_MEASURED || s->fleets[i].this_machine) {
                 line = s->fleets[i].line;
+                measured = s->fleets[i].throughput == THR_MEASURED;
+            }
         return ts_err_set(err, TS_EINPUT,
-                          "%s:%d: throughput = measured needs the database of a measure run, "
-                          "and %s does not exist; run `tokensim measure` first (or give --db)",
-                          s->path, line, db_path);
+                          "%s:%d: %s the database of a measure run, and %s does not exist; run "
+                          "`tokensim measure` first (or give --db)",
+                          s->path, line,
+                          measured ? "throughput = measured needs" : "chip = this-machine needs",
+                          db_path);
     }
     Store *db = NULL;
     if (store_open(db_path, &db, err))

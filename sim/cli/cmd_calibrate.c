@@ -90,7 +90,7 @@ static int store_profiles(Store *db, int64_t run_id, Profile *prof, int n, TsErr
                                      c->eff_prefill, c->eff_memory, c->step_overhead_ms,
                                      c->attn_ns_per_pair, c->overlap, p->fit.n_train, p->fit.n_test,
                                      p->fit.converged, p->fit.train_median_err,
-                                     p->fit.test_median_err};
+                                     p->fit.test_median_err, 0};
         p->res = calloc((size_t)(p->n > 0 ? p->n : 1), sizeof *p->res);
         if (!p->res)
             return ts_err_set(err, TS_ENOMEM, "out of memory");

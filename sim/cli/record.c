@@ -155,6 +155,19 @@ static void fleet_inputs(Builder *b, const Scenario *s, const Outcome *o, int i)
             add_value(b, name, "pricing", keep(b, "pricing.%s", scn_pricing_key((PricingKey)k)),
                       &p->v[k], "USD/Mtok");
     }
+    if (fl->calibrated) {
+        const ScnCalibration *c = &fl->cal;
+        add_number(b, name, "calibration", "id", (double)c->id, "");
+        add_number(b, name, "calibration", "run_id", (double)c->run_id, "");
+        add_text(b, name, "calibration", "precision", c->precision);
+        add_text(b, name, "calibration", "kv_precision", c->kv_precision);
+        add_number(b, name, "calibration", "threads", c->threads, "threads");
+        add_number(b, name, "calibration", "test_median_err", c->test_median_err, "share");
+        add_number(b, name, "calibration", "max_batch", c->max_batch, "sequences");
+        add_number(b, name, "calibration", "batch", c->batch, "sequences");
+        add_number(b, name, "calibration", "tpot_ms", c->tpot_ms, "ms");
+        add_number(b, name, "calibration", "ttft_ms", c->ttft_ms, "ms");
+    }
     if (o->fleets[i].perf.roofline) {
         const RoofResult *ro = &o->fleets[i].perf.roof;
         add_number(b, name, "roofline", "chips_per_instance", ro->chips_per_instance, "chips");

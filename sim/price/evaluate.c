@@ -139,6 +139,14 @@ int eval_fleet(const Scenario *s, const ScnFleet *f, FleetResult *r, TsErr *err)
         met_set(&r->metrics, MET_FLOPS_PER_OUTPUT_TOKEN, r->perf.flops_per_output_token);
     if (r->perf.flops_per_input_token > 0)
         met_set(&r->metrics, MET_FLOPS_PER_INPUT_TOKEN, r->perf.flops_per_input_token);
+    if (f->calibrated) {
+        /* this machine's calibrated steady state (bound by sim/cli/measured.c) */
+        met_set(&r->metrics, MET_BATCH, f->cal.batch);
+        met_set(&r->metrics, MET_STEP_MS, f->cal.tpot_ms);
+        met_set(&r->metrics, MET_TPOT_MS, f->cal.tpot_ms);
+        met_set(&r->metrics, MET_TTFT_MS, f->cal.ttft_ms);
+        met_set(&r->metrics, MET_CHIPS_PER_INSTANCE, f->v[FK_CHIPS_PER_INSTANCE].num);
+    }
     if (r->perf.roofline) {
         const RoofResult *ro = &r->perf.roof;
         met_set(&r->metrics, MET_BATCH, ro->batch);

@@ -117,8 +117,11 @@ int perf_fleet(const Scenario *s, const ScnFleet *f, PerfResult *out, TsErr *err
     if (m->has_shape || m->params_active > 0)
         perf_flops_per_token(m, s->wl, &out->flops_per_output_token,
                              &out->flops_per_input_token);
-    switch (f->throughput) {
-    case THR_MEASURED: /* bound to a measure run's rows by sim/cli/measured.c */
+    ThroughputMode mode = f->throughput;
+    if (mode == THR_SIMULATE && f->calibrated)
+        mode = THR_MEASURED; /* the calibrated steady state, bound like a measured fleet's */
+    switch (mode) {
+    case THR_MEASURED: /* bound to a measure run's rows or its calibration (sim/cli/measured.c) */
     case THR_DECLARED:
         if (v[FK_DECODE_TOK_S_PER_CHIP].origin != ORIG_NONE)
             out->decode_tok_s_per_chip = v[FK_DECODE_TOK_S_PER_CHIP].num;

@@ -509,6 +509,33 @@ static void write_serving(FILE *f, const StoredRun *r, const char *fleet)
     fputc('\n', f);
 }
 
+/* A this-machine fleet timed by a calibration profile (step_model = calibrated): which one, and
+ * the steady state it gives. Nothing when the fleet has none. */
+static void write_calibrated(FILE *f, const StoredRun *r, const char *fleet)
+{
+    const StoredInput *id = store_run_input(r, fleet, "calibration", "id");
+    if (!id)
+        return;
+    const StoredInput *prec = store_run_input(r, fleet, "calibration", "precision");
+    const StoredInput *kv = store_run_input(r, fleet, "calibration", "kv_precision");
+    char a[32], b[32], c[32];
+    int threads = (int)input_num(r, fleet, "calibration", "threads");
+    fprintf(f,
+            "Calibrated step model: calibration %.0f (`tokensim calibrate` on measure run %.0f: "
+            "%s weights, KV %s, %d thread%s; held-out median |error| %s%%), the engine's "
+            "closed forms for this preset timed by it: decode batch %.0f (the fastest of 1 to "
+            "%.0f within the TPOT SLO), a step %s ms; one prompt prefilled in %s ms. Predicted, "
+            "not measured.\n\n",
+            input_num(r, fleet, "calibration", "id"), input_num(r, fleet, "calibration", "run_id"),
+            prec && prec->text ? prec->text : "?", kv && kv->text ? kv->text : "?", threads,
+            threads == 1 ? "" : "s",
+            txt_fmt(100 * input_num(r, fleet, "calibration", "test_median_err"), a, 32),
+            input_num(r, fleet, "calibration", "batch"),
+            input_num(r, fleet, "calibration", "max_batch"),
+            txt_fmt(input_num(r, fleet, "calibration", "tpot_ms"), b, 32),
+            txt_fmt(input_num(r, fleet, "calibration", "ttft_ms"), c, 32));
+}
+
 static void write_fleet(FILE *f, const StoredRun *r, const StoredFleet *fl, int mc)
 {
     char num[64], num2[64], num3[64], num4[64];
@@ -542,6 +569,7 @@ static void write_fleet(FILE *f, const StoredRun *r, const StoredFleet *fl, int 
     }
     if (searched)
         write_deployments(f, r, fl->fleet);
+    write_calibrated(f, r, fl->fleet);
     write_serving(f, r, fl->fleet);
     fputs(mc ? "| metric | mean | P5 | P95 | unit |\n|---|---:|---:|---:|---|\n"
              : "| metric | value | unit |\n|---|---:|---|\n",

@@ -108,6 +108,8 @@ const KeySpec SCN_FLEET_KEYS[FK_COUNT] = {
     INT("max_replicas", 1, 4096),
     INT("prefill_replicas", 0, 4096),
     POS("kv_transfer_gb_s", 1e9),
+    {"step_model", KT_ENUM, 0, 0, 0, 0, "roofline|calibrated"},
+    INT("calibration", 1, 9e15),
 };
 
 const KeySpec SCN_TRAFFIC_KEYS[TRK_COUNT] = {

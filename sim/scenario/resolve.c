@@ -529,15 +529,34 @@ int scn_resolve_fleet(Ctx *c, const RawSection *sec, ScnFleet *f)
     else
         f->throughput = declared ? THR_DECLARED : scn_has(&v[FK_MFU]) ? THR_MFU : THR_ROOFLINE;
     int tline = scn_has(&v[FK_THROUGHPUT]) ? v[FK_THROUGHPUT].line : sec->line;
-    if (f->this_machine && f->throughput != THR_MEASURED)
+    if (f->this_machine && f->throughput != THR_MEASURED && f->throughput != THR_SIMULATE)
         return scn_fail_at(
             c, tline,
-            "fleet '%s': chip = this-machine needs throughput = measured (its figures "
-            "come from a measure run)",
+            "fleet '%s': chip = this-machine needs throughput = measured or simulate (its "
+            "figures come from a measure run and its calibration)",
             fn);
+    /* step_model: calibrated times this machine's engine (a `tokensim calibrate` profile) */
+    f->calibrated = scn_has(&v[FK_STEP_MODEL]) ? (int)v[FK_STEP_MODEL].num == 1
+                                               : f->this_machine && f->throughput == THR_SIMULATE;
+    if (f->calibrated && !f->this_machine)
+        return scn_fail_at(c, v[FK_STEP_MODEL].line,
+                           "fleet '%s': step_model = calibrated times this machine's engine "
+                           "(tokensim calibrate): it needs chip = this-machine",
+                           fn);
+    if (f->this_machine && f->throughput == THR_SIMULATE && !f->calibrated)
+        return scn_fail_at(c, v[FK_STEP_MODEL].line > 0 ? v[FK_STEP_MODEL].line : tline,
+                           "fleet '%s': a simulated this-machine fleet needs step_model = "
+                           "calibrated (the roofline knows no this-machine chip)",
+                           fn);
+    if (scn_has(&v[FK_CALIBRATION]) && !f->calibrated)
+        return scn_fail_at(c, v[FK_CALIBRATION].line,
+                           "fleet '%s': calibration = N needs step_model = calibrated", fn);
+    if (f->calibrated && scn_set_default_text(c, &v[FK_STEP_MODEL], 1, "calibrated"))
+        return c->err->code;
 
-    /* Power (measured fleets get theirs from the measure run, unless declared). */
-    if (f->throughput == THR_MEASURED) {
+    /* Power (measured and this-machine fleets get theirs from the measure run, unless
+     * declared). */
+    if (f->throughput == THR_MEASURED || f->this_machine) {
         if (scn_has(&v[FK_POWER_W_PER_CHIP]))
             f->energy_source = "declared";
     } else {
@@ -652,6 +671,8 @@ int scn_resolve_fleet(Ctx *c, const RawSection *sec, ScnFleet *f)
                                "fleet '%s': prefill_replicas needs kv_transfer_gb_s (the chip has "
                                "no interconnect_gb_s)",
                                fn);
+        if (f->calibrated)
+            break; /* this machine's calibrated steps, bound by msd_bind */
         /* a simulated fleet's instance and step times are the roofline's */
         __attribute__((fallthrough));
     case THR_ROOFLINE: {

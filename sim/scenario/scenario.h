@@ -17,7 +17,8 @@ typedef enum {
     ORIG_NONE = 0, ORIG_DEFAULT, ORIG_FILE, ORIG_CATALOG, ORIG_DERIVED,
     ORIG_PRESET,   /* an engine preset's shape */
     ORIG_MEASURED, /* from a measure run in the database (line = its run id) */
-    ORIG_HF        /* from the [model]'s hf_config (line = the hf_config line) */
+    ORIG_HF,       /* from the [model]'s hf_config (line = the hf_config line) */
+    ORIG_CALIBRATED /* this machine's calibrated step model (line = the calibration id) */
 } ScnOrigin;
 
 typedef struct {
@@ -62,7 +63,8 @@ typedef enum {
     FK_GRID_G_CO2_PER_KWH, FK_MEASUREMENT, FK_MEASURED_MODEL, FK_MEASURED_THREADS,
     FK_MAX_CHIPS_PER_INSTANCE, FK_KV_ALLOCATION, FK_COLLECTIVE_US, FK_MAX_NUM_SEQS,
     FK_MAX_BATCHED_TOKENS, FK_PREFIX_CACHE, FK_CHUNKED_PREFILL, FK_ROUTE, FK_REPLICAS,
-    FK_MAX_REPLICAS, FK_PREFILL_REPLICAS, FK_KV_TRANSFER_GB_S, FK_COUNT
+    FK_MAX_REPLICAS, FK_PREFILL_REPLICAS, FK_KV_TRANSFER_GB_S, FK_STEP_MODEL,
+    FK_CALIBRATION, FK_COUNT
 } FleetKey;
 
 typedef enum {
@@ -104,6 +106,21 @@ typedef struct {
     ScnVal v[PK_COUNT];
 } ScnPricing;
 
+/* A calibration profile of this machine (tokensim calibrate; read from the database by
+ * sim/cli/measured.c): the step-time model's parameters as plain numbers, and the steady state
+ * they give at the workload's lengths. */
+typedef struct {
+    long id, run_id;
+    char model[48];          /* the engine preset it times */
+    char precision[8], kv_precision[8];
+    int threads, max_batch;
+    double peak_gflops, bandwidth_gb_s;
+    double eff_compute, eff_prefill, eff_memory, step_overhead_ms, attn_ns_per_pair, overlap;
+    double test_median_err;
+    int batch;               /* the steady decode batch */
+    double tpot_ms, ttft_ms; /* its step time, one prompt's prefill */
+} ScnCalibration;
+
 typedef struct {
     char *name;
     int line;                 /* its [fleet NAME] line */
@@ -121,6 +138,8 @@ typedef struct {
     int idle_from_chip;       /* idle_w_per_chip is the chip's idle_w (rederived on change) */
     int mfu_prefill_from_mfu; /* mfu_prefill defaulted to mfu */
     int candidate;            /* an [optimize] candidate (the template with another chip) */
+    int calibrated;           /* step_model = calibrated (chip = this-machine only) */
+    ScnCalibration cal;       /* its profile (after msd_bind) */
     long measure_run;         /* throughput = measured: the run used (after msd_bind) */
     int measured_threads;
     char measured_source[96];

@@ -316,6 +316,9 @@ const char *scn_origin(const ScnVal *v, char *buf, int size)
     case ORIG_MEASURED:
         snprintf(buf, (size_t)size, "measure run %d", v->line);
         break;
+    case ORIG_CALIBRATED:
+        snprintf(buf, (size_t)size, "calibration %d", v->line);
+        break;
     default:
         snprintf(buf, (size_t)size, "-");
     }

@@ -6,6 +6,7 @@
 #include "sim/serve/calstep.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "models/engine/forward.h"
@@ -69,6 +70,53 @@ double calstep_batch_s(const CalStep *c, const StepBatch *b)
                    (keys + rows) * c->kv_bytes_per_token;
     return cal_parts_s(&c->params, c->peak_gflops, c->bandwidth_gb_s, dec, pre, bytes,
                        keys * c->pairs_per_key);
+}
+
+int calstep_steady(const CalStep *c, int32_t prompt_tokens, int32_t context, int max_batch,
+                   double tpot_slo_ms, double ttft_slo_ms, CalSteady *out, TsErr *err)
+{
+    memset(out, 0, sizeof *out);
+    if (prompt_tokens < 1 || context < 0 || max_batch < 1 || max_batch > 1 << 20)
+        return ts_err_set(err, TS_EINPUT,
+                          "calibrated step model: prompt %d, context %d and batches up to %d are "
+                          "out of range",
+                          prompt_tokens, context, max_batch);
+    StepItem *items = calloc((size_t)max_batch, sizeof *items);
+    if (!items)
+        return ts_err_set(err, TS_ENOMEM, "out of memory");
+    for (int k = 0; k < max_batch; k++)
+        items[k] = (StepItem){.id = k, .slot = k, .start = context, .tokens = 1, .emits = 1};
+    double step1_ms = 0;
+    for (int b = 1; b <= max_batch; b++) {
+        StepBatch sb = {.decode = items, .n_decode = b, .decode_keys = (double)b * (context + 1),
+                        .tokens = b};
+        double ms = 1e3 * calstep_batch_s(c, &sb);
+        if (b == 1)
+            step1_ms = ms;
+        if (tpot_slo_ms > 0 && ms > tpot_slo_ms)
+            continue;
+        if (b / ms * 1e3 > out->decode_tok_s) {
+            out->decode_tok_s = b / ms * 1e3;
+            out->tpot_ms = ms;
+            out->batch = b;
+        }
+    }
+    free(items);
+    if (out->batch == 0)
+        return ts_err_set(err, TS_EINPUT,
+                          "even batch 1 misses tpot_slo_ms = %g (the calibrated step takes %.4g ms)",
+                          tpot_slo_ms, step1_ms);
+    StepItem prompt = {.start = 0, .tokens = prompt_tokens, .emits = 1};
+    StepBatch pb = {.prefill = &prompt, .n_prefill = 1, .prefill_tokens = prompt_tokens,
+                    .tokens = prompt_tokens};
+    out->ttft_ms = 1e3 * calstep_batch_s(c, &pb);
+    out->prefill_tok_s = prompt_tokens / out->ttft_ms * 1e3;
+    if (ttft_slo_ms > 0 && out->ttft_ms > ttft_slo_ms)
+        return ts_err_set(err, TS_EINPUT,
+                          "one prompt of %d tokens takes %.4g ms to prefill by the calibrated "
+                          "step model, over ttft_slo_ms = %g",
+                          prompt_tokens, out->ttft_ms, ttft_slo_ms);
+    return 0;
 }
 
 static int calstep_step(void *ctx, const StepBatch *b, double *seconds, TsErr *err)

@@ -30,6 +30,23 @@ int calstep_init(CalStep *c, const EngineConfig *cfg, Precision prec, Precision 
 /* Seconds of one step. */
 double calstep_batch_s(const CalStep *c, const StepBatch *b);
 
+/* The steady state a measured or simulated fleet on this machine is priced at. */
+typedef struct {
+    int batch;            /* the decode batch chosen */
+    double decode_tok_s;  /* batch / step time at that batch */
+    double tpot_ms;       /* its step time */
+    double prefill_tok_s; /* prompt tokens / the time of one prompt in one step */
+    double ttft_ms;       /* that time */
+} CalSteady;
+
+/* Decode: `batch` sequences each reading `context` keys advance one token a step; of batches 1
+ * to max_batch the fastest whose step meets tpot_slo_ms (0: none). Prefill: one prompt of
+ * prompt_tokens in one step, held to ttft_slo_ms (0: none). TS_EINPUT (a message without
+ * location) when even batch 1 misses the TPOT SLO, the prompt misses the TTFT SLO, or a length
+ * is out of range; TS_ENOMEM. */
+int calstep_steady(const CalStep *c, int32_t prompt_tokens, int32_t context, int max_batch,
+                   double tpot_slo_ms, double ttft_slo_ms, CalSteady *out, TsErr *err);
+
 /* The backend over c (borrowed). */
 StepBackend calstep_backend(CalStep *c);
 

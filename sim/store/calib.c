@@ -76,23 +76,10 @@ int store_calibrations_put(Store *s, StoreCalibration *cals, int n,
     return 0;
 }
 
-int store_calibration_latest(Store *s, const char *precision, const char *kv_precision,
-                             int threads, StoreCalibration *out, char *buf, int buf_size,
-                             TsErr *err)
+/* The profile of the query's first row into *out (strings copied into buf). */
+static int read_profile(Store *s, sqlite3_stmt *st, StoreCalibration *out, char *buf,
+                        int buf_size, TsErr *err)
 {
-    memset(out, 0, sizeof *out);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT id, run_id, threads, peak_gflops, bandwidth_gb_s, eff_compute,"
-                           " eff_prefill, eff_memory, step_overhead_ms, attn_ns_per_pair, overlap,"
-                           " n_train, n_test, converged, train_median_err, test_median_err"
-                           " FROM calibrations WHERE precision = ? AND kv_precision = ? AND"
-                           " threads = ? ORDER BY id DESC LIMIT 1",
-                           -1, &st, NULL) != SQLITE_OK)
-        return 0; /* no table: a database from before calibrations */
-    sqlite3_bind_text(st, 1, precision, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, kv_precision, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, threads);
     int rc = sqlite3_step(st), found = 0;
     if (rc == SQLITE_ROW) {
         found = 1;
@@ -109,10 +96,13 @@ int store_calibration_latest(Store *s, const char *precision, const char *kv_pre
         out->converged = sqlite3_column_int(st, 13);
         out->train_median_err = sqlite3_column_double(st, 14);
         out->test_median_err = sqlite3_column_double(st, 15);
-        int len = snprintf(buf, (size_t)buf_size, "%s", precision);
+        const char *prec = (const char *)sqlite3_column_text(st, 16);
+        const char *kv = (const char *)sqlite3_column_text(st, 17);
+        out->max_batch = sqlite3_column_int(st, 18);
+        int len = snprintf(buf, (size_t)buf_size, "%s", prec ? prec : "");
         out->precision = buf;
         if (len + 1 < buf_size) {
-            snprintf(buf + len + 1, (size_t)(buf_size - len - 1), "%s", kv_precision);
+            snprintf(buf + len + 1, (size_t)(buf_size - len - 1), "%s", kv ? kv : "");
             out->kv_precision = buf + len + 1;
         } else {
             out->kv_precision = "";
@@ -123,4 +113,46 @@ int store_calibration_latest(Store *s, const char *precision, const char *kv_pre
     }
     sqlite3_finalize(st);
     return found;
+}
+
+#define PROFILE_COLUMNS                                                                        \
+    "SELECT id, run_id, threads, peak_gflops, bandwidth_gb_s, eff_compute, eff_prefill,"       \
+    " eff_memory, step_overhead_ms, attn_ns_per_pair, overlap, n_train, n_test, converged,"   \
+    " train_median_err, test_median_err, precision, kv_precision,"                             \
+    " (SELECT coalesce(max(batch), 0) FROM calibration_residuals r"                            \
+    "  WHERE r.calibration_id = c.id) FROM calibrations c"
+
+int store_calibration_latest(Store *s, const char *precision, const char *kv_precision,
+                             int threads, StoreCalibration *out, char *buf, int buf_size,
+                             TsErr *err)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           PROFILE_COLUMNS " WHERE precision = ? AND kv_precision = ? AND"
+                                           " threads = ? ORDER BY id DESC LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return 0; /* no table: a database from before calibrations */
+    sqlite3_bind_text(st, 1, precision, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, kv_precision, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, threads);
+    return read_profile(s, st, out, buf, buf_size, err);
+}
+
+int store_calibration_find(Store *s, int64_t id, int threads, StoreCalibration *out, char *buf,
+                           int buf_size, TsErr *err)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st;
+    const char *sql = id > 0 ? PROFILE_COLUMNS " WHERE id = ?1"
+                             : PROFILE_COLUMNS " WHERE threads = ?2 ORDER BY (precision = 'fp32'"
+                                               " AND kv_precision = 'fp32') DESC, id DESC"
+                                               " LIMIT 1";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return 0; /* no table: a database from before calibrations */
+    if (id > 0)
+        sqlite3_bind_int64(st, 1, id);
+    else
+        sqlite3_bind_int(st, 2, threads);
+    return read_profile(s, st, out, buf, buf_size, err);
 }

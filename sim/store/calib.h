@@ -19,6 +19,7 @@ typedef struct {
     double eff_compute, eff_prefill, eff_memory, step_overhead_ms, attn_ns_per_pair, overlap;
     int n_train, n_test, converged;
     double train_median_err, test_median_err;
+    int max_batch;            /* read back: the largest batch of its residuals */
 } StoreCalibration;
 
 /* One configuration's residual. */
@@ -40,5 +41,10 @@ int store_calibrations_put(Store *s, StoreCalibration *cals, int n,
 int store_calibration_latest(Store *s, const char *precision, const char *kv_precision,
                              int threads, StoreCalibration *out, char *buf, int buf_size,
                              TsErr *err);
+
+/* The profile id (id > 0), else the newest for threads, fp32 weights and KV first. Returns 1
+ * found, 0 none (or no table), or a negative TS_E* code. Strings as above. */
+int store_calibration_find(Store *s, int64_t id, int threads, StoreCalibration *out, char *buf,
+                           int buf_size, TsErr *err);
 
 #endif

@@ -11,9 +11,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/engine/config.h"
 #include "sim/price/cost.h"
 #include "sim/price/metrics.h"
+#include "sim/serve/calstep.h"
 #include "sim/serve/steptime.h"
+
+/* A fleet's step-time backend: the roofline's (steptime) or this machine's calibrated one. */
+typedef struct {
+    StepTime st;
+    CalStep cs;
+} Backends;
+
+/* The calibrated backend of a this-machine fleet (bound by msd_bind into fl->cal): KV blocks
+ * for max_num_seqs sequences at the preset's full length (a CPU's memory holds them). */
+static int calibrated_backend(const ScnFleet *fl, Backends *b, StepBackend *out, int32_t *blocks,
+                              double *kv_bytes_per_token, TsErr *err)
+{
+    const ScnCalibration *c = &fl->cal;
+    EngineConfig cfg;
+    Precision prec, kv;
+    if (cfg_preset(c->model, &cfg, err) || prec_parse(c->precision, &prec, err) ||
+        prec_parse(c->kv_precision, &kv, err))
+        return err->code;
+    CalParams p = {.eff_compute = c->eff_compute, .eff_prefill = c->eff_prefill,
+                   .eff_memory = c->eff_memory, .step_overhead_ms = c->step_overhead_ms,
+                   .attn_ns_per_pair = c->attn_ns_per_pair, .overlap = c->overlap};
+    if (calstep_init(&b->cs, &cfg, prec, kv, &p, c->peak_gflops, c->bandwidth_gb_s, err))
+        return err->code;
+    *out = calstep_backend(&b->cs);
+    *blocks = (int32_t)fl->v[FK_MAX_NUM_SEQS].num * ((cfg.max_seq + 15) / 16);
+    *kv_bytes_per_token = b->cs.kv_bytes_per_token;
+    return 0;
+}
 
 static TrafficLen len_of(const ScnLength *l)
 {
@@ -112,19 +142,27 @@ static void price_at_load(const ServeFleet *f, FleetResult *r, double *fixed_usd
 
 /* The simulator's configuration of fleet i (priced by eval_fleet into r: its instance) with
  * its step-time backend in *st (which cfg's backend points to). */
-static int serve_config(const Scenario *s, int i, const FleetResult *r, StepTime *st,
+static int serve_config(const Scenario *s, int i, const FleetResult *r, Backends *b,
                         ServeConfig *cfg_out, TsErr *err)
 {
     const ScnFleet *fl = &s->fleets[i];
-    RoofInputs in;
-    perf_roof_inputs(s, fl, &in);
-    int cpi = r->perf.roof.chips_per_instance;
-    StepModel model;
-    steptime_model_from_roof(&model, &in, cpi);
     int32_t blocks = 0;
-    int rc = steptime_init(st, &model, err);
-    if (!rc)
-        rc = steptime_kv_blocks(st, 16, &blocks, err);
+    StepBackend backend;
+    double kv_bytes_per_token = 0;
+    int rc;
+    if (fl->calibrated) {
+        rc = calibrated_backend(fl, b, &backend, &blocks, &kv_bytes_per_token, err);
+    } else {
+        RoofInputs in;
+        perf_roof_inputs(s, fl, &in);
+        StepModel model;
+        steptime_model_from_roof(&model, &in, r->perf.roof.chips_per_instance);
+        rc = steptime_init(&b->st, &model, err);
+        if (!rc)
+            rc = steptime_kv_blocks(&b->st, 16, &blocks, err);
+        backend = steptime_backend(&b->st);
+        kv_bytes_per_token = b->st.kv_bytes_per_token;
+    }
     if (rc)
         return ts_err_prefix(err, "%s:%d: fleet '%s': ", s->path, fl->line, fl->name);
     const ScnVal *v = fl->v, *w = s->wl;
@@ -138,13 +176,13 @@ static int serve_config(const Scenario *s, int i, const FleetResult *r, StepTime
     cfg.route = v[FK_ROUTE].text && strcmp(v[FK_ROUTE].text, "round_robin") == 0
                     ? ROUTE_ROUND_ROBIN
                     : ROUTE_LEAST_OUTSTANDING;
-    cfg.backend = steptime_backend(st);
+    cfg.backend = backend;
     cfg.prefill_replicas = (int)v[FK_PREFILL_REPLICAS].num;
     cfg.prefill_sched = cfg.sched;
     cfg.kv_transfer_gb_s = v[FK_KV_TRANSFER_GB_S].origin != ORIG_NONE
                                ? v[FK_KV_TRANSFER_GB_S].num
                                : 0;
-    cfg.kv_bytes_per_token = st->kv_bytes_per_token;
+    cfg.kv_bytes_per_token = kv_bytes_per_token;
     cfg.ttft_slo_s = w[WK_TTFT_SLO_MS].origin != ORIG_NONE ? w[WK_TTFT_SLO_MS].num / 1e3 : 0;
     cfg.tpot_slo_s = w[WK_TPOT_SLO_MS].origin != ORIG_NONE ? w[WK_TPOT_SLO_MS].num / 1e3 : 0;
     cfg.slo_percentile = s->traffic.v[TRK_SLO_PERCENTILE].num;
@@ -156,10 +194,10 @@ static int serve_config(const Scenario *s, int i, const FleetResult *r, StepTime
 
 int srv_check_fleet(const Scenario *s, int i, const FleetResult *r, TsErr *err)
 {
-    StepTime st;
+    Backends b;
     ServeConfig cfg;
     TrafficSpec day;
-    if (serve_config(s, i, r, &st, &cfg, err))
+    if (serve_config(s, i, r, &b, &cfg, err))
         return err->code;
     traffic_spec(s, &day);
     if (s->fleets[i].v[FK_REPLICAS].origin == ORIG_NONE) {
@@ -181,12 +219,14 @@ int srv_fleet(const Scenario *s, int i, FleetResult *r, ServeFleet *out, TsErr *
     const ScnVal *v = fl->v;
     if (eval_fleet(s, fl, r, err))
         return err->code;
-    StepTime st;
+    Backends b;
     ServeConfig cfg;
-    int rc = serve_config(s, i, r, &st, &cfg, err);
+    int rc = serve_config(s, i, r, &b, &cfg, err);
     if (rc)
         return rc;
-    out->chips_per_instance = r->perf.roof.chips_per_instance;
+    /* the roofline's chosen instance, or a this-machine fleet's declared one */
+    out->chips_per_instance = fl->calibrated ? (int)v[FK_CHIPS_PER_INSTANCE].num
+                                             : r->perf.roof.chips_per_instance;
     out->prefill_replicas = cfg.prefill_replicas;
     TrafficSpec day;
     traffic_spec(s, &day);
@@ -226,8 +266,8 @@ int srv_fleet(const Scenario *s, int i, FleetResult *r, ServeFleet *out, TsErr *
     if (!out->usd_per_hour)
         return ts_err_set(err, TS_ENOMEM, "out of memory");
     for (int k = 0; k < out->day.n_series; k++) {
-        double b = out->day.series[k].busy_share;
-        out->usd_per_hour[k] = fixed + b * busy_usd_h + (1 - b) * idle_usd_h;
+        double busy = out->day.series[k].busy_share;
+        out->usd_per_hour[k] = fixed + busy * busy_usd_h + (1 - busy) * idle_usd_h;
     }
     return 0;
 }

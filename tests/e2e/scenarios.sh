@@ -21,12 +21,14 @@ if [ ! -x "$TS" ]; then
     exit 1
 fi
 
-# Scenarios with measured fleets read the latest measure run: make a small one first.
+# Scenarios with measured fleets read the latest measure run, calibrated ones its calibration:
+# make a small one first.
 why=
-"$TS" measure --model dense-110m --model moe-110m-active --model moe-110m-total --prompt 16 --gen 4 --batch 1,2 \
+"$TS" measure --model dense-110m --model moe-110m-active --model moe-110m-total --prompt 16 --gen 4 --batch 1,2,3 \
     --repeat 1 --db "$DB" --out "$OUT" >"$TMP/o" 2>"$TMP/e" ||
     addwhy "exit status $?: $(head -c 400 "$TMP/e")"
-report "a small measure run for the measured scenarios"
+"$TS" calibrate --db "$DB" >"$TMP/o" 2>"$TMP/e" || addwhy "calibrate: exit $?: $(head -c 400 "$TMP/e")"
+report "a small measure run and its calibration for the this-machine scenarios"
 
 n_scn=0
 for f in scenarios/*.ini; do
