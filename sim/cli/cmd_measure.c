@@ -72,8 +72,8 @@ const char CLI_USAGE_VALIDATE[] =
     "usage: tokensim validate [--db FILE] [--run ID] [--eff-compute X] [--eff-memory X]\n"
     "                         [--eff-prefill X] [--defaults]\n"
     "       tokensim validate --published [--fit] [--data DIR] [--db FILE]\n"
-    "       tokensim validate --serving [--model NAME]... [--duration S] [--db FILE] [serve-bench\n"
-    "                         options]\n"
+    "       tokensim validate --serving [--model NAME]... [--duration S] [--db FILE] [--out DIR]\n"
+    "                         [serve-bench options]\n"
     "\n"
     "Predicts this machine's tokens/s for every measured preset, phase and batch of a measure\n"
     "run (default the latest) with the roofline model, from the run's own probed ceilings (FMA\n"
@@ -93,7 +93,10 @@ const char CLI_USAGE_VALIDATE[] =
     "dense-15m and moe-15m-active) at 30%, 60% and 90% of its capacity (measured first with a\n"
     "burst), simulates the same requests with the stored calibration of the precision and\n"
     "threads (the same scheduler, the calibrated step model), and prints P50 and P90 TTFT and\n"
-    "TPOT and throughput side by side with the median error of the simulation.\n";
+    "TPOT and throughput side by side with the median error of the simulation. The comparison\n"
+    "is stored (table serving_validation, a measure run named validate-serving) with a report\n"
+    "in OUT/validate-serving-<id>/ (default out/): the tables and a plot of every simulated\n"
+    "figure against its measured one.\n";
 
 static void bench_progress(void *ctx, const char *msg)
 {

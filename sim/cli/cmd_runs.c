@@ -4,12 +4,12 @@
 #include <limits.h>
 #include <math.h>
 
-#include "sim/render/report.h"
-#include "sim/cli/runner.h"
-#include "sim/text/text.h"
 #include "sim/cli/cli.h"
+#include "sim/cli/runner.h"
 #include "sim/render/report.h"
+#include "sim/render/report_serving.h"
 #include "sim/store/run.h"
+#include "sim/text/text.h"
 
 const char CLI_USAGE_RUNS[] =
     "usage: tokensim runs [--db FILE] [--limit N]\n"
@@ -232,7 +232,7 @@ static int render_md(Store *db, int64_t id, TsErr *err)
     if (store_load_run(db, id, &run, err))
         return err->code;
     int rc = 0;
-    if (!store_run_note(&run, "path", "-"))
+    if (!store_run_note(&run, "path", "-") && !report_serving_run(&run))
         rc = ts_err_set(err, TS_EINPUT, "run %lld stored no report rows", (long long)id);
     else
         report_md_stored(stdout, &run);

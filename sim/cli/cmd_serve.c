@@ -13,6 +13,7 @@
 #include "models/measure/machine.h"
 #include "sim/cli/cli.h"
 #include "sim/cli/measure.h"
+#include "sim/cli/runner.h"
 #include "sim/cli/serve_run.h"
 #include "sim/store/calib.h"
 #include "sim/store/serving.h"
@@ -21,7 +22,8 @@ const char CLI_USAGE_SERVE_BENCH[] =
     "usage: tokensim serve-bench [--model NAME] [--rate R | --trace FILE] [--duration S]\n"
     "                            [--requests N] [--input N] [--output N] [--seed N]\n"
     "                            [--precision P] [--kv P] [--threads N] [--max-seqs N]\n"
-    "                            [--max-tokens N] [--block N] [--db FILE] [--meter auto|modeled]\n"
+    "                            [--max-tokens N] [--block N] [--db FILE] [--out DIR]\n"
+    "                            [--meter auto|modeled]\n"
     "\n"
     "Serves traffic with the real engine on this machine, in real time: requests arrive by a\n"
     "Poisson process at --rate per second for --duration seconds (or at the times of a trace\n"
@@ -31,15 +33,17 @@ const char CLI_USAGE_SERVE_BENCH[] =
     "their own positions. Records per request its arrival, first token and every token time\n"
     "(tables serving_requests, serving_tokens), and TTFT, TPOT, inter-token and end-to-end\n"
     "percentiles, throughput and J/token (with the meter's source: measured:rapl where it can\n"
-    "be read, else modeled:cpu-linear) as metric rows of a measure run named serve-bench.\n"
+    "be read, else modeled:cpu-linear) as metric rows of a measure run named serve-bench, and\n"
+    "writes its report (report.md, report.html, a plot of every request's latency) into\n"
+    "OUT/serve-bench-<id>/.\n"
     "\n"
     "options (defaults): --model dense-15m, --rate 2, --duration 10, --input 64, --output 32,\n"
     "  --seed 1, --precision fp32, --kv fp32, --threads 1, --max-seqs 8, --max-tokens 256,\n"
-    "  --block 16, --db tokensim.db, --meter auto; --requests N caps the requests.\n";
+    "  --block 16, --db tokensim.db, --out out, --meter auto; --requests N caps the requests.\n";
 
 typedef struct {
     SrvPlan plan;
-    const char *db;
+    const char *db, *out;
     int modeled_only;
 } ServeArgs;
 
@@ -64,6 +68,7 @@ static int parse_args(const char *cmd, int argc, char **argv, ServeArgs *a, cons
         {"threads", required_argument, NULL, 't'}, {"max-seqs", required_argument, NULL, 'q'},
         {"max-tokens", required_argument, NULL, 'k'}, {"block", required_argument, NULL, 'b'},
         {"db", required_argument, NULL, 'd'},      {"meter", required_argument, NULL, 'M'},
+        {"out", required_argument, NULL, 'O'},
         {"serving", no_argument, NULL, 'S'},       {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -131,6 +136,9 @@ static int parse_args(const char *cmd, int argc, char **argv, ServeArgs *a, cons
         case 'd':
             a->db = optarg;
             break;
+        case 'O':
+            a->out = optarg;
+            break;
         case 'M':
             if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "modeled") != 0)
                 return cli_usage_error(cmd, "--meter must be auto or modeled");
@@ -192,17 +200,51 @@ static int result_metrics(const char *fleet, const SrvResult *r, StoreMetricRow 
     return n;
 }
 
-static int store_result(const char *db_path, const SrvPlan *p, const SrvResult *r,
-                        int64_t *run_id, TsErr *err)
+/* The plan as input rows of part "serve" (what the report's Setup table shows). */
+static int plan_inputs(const SrvPlan *p, const char *model, StoreInputRow *rows)
 {
+    struct {
+        const char *key, *unit;
+        double v;
+    } num[] = {
+        {"threads", "threads", p->threads},
+        {"rate_req_s", "req/s", p->trace ? NAN : p->rate_per_s},
+        {"duration_s", "s", p->trace ? NAN : p->duration_s},
+        {"max_requests", "requests", p->max_requests > 0 ? (double)p->max_requests : NAN},
+        {"input_tokens", "tokens", p->trace ? NAN : p->input_tokens},
+        {"output_tokens", "tokens", p->trace ? NAN : p->output_tokens},
+        {"seed", "", (double)p->seed},
+        {"max_num_seqs", "sequences", p->sched.max_num_seqs},
+        {"max_batched_tokens", "tokens", p->sched.max_batched_tokens},
+        {"block_tokens", "tokens", p->sched.block_tokens},
+    };
+    int n = 0;
+    rows[n++] = (StoreInputRow){"-", "serve", "model", NAN, 0, model, "", "option"};
+    rows[n++] = (StoreInputRow){"-", "serve", "precision", NAN, 0, prec_name(p->prec), "",
+                                "option"};
+    rows[n++] = (StoreInputRow){"-", "serve", "kv_precision", NAN, 0, prec_name(p->kv), "",
+                                "option"};
+    if (p->trace)
+        rows[n++] = (StoreInputRow){"-", "serve", "trace", NAN, 0, p->trace, "", "option"};
+    for (size_t i = 0; i < sizeof num / sizeof num[0]; i++)
+        if (!isnan(num[i].v))
+            rows[n++] = (StoreInputRow){"-", "serve", num[i].key, num[i].v, 1, NULL, num[i].unit,
+                                        "option"};
+    return n;
+}
+
+static int store_result(const ServeArgs *a, const SrvResult *r, RunnerResult *rr, TsErr *err)
+{
+    const SrvPlan *p = &a->plan;
     Store *db = NULL;
-    if (store_open(db_path, &db, err))
+    if (store_open(a->db, &db, err))
         return err->code;
     char machine[2048], name[96];
     machine_fingerprint_json(machine, sizeof machine);
     snprintf(name, sizeof name, "serve-bench %s", p->model);
     StoreRunInfo info = {"measure", name, (int64_t)p->seed, NULL, NULL, TS_VERSION, machine};
-    int rc = store_run_begin(db, &info, run_id, err);
+    int64_t run_id = 0;
+    int rc = store_run_begin(db, &info, &run_id, err);
     StoreServingRow *rows = NULL;
     if (!rc) {
         rows = calloc((size_t)r->log.n + 1, sizeof *rows);
@@ -216,24 +258,27 @@ static int store_result(const char *db_path, const SrvPlan *p, const SrvResult *
                                     q->token_s, q->n_tokens};
     }
     if (!rc)
-        rc = store_serving_put(db, *run_id, rows, r->log.n, err);
+        rc = store_serving_put(db, run_id, rows, r->log.n, err);
     if (!rc) {
         StoreMetricRow m[16];
+        StoreInputRow in[16];
         int nm = result_metrics(p->model, r, m);
         StoreFleetRow f = {p->model, "this machine", p->model, "serve-bench", NULL,
                            r->energy_source, NULL, 0, 0, -1};
-        rc = store_run_finish(db, *run_id, &f, 1, m, nm, err);
-    }
-    if (rc && *run_id > 0) {
+        StoreResults res = {.fleets = &f, .n_fleets = 1, .metrics = m, .n_metrics = nm,
+                            .inputs = in, .n_inputs = plan_inputs(p, p->model, in)};
+        rc = runner_finish_serving(db, run_id, "serve-bench", name, &res, a->out, rr, err);
+    } else if (run_id > 0) {
         TsErr ignored;
-        store_run_fail(db, *run_id, err->msg, &ignored);
+        store_run_fail(db, run_id, err->msg, &ignored);
     }
     free(rows);
     store_close(db);
     return rc;
 }
 
-static void print_summary(const SrvPlan *p, const SrvResult *r, int n, int64_t run_id)
+static void print_summary(const SrvPlan *p, const SrvResult *r, int n, const RunnerResult *rr,
+                          const char *db)
 {
     const RtSummary *s = &r->sum;
     printf("serve-bench %s (%s, KV %s, %d threads): %d requests, %ld answer tokens in %.2f s, "
@@ -249,13 +294,14 @@ static void print_summary(const SrvPlan *p, const SrvResult *r, int n, int64_t r
     printf("throughput %.1f tokens/s, %.2f requests/s; energy %.1f J (%s), %.3g J/token\n",
            s->throughput_tok_s, s->requests_per_s, r->energy_j, r->energy_source,
            s->output_tokens > 0 ? r->energy_j / s->output_tokens : 0.0);
-    if (run_id > 0)
-        printf("stored as run %lld\n", (long long)run_id);
+    printf("\nreport:   %s/report.html (and report.md)\nplots:    %d drawn of %d\n"
+           "database: %s (run %lld)\n",
+           rr->out_dir, rr->n_images, rr->n_plots, db, (long long)rr->run_id);
 }
 
 int cli_cmd_serve_bench(int argc, char **argv)
 {
-    ServeArgs a = {.db = "tokensim.db"};
+    ServeArgs a = {.db = "tokensim.db", .out = "out"};
     const char *models[1] = {"dense-15m"};
     int n_models = 0, help = 0;
     srv_plan_defaults(&a.plan, "dense-15m");
@@ -273,16 +319,19 @@ int cli_cmd_serve_bench(int argc, char **argv)
     Meter *meter = NULL;
     SrvResult r;
     memset(&r, 0, sizeof r);
-    int64_t run_id = 0;
+    RunnerResult rr;
+    memset(&rr, 0, sizeof rr);
     int rc = srv_requests(&a.plan, &reqs, &n, &err);
     if (!rc)
         rc = open_meter(a.modeled_only, &meter, &err);
     if (!rc)
         rc = srv_run_real(&a.plan, reqs, n, meter, &r, &err);
     if (!rc)
-        rc = store_result(a.db, &a.plan, &r, &run_id, &err);
+        rc = store_result(&a, &r, &rr, &err);
+    if (!rc && rr.plot_note[0])
+        fprintf(stderr, "tokensim: warning: %s\n", rr.plot_note);
     if (!rc)
-        print_summary(&a.plan, &r, n, run_id);
+        print_summary(&a.plan, &r, n, &rr, a.db);
     srv_result_free(&r);
     meter_close(meter);
     free(reqs);
@@ -307,7 +356,8 @@ static int cmp_abs(const void *a, const void *b)
 
 /* One model: capacity from a burst, then three rates, real against simulated. */
 static int validate_model(const ServeArgs *a, const char *model, Store *db, double *errs,
-                          int *n_errs, TsErr *err)
+                          int *n_errs, StoreServingCheck *rows, double *capacity_out,
+                          TsErr *err)
 {
     SrvPlan p = a->plan;
     p.model = model;
@@ -338,6 +388,7 @@ static int validate_model(const ServeArgs *a, const char *model, Store *db, doub
     if (!rc)
         rc = srv_run_real(&burst, reqs, n, NULL, &real, err);
     double capacity = real.sum.requests_per_s;
+    *capacity_out = capacity;
     srv_result_free(&real);
     free(reqs);
     reqs = NULL;
@@ -363,10 +414,16 @@ static int validate_model(const ServeArgs *a, const char *model, Store *db, doub
             double sv[VS_QUANTS] = {s->ttft_s.p50, s->ttft_s.p90, s->tpot_s.p50, s->tpot_s.p90,
                                     s->throughput_tok_s};
             printf("| %.2f | %.0f%% | %d |", p.rate_per_s, 100 * share[k], n);
+            static const char *const QN[VS_QUANTS][2] = {
+                {"ttft_p50_ms", "ms"}, {"ttft_p90_ms", "ms"}, {"tpot_p50_ms", "ms"},
+                {"tpot_p90_ms", "ms"}, {"throughput_tok_s", "tok/s"}};
             for (int q = 0; q < VS_QUANTS; q++) {
                 double scale = q < 4 ? 1e3 : 1.0;
                 printf(" %.2f / %.2f (%+.0f%%) |", scale * mv[q], scale * sv[q],
                        100 * rel_err(sv[q], mv[q]));
+                rows[*n_errs] = (StoreServingCheck){model, cal.id, capacity, p.rate_per_s,
+                                                    share[k], n, QN[q][0], QN[q][1],
+                                                    scale * mv[q], scale * sv[q]};
                 errs[(*n_errs)++] = rel_err(sv[q], mv[q]);
             }
             printf("\n");
@@ -380,9 +437,51 @@ static int validate_model(const ServeArgs *a, const char *model, Store *db, doub
     return rc;
 }
 
+/* Stores the comparison as a measure run named validate-serving with its report folder. */
+static int store_validation(const ServeArgs *a, Store *db, const char *const *models,
+                            int n_models, const double *capacity, const StoreServingCheck *rows,
+                            int n_rows, double median, RunnerResult *rr, TsErr *err)
+{
+    char machine[2048];
+    machine_fingerprint_json(machine, sizeof machine);
+    StoreRunInfo info = {"measure", "validate-serving", (int64_t)a->plan.seed, NULL, NULL,
+                         TS_VERSION, machine};
+    int64_t run_id = 0;
+    if (store_run_begin(db, &info, &run_id, err))
+        return err->code;
+    int rc = store_serving_checks_put(db, run_id, rows, n_rows, err);
+    if (rc) {
+        TsErr ignored;
+        store_run_fail(db, run_id, err->msg, &ignored);
+        return rc;
+    }
+    StoreMetricRow m[5];
+    StoreFleetRow f[4];
+    int nm = 0;
+    for (int i = 0; i < n_models; i++) {
+        f[i] = (StoreFleetRow){models[i], "this machine", models[i], "calibrated", NULL,
+                               "none", NULL, 0, 0, -1};
+        m[nm++] = (StoreMetricRow){models[i], "capacity_req_s", "req/s", capacity[i], 1,
+                                   0, 0, 0, 0, "fleet"};
+    }
+    m[nm++] = (StoreMetricRow){"-", "median_abs_err", "share", median, 1, 0, 0, 0, 0, "fleet"};
+    StoreInputRow in[16];
+    int ni = plan_inputs(&a->plan, models[0], in);
+    int kept = 0; /* the models are the fleets; the rates follow from each one's capacity */
+    for (int i = 0; i < ni; i++)
+        if (strcmp(in[i].key, "model") != 0 && strcmp(in[i].key, "rate_req_s") != 0)
+            in[kept++] = in[i];
+    ni = kept;
+    StoreResults res = {.fleets = f, .n_fleets = n_models, .metrics = m, .n_metrics = nm,
+                        .inputs = in, .n_inputs = ni};
+    return runner_finish_serving(db, run_id, "validate-serving",
+                                 "validate --serving: the simulator against the engine", &res,
+                                 a->out, rr, err);
+}
+
 int cli_validate_serving(int argc, char **argv)
 {
-    ServeArgs a = {.db = "tokensim.db"};
+    ServeArgs a = {.db = "tokensim.db", .out = "out"};
     const char *models[4];
     int n_models = 0, help = 0;
     srv_plan_defaults(&a.plan, "dense-15m");
@@ -414,16 +513,28 @@ int cli_validate_serving(int argc, char **argv)
            a.plan.input_tokens, a.plan.output_tokens, a.plan.duration_s,
            (unsigned long long)a.plan.seed, a.plan.sched.max_num_seqs,
            a.plan.sched.max_batched_tokens, a.plan.sched.block_tokens);
-    double errs[4 * VS_RATES * VS_QUANTS];
+    double errs[4 * VS_RATES * VS_QUANTS], capacity[4] = {0};
+    StoreServingCheck rows[4 * VS_RATES * VS_QUANTS];
     int n_errs = 0, rc = 0;
     for (int i = 0; !rc && i < n_models; i++)
-        rc = validate_model(&a, models[i], db, errs, &n_errs, &err);
-    store_close(db);
+        rc = validate_model(&a, models[i], db, errs, &n_errs, rows, &capacity[i], &err);
+    RunnerResult rr;
+    memset(&rr, 0, sizeof rr);
     if (!rc && n_errs > 0) {
-        qsort(errs, (size_t)n_errs, sizeof *errs, cmp_abs);
-        double med = n_errs % 2 ? fabs(errs[n_errs / 2])
-                                : 0.5 * (fabs(errs[n_errs / 2 - 1]) + fabs(errs[n_errs / 2]));
+        double sorted[4 * VS_RATES * VS_QUANTS];
+        memcpy(sorted, errs, sizeof(double) * (size_t)n_errs);
+        qsort(sorted, (size_t)n_errs, sizeof *sorted, cmp_abs);
+        double med = n_errs % 2 ? fabs(sorted[n_errs / 2])
+                                : 0.5 * (fabs(sorted[n_errs / 2 - 1]) + fabs(sorted[n_errs / 2]));
         printf("\nmedian |error| of the simulation over %d figures: %.1f%%\n", n_errs, 100 * med);
+        rc = store_validation(&a, db, models, n_models, capacity, rows, n_errs, med, &rr, &err);
+        if (!rc && rr.plot_note[0])
+            fprintf(stderr, "tokensim: warning: %s\n", rr.plot_note);
+        if (!rc)
+            printf("\nreport:   %s/report.html (and report.md)\nplots:    %d drawn of %d\n"
+                   "database: %s (run %lld)\n",
+                   rr.out_dir, rr.n_images, rr.n_plots, a.db, (long long)rr.run_id);
     }
+    store_close(db);
     return rc ? cli_fail(&err) : 0;
 }

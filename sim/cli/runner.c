@@ -257,6 +257,28 @@ int runner_record_measure(const MsrResult *r, const EngineConfig *configs, int n
     return rc;
 }
 
+int runner_finish_serving(Store *db, int64_t run_id, const char *stem, const char *title,
+                          const StoreResults *res, const char *out_root, RunnerResult *out,
+                          TsErr *err)
+{
+    memset(out, 0, sizeof *out);
+    out->run_id = run_id;
+    StoreResults all = *res;
+    all.then = render_stored;
+    all.then_ctx = out->out_dir;
+    int rc = report_make_dir(out_root, stem, run_id, out->out_dir, (int)sizeof out->out_dir, err);
+    if (!rc)
+        rc = store_run_set_out_dir(db, run_id, out->out_dir, err);
+    if (!rc)
+        rc = store_run_finish_all(db, run_id, &all, err);
+    if (rc) {
+        TsErr ignored;
+        store_run_fail(db, run_id, err->msg, &ignored);
+        return rc;
+    }
+    return runner_render(db, run_id, title, out, err);
+}
+
 int runner_record_interrupted(const Scenario *s, int sweep, const RunnerOptions *opt,
                               const char *why, int64_t *run_id, TsErr *err)
 {

@@ -453,6 +453,10 @@ int plot_run(const StoredRun *run, const char *dir, PlotResult *out, TsErr *err)
     if (!rc)
         rc = pl_serving_days(&c, err);
     if (!rc)
+        rc = pl_served_requests(&c, err);
+    if (!rc)
+        rc = pl_serving_validation(&c, err);
+    if (!rc)
         rc = pl_histogram(&c, err);
     if (!rc)
         rc = pl_tornados(&c, err);

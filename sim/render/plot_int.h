@@ -3,7 +3,8 @@
  * that write data files and scripts (plot.c). One file per family of plots: plot_cost.c (cost
  * and price bars, a question's answer bars), plot_sweep.c (price curves, the batch curve,
  * heatmaps, deployment searches), plot_mc.c (histograms, tornados), plot_serve.c (simulated
- * days: latency CDFs, the day's load and cost), plot_measure.c (a measure run's lines). */
+ * days: latency CDFs, the day's load and cost; the engine's served requests and the
+ * simulator against them), plot_measure.c (a measure run's lines). */
 #ifndef TS_SIM_RENDER_PLOT_INT_H
 #define TS_SIM_RENDER_PLOT_INT_H
 
@@ -73,6 +74,8 @@ int pl_deployments(PlotCtx *c, TsErr *err);
 int pl_latency_cdfs(PlotCtx *c, TsErr *err);
 int pl_load_curve(PlotCtx *c, TsErr *err);
 int pl_serving_days(PlotCtx *c, TsErr *err);
+int pl_served_requests(PlotCtx *c, TsErr *err);
+int pl_serving_validation(PlotCtx *c, TsErr *err);
 int pl_histogram(PlotCtx *c, TsErr *err);
 int pl_tornados(PlotCtx *c, TsErr *err);
 int pl_measure(PlotCtx *c, int which, TsErr *err);

@@ -107,3 +107,96 @@ int pl_serving_days(PlotCtx *c, TsErr *err)
     }
     return rc;
 }
+
+int pl_served_requests(PlotCtx *c, TsErr *err)
+{
+    const StoredRun *r = c->run;
+    if (r->n_served < 1 || !pl_room(c))
+        return 0;
+    const char *name = "served_requests";
+    FILE *dat, *gp;
+    int rc = pl_begin(c, name, "the requests the real engine served (serve-bench)", &dat, &gp,
+                      err);
+    if (rc)
+        return rc;
+    fputs("# columns: arrival (s from the start) ttft (ms) end_to_end (ms); ? where never "
+          "answered\n",
+          dat);
+    for (int i = 0; i < r->n_served; i++) {
+        const StoredServedRequest *q = &r->served[i];
+        fprintf(dat, "%.6g", q->arrival_s);
+        pl_dat_num(dat, 1e3 * (q->first_token_s - q->arrival_s));
+        pl_dat_num(dat, 1e3 * (q->finish_s - q->arrival_s));
+        fputc('\n', dat);
+    }
+    char text[512];
+    snprintf(text, sizeof text, "Measured latency of every request, by arrival (%s)",
+             r->n_fleets > 0 ? r->fleets[0].fleet : "serve-bench");
+    fputs("set title ", gp);
+    pl_gp_str(gp, text);
+    fprintf(gp, "\nset xlabel 'arrival (s from the start)'\nset ylabel 'latency (ms, log "
+                "scale)'\nset logscale y\nset key inside top left\n"
+                "plot '%s.dat' using 1:3 with points pt 7 ps 0.5 title 'end to end', \\\n"
+                "     '' using 1:2 with points pt 7 ps 0.5 title 'time to first token'\n",
+            name);
+    return pl_end(c, name, text, dat, gp, err);
+}
+
+int pl_serving_validation(PlotCtx *c, TsErr *err)
+{
+    const StoredRun *r = c->run;
+    if (r->n_checks < 1 || !pl_room(c))
+        return 0;
+    static const char *const Q[][2] = {{"ttft_p50_ms", "TTFT P50 (ms)"},
+                                       {"ttft_p90_ms", "TTFT P90 (ms)"},
+                                       {"tpot_p50_ms", "TPOT P50 (ms)"},
+                                       {"tpot_p90_ms", "TPOT P90 (ms)"},
+                                       {"throughput_tok_s", "throughput (tok/s)"}};
+    const char *name = "serving_validation";
+    FILE *dat, *gp;
+    int rc = pl_begin(c, name, "the simulator against the real engine (validate --serving)",
+                      &dat, &gp, err);
+    if (rc)
+        return rc;
+    fputs("# columns: measured simulated (the quantity's unit); one block per quantity\n", dat);
+    int blocks = 0, first = 1;
+    double lo = INFINITY, hi = 0;
+    char series[2048] = "";
+    size_t used = 0;
+    for (int q = 0; q < 5; q++) {
+        int n = 0;
+        for (int i = 0; i < r->n_checks; i++) {
+            const StoredServingCheck *x = &r->checks[i];
+            if (strcmp(x->quantity, Q[q][0]) != 0 || !(x->measured > 0) || !(x->predicted > 0))
+                continue;
+            if (n++ == 0)
+                fprintf(dat, "%s# %s\n", blocks ? "\n\n" : "", Q[q][0]);
+            fprintf(dat, "%.6g %.6g\n", x->measured, x->predicted);
+            lo = fmin(lo, fmin(x->measured, x->predicted));
+            hi = fmax(hi, fmax(x->measured, x->predicted));
+        }
+        if (n == 0)
+            continue;
+        int w = snprintf(series + used, sizeof series - used,
+                         "%s'%s.dat' index %d using 1:2 with points pt 7 ps 1.2 title '%s'",
+                         first ? "" : ", \\\n     ", name, blocks, Q[q][1]);
+        if (w > 0 && (size_t)w < sizeof series - used)
+            used += (size_t)w;
+        first = 0;
+        blocks++;
+    }
+    if (blocks == 0) {
+        pl_drop(c, name, dat, gp);
+        return 0;
+    }
+    const char *text = "Simulated against measured, every model, rate and quantity (on the "
+                       "line: exact)";
+    fputs("set title ", gp);
+    pl_gp_str(gp, text);
+    fprintf(gp, "\nset xlabel 'measured on the engine (log scale)'\nset ylabel 'simulated "
+                "(log scale)'\nset logscale xy\nset key inside top left\nset xrange [%.6g:%.6g]\n"
+                "set yrange [%.6g:%.6g]\nplot %s, \\\n     x with lines dt 2 lc 'gray' "
+                "title 'simulated = measured'\n",
+            lo / 1.5, hi * 1.5, lo / 1.5, hi * 1.5, series);
+    return pl_end(c, name, text, dat, gp, err);
+}

@@ -15,10 +15,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sim/render/report_serving.h"
 #include "sim/text/text.h"
 
-/* Writes s to f escaped for a Markdown table cell or paragraph. */
-static void md_text(FILE *f, const char *text)
+void report_md_text(FILE *f, const char *text)
 {
     char *flat = txt_dup(text ? text : ""); /* one line: a catalog note may hold newlines */
     for (char *c = flat; c && *c; c++)
@@ -197,14 +197,14 @@ static void md_input_row(FILE *f, const StoredInput *in)
 {
     char num[64];
     fputs("| ", f);
-    md_text(f, in->key);
+    report_md_text(f, in->key);
     fputs(" | ", f);
     if (in->text)
-        md_text(f, in->text);
+        report_md_text(f, in->text);
     else
         fputs(txt_fmt(in->value, num, sizeof num), f);
     fprintf(f, " | %s | ", in->unit);
-    md_text(f, in->origin);
+    report_md_text(f, in->origin);
     fputs(" |\n", f);
 }
 
@@ -219,13 +219,13 @@ static void md_input_rows(FILE *f, const StoredRun *r, const char *fleet, const 
 static void md_source_row(FILE *f, const StoredSource *src)
 {
     fprintf(f, "| %s | ", src->catalog);
-    md_text(f, src->row);
+    report_md_text(f, src->row);
     fprintf(f, " | %s | ", src->place);
-    md_text(f, src->source);
+    report_md_text(f, src->source);
     fputs(" | ", f);
-    md_text(f, src->as_of);
+    report_md_text(f, src->as_of);
     fputs(" | ", f);
-    md_text(f, src->confidence);
+    report_md_text(f, src->confidence);
     fputs(" |\n", f);
 }
 
@@ -262,7 +262,7 @@ static void write_conclusion(FILE *f, const StoredRun *r)
     const StoredNote *q = store_run_note(r, "question", "-");
     if (q) {
         fputs("**Question:** ", f);
-        md_text(f, q->text);
+        report_md_text(f, q->text);
         fputs("\n\n", f);
     }
     /* generated text: names are validated (letters, digits, - _ .) and set in backticks */
@@ -291,11 +291,11 @@ static void write_summary(FILE *f, const StoredRun *r, int mc)
         const StoredFleet *fl = &r->fleets[i];
         char num[64];
         fputs("| ", f);
-        md_text(f, fl->fleet);
+        report_md_text(f, fl->fleet);
         fputs(" | ", f);
-        md_text(f, fl->chip);
+        report_md_text(f, fl->chip);
         fputs(" | ", f);
-        md_text(f, fl->model);
+        report_md_text(f, fl->model);
         fprintf(f, " | %s | %s |", fl->throughput_mode, fl->cost_mode);
         for (size_t k = 0; k < n_sum; k++)
             fprintf(f, " %s |", metric_cell(r, fl->fleet, SUMMARY[k], num, sizeof num));
@@ -317,7 +317,7 @@ static void write_mc(FILE *f, const StoredRun *r)
     for (int i = 0; i < r->n_fleets; i++)
         if (r->fleets[i].failed_samples > 0) {
             fputs(" Fleet ", f);
-            md_text(f, r->fleets[i].fleet);
+            report_md_text(f, r->fleets[i].fleet);
             fprintf(f, " could not be priced in %lld samples (left out).",
                     (long long)r->fleets[i].failed_samples);
         }
@@ -329,7 +329,7 @@ static void write_mc(FILE *f, const StoredRun *r)
         const StoredMetric *j = store_run_metric(r, r->fleets[i].fleet, "j_per_output_token");
         int hq = q && q->has_pct, hj = j && j->has_pct;
         fputs("| ", f);
-        md_text(f, r->fleets[i].fleet);
+        report_md_text(f, r->fleets[i].fleet);
         fprintf(f, " | %s | %s | %s | %s | %s |\n", hq ? txt_fmt(q->p5, a, 32) : "n/a",
                 hq ? txt_fmt(q->p50, b, 32) : "n/a", hq ? txt_fmt(q->p95, c, 32) : "n/a",
                 hj ? txt_fmt(j->p5, d, 32) : "n/a", hj ? txt_fmt(j->p95, e, 32) : "n/a");
@@ -342,7 +342,7 @@ static void write_optimizer(FILE *f, const StoredRun *r)
     const StoredInput *fleet = store_run_input(r, "-", "optimize", "fleet");
     const StoredInput *objective = store_run_input(r, "-", "optimize", "objective");
     fputs("\n## Optimizer\n\nCandidates: the template fleet ", f);
-    md_text(f, fleet && fleet->text ? fleet->text : "");
+    report_md_text(f, fleet && fleet->text ? fleet->text : "");
     fprintf(f, " with each chip, sized for the workload, ranked by %s",
             objective && objective->text ? objective->text : "");
     double cap = input_num(r, "-", "optimize", "power_cap_mw");
@@ -362,9 +362,9 @@ static void write_optimizer(FILE *f, const StoredRun *r)
         const StoredMetric *rank = store_run_metric(r, fl->fleet, "optimize_rank");
         fprintf(f, "| %s | ",
                 rank && rank->has_value ? txt_fmt(rank->value, num, sizeof num) : "infeasible");
-        md_text(f, fl->fleet);
+        report_md_text(f, fl->fleet);
         fputs(" | ", f);
-        md_text(f, fl->chip);
+        report_md_text(f, fl->chip);
         fprintf(f, " | %s | %s | %s | %s | %s |\n", metric_cell(r, fl->fleet, "chips", a, 32),
                 metric_cell(r, fl->fleet, "usd_per_m_output", b, 32),
                 metric_cell(r, fl->fleet, "usd_per_m_blended", c, 32),
@@ -387,13 +387,13 @@ static void write_warnings(FILE *f, const StoredRun *r)
     for (int i = 0; i < r->n_notes; i++)
         if (strcmp(r->notes[i].kind, "warning") == 0) {
             fputs("- ", f);
-            md_text(f, r->notes[i].text);
+            report_md_text(f, r->notes[i].text);
             fputc('\n', f);
         }
     for (int i = 0; i < r->n_fleets; i++)
         if (r->fleets[i].over_capacity) {
             fputs("- fleet ", f);
-            md_text(f, r->fleets[i].fleet);
+            report_md_text(f, r->fleets[i].fleet);
             fprintf(f,
                     " is too small: it needs utilization %s and serves only %s of the "
                     "tokens; per-token figures count served tokens only.\n",
@@ -540,11 +540,11 @@ static void write_fleet(FILE *f, const StoredRun *r, const StoredFleet *fl, int 
 {
     char num[64], num2[64], num3[64], num4[64];
     fputs("\n## Fleet ", f);
-    md_text(f, fl->fleet);
+    report_md_text(f, fl->fleet);
     fputs("\n\nChip ", f);
-    md_text(f, fl->chip);
+    report_md_text(f, fl->chip);
     fputs(", model ", f);
-    md_text(f, fl->model);
+    report_md_text(f, fl->model);
     fprintf(f, ", throughput `%s`, cost `%s`, energy source `%s`.\n\n", fl->throughput_mode,
             fl->cost_mode, fl->energy_source);
     int searched = 0;
@@ -602,7 +602,7 @@ static void write_fleet(FILE *f, const StoredRun *r, const StoredFleet *fl, int 
                 continue;
             char a[32], c[32], d[32], e[32], g[32];
             fputs("| ", f);
-            md_text(f, t->input);
+            report_md_text(f, t->input);
             fprintf(f, " | %s | %s | %s | %s | %s |\n", txt_fmt(t->low_x, a, 32),
                     txt_fmt(t->high_x, c, 32), txt_fmt(t->low_value, d, 32),
                     txt_fmt(t->high_value, e, 32),
@@ -628,16 +628,16 @@ static void write_md(FILE *f, const StoredRun *r, int show_run_id)
     char num[64];
     int mc = store_run_input(r, "-", "montecarlo", "samples") != NULL;
     fputs("# ", f);
-    md_text(f, r->name);
+    report_md_text(f, r->name);
     fputs("\n\n", f);
     const StoredNote *desc = store_run_note(r, "description", "-");
     if (desc) {
-        md_text(f, desc->text);
+        report_md_text(f, desc->text);
         fputs("\n\n", f);
     }
     const StoredNote *path = store_run_note(r, "path", "-");
     fputs("Scenario file: `", f);
-    md_text(f, path ? path->text : "");
+    report_md_text(f, path ? path->text : "");
     fputs("`", f);
     if (show_run_id)
         fprintf(f, "; run %lld", (long long)r->id);
@@ -674,10 +674,10 @@ static void write_sweep_md(FILE *f, const StoredRun *r)
     long points = (long)input_num(r, "-", "sweep", "points");
     char b[32];
     fputs("\n## Sweep\n\nusd_per_m_output (USD/Mtok) of every fleet as ", f);
-    md_text(f, first->param);
+    report_md_text(f, first->param);
     if (two) {
         fputs(" and ", f);
-        md_text(f, first->param2);
+        report_md_text(f, first->param2);
     }
     fputs(two ? " vary" : " varies", f);
     fputs(", every other input at its central value", f);
@@ -685,15 +685,15 @@ static void write_sweep_md(FILE *f, const StoredRun *r)
         fprintf(f, "; the first %d of %ld points (all in table sweep_points)", REPORT_SWEEP_ROWS,
                 points);
     fputs(". The plot price_curve (heatmap_F for two inputs) draws it.\n\n| ", f);
-    md_text(f, first->param);
+    report_md_text(f, first->param);
     if (two) {
         fputs(" | ", f);
-        md_text(f, first->param2);
+        report_md_text(f, first->param2);
     }
     fputs(" |", f);
     for (int i = 0; i < r->n_fleets; i++) {
         fputc(' ', f);
-        md_text(f, r->fleets[i].fleet);
+        report_md_text(f, r->fleets[i].fleet);
         fputs(" |", f);
     }
     fputs(two ? "\n|---:|---:|" : "\n|---:|", f);
@@ -732,14 +732,14 @@ static void write_compare_md(FILE *f, const StoredRun *r)
     if (!base || !base->text)
         return;
     fputs("\n## Comparison\n\nBaseline: ", f);
-    md_text(f, base->text);
+    report_md_text(f, base->text);
     fputs(" (central values).\n\n| fleet | usd_per_m_output / baseline | usd_per_day / baseline |",
           f);
     for (int i = 0; i < r->n_inputs; i++)
         if (strcmp(r->inputs[i].part, "compare") == 0 &&
             strcmp(r->inputs[i].key, "breakeven") == 0) {
             fputs(" ", f);
-            md_text(f, r->inputs[i].text);
+            report_md_text(f, r->inputs[i].text);
             fputs(" |", f);
         }
     fputs("\n|---|---:|---:|", f);
@@ -753,7 +753,7 @@ static void write_compare_md(FILE *f, const StoredRun *r)
             continue;
         char a[32], b[32];
         fputs("| ", f);
-        md_text(f, name);
+        report_md_text(f, name);
         const char *ids[2] = {"usd_per_m_output", "usd_per_day"};
         char *bufs[2] = {a, b};
         for (int j = 0; j < 2; j++) {
@@ -826,6 +826,10 @@ void report_csv(FILE *f, const StoredRun *r, int digits)
 
 void report_md(FILE *f, const StoredRun *r, int show_run_id)
 {
+    if (report_serving_run(r)) {
+        report_serving_md(f, r);
+        return;
+    }
     write_md(f, r, show_run_id);
     write_sweep_md(f, r);
     write_compare_md(f, r);

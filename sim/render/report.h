@@ -30,6 +30,9 @@ void report_md_stored(FILE *f, const StoredRun *r);
 void report_md(FILE *f, const StoredRun *r, int show_run_id);
 void report_csv(FILE *f, const StoredRun *r, int digits);
 
+/* Writes text to f escaped for a Markdown table cell or paragraph (one line, inert). */
+void report_md_text(FILE *f, const char *text);
+
 /* The unit a key's name carries ("usd_per_kwh" -> "USD/kWh"), "" when it has none. */
 const char *report_key_unit(const char *key);
 

@@ -283,6 +283,42 @@ static void fill_latency(Rows *r, void *item)
     x->count = col_real(r, 4, NULL);
 }
 
+static void fill_served(Rows *r, void *item)
+{
+    StoredServedRequest *x = item;
+    int has = 0;
+    x->arrival_s = col_real(r, 0, NULL);
+    x->first_token_s = col_real(r, 1, &has);
+    if (!has)
+        x->first_token_s = NAN;
+    x->finish_s = col_real(r, 2, &has);
+    if (!has)
+        x->finish_s = NAN;
+    x->input_tokens = sqlite3_column_int(r->st, 3);
+    x->output_tokens = sqlite3_column_int(r->st, 4);
+    x->preemptions = sqlite3_column_int(r->st, 5);
+}
+
+static void fill_check(Rows *r, void *item)
+{
+    StoredServingCheck *x = item;
+    int has = 0;
+    x->model = col_text(r, 0);
+    x->calibration_id = sqlite3_column_int64(r->st, 1);
+    x->capacity_req_s = col_real(r, 2, NULL);
+    x->rate_req_s = col_real(r, 3, NULL);
+    x->load_share = col_real(r, 4, NULL);
+    x->requests = sqlite3_column_int(r->st, 5);
+    x->quantity = col_text(r, 6);
+    x->unit = col_text(r, 7);
+    x->measured = col_real(r, 8, &has);
+    if (!has)
+        x->measured = NAN;
+    x->predicted = col_real(r, 9, &has);
+    if (!has)
+        x->predicted = NAN;
+}
+
 static void fill_run(Rows *r, void *item)
 {
     StoredRun *run = item;
@@ -367,7 +403,15 @@ int store_load_run(Store *s, int64_t run_id, StoredRun *out, TsErr *err)
         LOAD("SELECT fleet, latency, bin_low_s, bin_high_s, count FROM latency_histograms"
              " WHERE run_id = ? ORDER BY rowid",
              "latency histograms", out->latencies, out->n_latencies, fill_latency);
+        LOAD("SELECT arrival_s, first_token_s, finish_s, input_tokens, output_tokens,"
+             " preemptions FROM serving_requests WHERE run_id = ? ORDER BY request",
+             "served requests", out->served, out->n_served, fill_served);
     }
+    if (version >= 8)
+        LOAD("SELECT model, calibration_id, capacity_req_s, rate_req_s, load_share, requests,"
+             " quantity, unit, measured, predicted FROM serving_validation WHERE run_id = ?"
+             " ORDER BY rowid",
+             "serving validation", out->checks, out->n_checks, fill_check);
     LOAD("SELECT fleet, baseline, metric, ratio FROM comparisons WHERE run_id = ? ORDER BY rowid",
          "comparisons", out->comparisons, out->n_comparisons, fill_comparison);
     long n_sweep = 0;
@@ -499,6 +543,12 @@ void store_run_free(StoredRun *r)
     free(r->deployments);
     free(r->series);
     free(r->latencies);
+    for (int i = 0; r->checks && i < r->n_checks; i++) {
+        char **const v[] = {&r->checks[i].model, &r->checks[i].quantity, &r->checks[i].unit};
+        free_strings(v, sizeof v / sizeof v[0]);
+    }
+    free(r->served);
+    free(r->checks);
     memset(r, 0, sizeof *r);
 }
 

@@ -94,6 +94,21 @@ typedef struct {
     double bin_low_s, bin_high_s, count;
 } StoredLatency;
 
+/* A request the real engine served (serve-bench); times in seconds from the run's start, NaN
+ * where NULL (never answered). */
+typedef struct {
+    double arrival_s, first_token_s, finish_s;
+    int input_tokens, output_tokens, preemptions;
+} StoredServedRequest;
+
+/* validate --serving: one quantity at one arrival rate, measured and simulated. */
+typedef struct {
+    char *model, *quantity, *unit;
+    int64_t calibration_id;
+    double capacity_req_s, rate_req_s, load_share, measured, predicted; /* NaN where NULL */
+    int requests;
+} StoredServingCheck;
+
 typedef struct {
     int64_t id, seed;
     char *kind, *name, *status, *started_at, *finished_at, *version, *machine, *out_dir;
@@ -125,6 +140,10 @@ typedef struct {
     int n_series;
     StoredLatency *latencies;
     int n_latencies;
+    StoredServedRequest *served;
+    int n_served;
+    StoredServingCheck *checks;
+    int n_checks;
 } StoredRun;
 
 /* Reads run run_id of s (any status) into out. TS_EINPUT when there is no such run; TS_EIO on

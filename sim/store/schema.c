@@ -367,6 +367,22 @@ static const char *const STORE_MIGRATIONS[] = {
     "  PRIMARY KEY (run_id, request, k)"
     ") STRICT;"
     "PRAGMA user_version = 7;",
+    /* 7 -> 8: `validate --serving`: the simulator with the calibrated step model against the
+     * real engine, one row per (model, arrival rate, quantity) */
+    "CREATE TABLE serving_validation ("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  model TEXT NOT NULL,"
+    "  calibration_id INTEGER NOT NULL,"
+    "  capacity_req_s REAL NOT NULL,"
+    "  rate_req_s REAL NOT NULL,"
+    "  load_share REAL NOT NULL,"
+    "  requests INTEGER NOT NULL,"
+    "  quantity TEXT NOT NULL,"
+    "  unit TEXT NOT NULL,"
+    "  measured REAL,"
+    "  predicted REAL"
+    ") STRICT;"
+    "PRAGMA user_version = 8;",
 };
 
 _Static_assert(sizeof STORE_MIGRATIONS / sizeof STORE_MIGRATIONS[0] == STORE_SCHEMA_VERSION,

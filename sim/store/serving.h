@@ -1,6 +1,8 @@
 /* store serving: the requests of a `tokensim serve-bench` run (tables serving_requests and
- * serving_tokens, schema 6): per request its arrival, first token, finish and lengths, and
- * every answer token's time. The run's summary goes to table metrics as usual. */
+ * serving_tokens, schema 7): per request its arrival, first token, finish and lengths, and
+ * every answer token's time; and the rows of `validate --serving` (serving_validation, schema
+ * 8): per model, arrival rate and quantity the real engine's figure beside the simulator's.
+ * The runs' summaries go to table metrics as usual. */
 #ifndef TS_SIM_STORE_SERVING_H
 #define TS_SIM_STORE_SERVING_H
 
@@ -18,5 +20,20 @@ typedef struct {
 
 /* Inserts the rows of run_id (a running run) in one transaction. TS_EIO. */
 int store_serving_put(Store *s, int64_t run_id, const StoreServingRow *rows, int n, TsErr *err);
+
+/* One quantity at one arrival rate: measured on the engine, predicted by the simulator. */
+typedef struct {
+    const char *model;
+    int64_t calibration_id;
+    double capacity_req_s;  /* the engine's measured capacity (a burst) */
+    double rate_req_s, load_share;
+    int requests;
+    const char *quantity, *unit; /* e.g. "ttft_p90_ms", "ms" */
+    double measured, predicted;  /* NaN: NULL */
+} StoreServingCheck;
+
+/* Inserts the rows of run_id (a running run) in one transaction. TS_EIO. */
+int store_serving_checks_put(Store *s, int64_t run_id, const StoreServingCheck *rows, int n,
+                             TsErr *err);
 
 #endif

@@ -13,7 +13,7 @@ typedef struct Store Store; /* opaque */
 struct sqlite3;
 
 /* The schema version this build writes (PRAGMA user_version after migration). */
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 
 /* Text attributes of one fleet of a run (table `fleets`). Strings are borrowed; NULL is SQL NULL. */
 typedef struct {

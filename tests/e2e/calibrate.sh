@@ -54,9 +54,34 @@ rc=$?
 [ "$rc" -eq 2 ] || addwhy "without a calibration: exit $rc"
 grep -q "no calibration for fp32 weights" "$TMP/e" || addwhy "stderr: $(cat "$TMP/e")"
 "$TS" validate --serving --db "$DB" --model dense-15m --duration 1 --input 8 --output 4 \
-    --rate 1 >"$TMP/v" 2>"$TMP/e" || addwhy "validate --serving: exit $?: $(cat "$TMP/e")"
+    --rate 1 --out "$TMP/out" >"$TMP/v" 2>"$TMP/e" ||
+    addwhy "validate --serving: exit $?: $(cat "$TMP/e")"
 [ "$(grep -c '^| [0-9.]* | [369]0% |' "$TMP/v")" -eq 3 ] || addwhy "three rates: $(cat "$TMP/v")"
 grep -q "^median |error| of the simulation over 15 figures: " "$TMP/v" || addwhy "no median"
 report "validate --serving needs a calibration, then compares three rates side by side"
+
+why=
+run=$(q "$DB" "select id from runs where name = 'validate-serving' and status = 'done'")
+[ -n "$run" ] || addwhy "no validate-serving run"
+[ "$(q "$DB" "select count(*) || ' ' || count(distinct rate_req_s) || ' ' || count(distinct quantity)
+              from serving_validation where run_id = $run and measured > 0 and predicted > 0")" = "15 3 5" ] ||
+    addwhy "rows: $(q "$DB" "select * from serving_validation")"
+# the stored median is the median |predicted / measured - 1| of the stored pairs, as printed
+med=$(q "$DB" "select value from metrics where run_id = $run and metric = 'median_abs_err'")
+want=$(q "$DB" "select abs(predicted / measured - 1) from serving_validation where run_id = $run
+                order by abs(predicted / measured - 1) limit 1 offset 7")
+awk -v a="$med" -v b="$want" 'BEGIN { exit !(a - b < 1e-9 && b - a < 1e-9) }' ||
+    addwhy "median_abs_err $med, the rows' median $want"
+printed=$(sed -n 's/^median |error| of the simulation over 15 figures: \([0-9.]*\)%$/\1/p' "$TMP/v")
+awk -v a="$med" -v p="$printed" 'BEGIN { d = 100 * a - p; exit !(d < 0.051 && d > -0.051) }' ||
+    addwhy "printed median $printed%, stored $med"
+dir=$(q "$DB" "select out_dir from runs where id = $run")
+for f in report.md report.html serving_validation.gp serving_validation.dat; do
+    [ -s "$dir/$f" ] || addwhy "no $f in '$dir'"
+done
+[ "$(grep -c '^| [0-9.,]* | [369]0% |' "$dir/report.md")" -eq 3 ] || addwhy "report rows"
+[ "$(grep -cv '^#' "$dir/serving_validation.dat" | tr -d ' ')" -ge 15 ] || addwhy "plot points"
+"$TS" report "$run" --db "$DB" | cmp -s - "$dir/report.md" || addwhy "report N differs"
+report "validate --serving stores its rows and median, and writes a report folder with a plot"
 
 [ "$failed" -eq 0 ]

@@ -4,7 +4,9 @@
 # first token and finish, and its token times: the first token comes after the arrival and
 # equals the first token time, token times increase, the count of token rows equals the
 # request's answer length, the last token is the finish; the metric rows carry the latency
-# percentiles, throughput and J/token with the energy source. A trace drives the same command.
+# percentiles, throughput and J/token with the energy source; the run's folder holds report.md
+# (rendered from the stored run: `tokensim report` prints the same), report.html and the
+# per-request latency plot. A trace drives the same command.
 # Prints TAP lines (`ok - ...` / `not ok - ...`, diagnostics as `# ...`).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -17,7 +19,8 @@ q() { sqlite3 "$DB" "$1" 2>&1; }
 
 why=
 "$TS" serve-bench --model dense-15m --rate 5 --duration 1.5 --input 24 --output 8 --seed 3 \
-    --meter modeled --db "$DB" >"$TMP/o" 2>"$TMP/e" || addwhy "exit $?: $(head -c 300 "$TMP/e")"
+    --meter modeled --db "$DB" --out "$TMP/out" >"$TMP/o" 2>"$TMP/e" ||
+    addwhy "exit $?: $(head -c 300 "$TMP/e")"
 n=$(q "select count(*) from serving_requests where run_id = 1")
 [ "$n" -ge 2 ] || addwhy "$n requests stored"
 [ "$(q "select count(*) from serving_requests where first_token_s <= arrival_s
@@ -48,13 +51,30 @@ grep -q " $tok answer tokens" "$TMP/o" || addwhy "printed summary: $(head -1 "$T
 report "serve-bench stores latency percentiles, throughput and J/token with the energy source"
 
 why=
+dir=$(q "select out_dir from runs where id = 1")
+[ "$dir" = "$TMP/out/serve-bench-1" ] || addwhy "out_dir '$dir'"
+for f in report.md report.html metrics.csv served_requests.gp served_requests.dat; do
+    [ -s "$dir/$f" ] || addwhy "no $f in $dir"
+done
+grep -q "^# serve-bench: dense-15m on this machine" "$dir/report.md" || addwhy "report title"
+p90=$(q "select value from metrics where metric = 'ttft_p90_ms'")
+row=$(grep "^| time to first token |" "$dir/report.md")
+awk -v r="$row" -v m="$p90" 'BEGIN { split(r, c, "|"); gsub(/[ ,]/, "", c[4]);
+    d = c[4] / m - 1; exit !(d < 1e-3 && d > -1e-3) }' || addwhy "report P90 TTFT '$row' vs $p90"
+n=$(q "select count(*) from serving_requests where run_id = 1")
+[ "$(grep -cv '^#' "$dir/served_requests.dat")" = "$n" ] || addwhy "plot rows differ from requests"
+grep -q "^$n requests arrived" "$dir/report.md" || addwhy "report request count"
+"$TS" report 1 --db "$DB" | cmp -s - "$dir/report.md" || addwhy "report 1 differs from report.md"
+report "serve-bench writes its report folder from the stored run (report.md, html, plot)"
+
+why=
 printf 'arrival_s,input_tokens,output_tokens\n0,16,4\n0.05,20,6\n0.3,8,3\n' >"$TMP/t.csv"
 "$TS" serve-bench --model moe-15m-total --trace "$TMP/t.csv" --meter modeled --db "$DB" \
-    >"$TMP/o" 2>"$TMP/e" || addwhy "exit $?: $(head -c 300 "$TMP/e")"
+    --out "$TMP/out" >"$TMP/o" 2>"$TMP/e" || addwhy "exit $?: $(head -c 300 "$TMP/e")"
 [ "$(q "select group_concat(output_tokens) from serving_requests where run_id = 2")" = "4,6,3" ] ||
     addwhy "trace requests: $(q "select * from serving_requests where run_id = 2")"
 "$TS" serve-bench --model dense-15m --input 300 --output 10 --rate 5 --duration 1 \
-    --db "$DB" 2>"$TMP/e" >/dev/null
+    --db "$DB" --out "$TMP/out" 2>"$TMP/e" >/dev/null
 rc=$?
 [ "$rc" -eq 2 ] || addwhy "a request longer than the model: exit $rc"
 report "serve-bench follows a trace and refuses requests longer than the model"

@@ -131,7 +131,7 @@ static void test_open_fresh_file_has_the_current_user_version_and_strict_tables(
     Store *s = open_ok(t);
     sqlite3 *db = store_db(s);
     assert_int_equal(query_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-    assert_int_equal(STORE_SCHEMA_VERSION, 7);
+    assert_int_equal(STORE_SCHEMA_VERSION, 8);
     assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'view'"
                                    " AND name IN ('v_fleet_summary', 'v_price_curve')"),
                      2);
@@ -143,7 +143,8 @@ static void test_open_fresh_file_has_the_current_user_version_and_strict_tables(
                                          "run_notes",   "run_sources",  "deployments",
                                          "published_validation", "published_fits",
                                          "calibrations", "calibration_residuals",
-                                         "serving_requests", "serving_tokens"};
+                                         "serving_requests", "serving_tokens",
+                                         "serving_validation"};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         sqlite3_stmt *st = NULL;
         assert_int_equal(sqlite3_prepare_v2(db,
@@ -209,7 +210,7 @@ static void test_reopen_keeps_rows_and_does_not_rerun_migrations(void **state)
     " DROP TABLE deployments; DROP TABLE published_validation; DROP TABLE published_fits;"        \
     " DROP TABLE serving_series; DROP TABLE latency_histograms;"                                  \
     " DROP TABLE calibration_residuals; DROP TABLE calibrations;"                                 \
-    " DROP TABLE serving_tokens; DROP TABLE serving_requests;"                                    \
+    " DROP TABLE serving_tokens; DROP TABLE serving_requests; DROP TABLE serving_validation;"     \
     " ALTER TABLE metrics DROP COLUMN part; ALTER TABLE fleets DROP COLUMN candidate;"            \
     " ALTER TABLE fleets DROP COLUMN over_capacity; ALTER TABLE fleets DROP COLUMN failed_samples;"
 
