@@ -52,6 +52,18 @@ static int query_double(sqlite3 *db, const char *sql, long run, const char *text
     return found ? 0 : 1;
 }
 
+/* Prepares sql over measurements with ?1 the run, ?2 the model and ?3 the threads bound. */
+static int prepare_rows(sqlite3 *db, const char *sql, long run, const char *model, long threads,
+                        sqlite3_stmt **st, TsErr *err)
+{
+    if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
+        return ts_err_set(err, TS_EIO, "reading measurements: %s", sqlite3_errmsg(db));
+    sqlite3_bind_int64(*st, 1, run);
+    sqlite3_bind_text(*st, 2, model, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(*st, 3, threads);
+    return 0;
+}
+
 typedef struct {
     double tok_s, seconds, energy_j;
     int batch;
@@ -67,11 +79,8 @@ static int best_row(sqlite3 *db, long run, const char *model, long threads, int 
         "SELECT batch, tokens, seconds, energy_j, energy_source FROM measurements"
         " WHERE run_id = ?1 AND model = ?2 AND threads = ?3 AND phase = ?4";
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return ts_err_set(err, TS_EIO, "reading measurements: %s", sqlite3_errmsg(db));
-    sqlite3_bind_int64(st, 1, run);
-    sqlite3_bind_text(st, 2, model, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 3, threads);
+    if (prepare_rows(db, sql, run, model, threads, &st, err))
+        return err->code;
     sqlite3_bind_text(st, 4, prefill ? "prefill" : "decode", -1, SQLITE_STATIC);
     int rc, found = 0;
     *any = 0;
@@ -201,11 +210,8 @@ static int run_power(sqlite3 *db, long run, const char *model, long threads, dou
         " WHERE run_id = ?1 AND threads = ?3 AND seconds > 0 AND (model = ?2 OR NOT EXISTS ("
         " SELECT 1 FROM measurements WHERE run_id = ?1 AND threads = ?3 AND model = ?2))";
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return ts_err_set(err, TS_EIO, "reading measurements: %s", sqlite3_errmsg(db));
-    sqlite3_bind_int64(st, 1, run);
-    sqlite3_bind_text(st, 2, model, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 3, threads);
+    if (prepare_rows(db, sql, run, model, threads, &st, err))
+        return err->code;
     int rc = sqlite3_step(st);
     int found = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL;
     if (found) {

@@ -193,7 +193,7 @@ static const char *metric_cell(const StoredRun *r, const char *fleet, const char
     return txt_fmt(metric_num(r, fleet, metric), buf, size);
 }
 
-static void md_input_row(FILE *f, const StoredInput *in)
+void report_md_input_row(FILE *f, const StoredInput *in)
 {
     char num[64];
     fputs("| ", f);
@@ -213,7 +213,7 @@ static void md_input_rows(FILE *f, const StoredRun *r, const char *fleet, const 
 {
     for (int i = 0; i < r->n_inputs; i++)
         if (strcmp(r->inputs[i].fleet, fleet) == 0 && strcmp(r->inputs[i].part, part) == 0)
-            md_input_row(f, &r->inputs[i]);
+            report_md_input_row(f, &r->inputs[i]);
 }
 
 static void md_source_row(FILE *f, const StoredSource *src)

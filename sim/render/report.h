@@ -33,6 +33,9 @@ void report_csv(FILE *f, const StoredRun *r, int digits);
 /* Writes text to f escaped for a Markdown table cell or paragraph (one line, inert). */
 void report_md_text(FILE *f, const char *text);
 
+/* Writes an input as a table row: | key | value | unit | where it came from |. */
+void report_md_input_row(FILE *f, const StoredInput *in);
+
 /* The unit a key's name carries ("usd_per_kwh" -> "USD/kWh"), "" when it has none. */
 const char *report_key_unit(const char *key);
 

@@ -35,19 +35,9 @@ static void write_setup(FILE *f, const StoredRun *r)
         if (strcmp(in->part, "serve") != 0)
             continue;
         if (!any)
-            fputs("| setting | value | unit |\n|---|---:|---|\n", f);
+            fputs("| setting | value | unit | from |\n|---|---:|---|---|\n", f);
         any = 1;
-        char a[32];
-        fputs("| ", f);
-        report_md_text(f, in->key);
-        fputs(" | ", f);
-        if (in->text)
-            report_md_text(f, in->text);
-        else
-            fputs(in->has_value ? txt_fmt(in->value, a, sizeof a) : "n/a", f);
-        fputs(" | ", f);
-        report_md_text(f, in->unit ? in->unit : "");
-        fputs(" |\n", f);
+        report_md_input_row(f, in);
     }
     if (any)
         fputc('\n', f);
