@@ -4,6 +4,7 @@
  * `validate --serving` (the simulator with the calibrated step model against such runs at
  * three arrival rates). Progress on stderr. */
 #include <getopt.h>
+#include <gsl/gsl_statistics_double.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -348,12 +349,6 @@ static double rel_err(double pred, double meas)
     return meas > 0 ? pred / meas - 1.0 : NAN;
 }
 
-static int cmp_abs(const void *a, const void *b)
-{
-    double x = fabs(*(const double *)a), y = fabs(*(const double *)b);
-    return (x > y) - (x < y);
-}
-
 /* One model: capacity from a burst, then three rates, real against simulated. */
 static int validate_model(const ServeArgs *a, const char *model, Store *db, double *errs,
                           int *n_errs, StoreServingCheck *rows, double *capacity_out,
@@ -521,11 +516,10 @@ int cli_validate_serving(int argc, char **argv)
     RunnerResult rr;
     memset(&rr, 0, sizeof rr);
     if (!rc && n_errs > 0) {
-        double sorted[4 * VS_RATES * VS_QUANTS];
-        memcpy(sorted, errs, sizeof(double) * (size_t)n_errs);
-        qsort(sorted, (size_t)n_errs, sizeof *sorted, cmp_abs);
-        double med = n_errs % 2 ? fabs(sorted[n_errs / 2])
-                                : 0.5 * (fabs(sorted[n_errs / 2 - 1]) + fabs(sorted[n_errs / 2]));
+        double abs_err[4 * VS_RATES * VS_QUANTS];
+        for (int i = 0; i < n_errs; i++)
+            abs_err[i] = fabs(errs[i]);
+        double med = gsl_stats_median(abs_err, 1, (size_t)n_errs);
         printf("\nmedian |error| of the simulation over %d figures: %.1f%%\n", n_errs, 100 * med);
         rc = store_validation(&a, db, models, n_models, capacity, rows, n_errs, med, &rr, &err);
         if (!rc && rr.plot_note[0])

@@ -13,6 +13,7 @@
 
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_multifit_nlinear.h>
+#include <gsl/gsl_statistics_double.h>
 #include <gsl/gsl_vector.h>
 
 double cal_parts_s(const CalParams *c, double peak_gflops, double bandwidth_gb_s,
@@ -162,12 +163,6 @@ static int fit_robust(FitData *d, int n_params, CalParams *best, double *cost, i
     return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 double cal_median_err(const CalPoint *pts, int n, int which)
 {
     double *e = malloc(sizeof *e * (size_t)(n > 0 ? n : 1));
@@ -177,11 +172,7 @@ double cal_median_err(const CalPoint *pts, int n, int which)
     for (int i = 0; i < n; i++)
         if (which < 0 || pts[i].held_out == which)
             e[m++] = fabs(pts[i].measured_s / pts[i].predicted_s - 1.0);
-    double med = 0;
-    if (m > 0) {
-        qsort(e, (size_t)m, sizeof *e, cmp_double);
-        med = m % 2 ? e[m / 2] : 0.5 * (e[m / 2 - 1] + e[m / 2]);
-    }
+    double med = m > 0 ? gsl_stats_median(e, 1, (size_t)m) : 0;
     free(e);
     return med;
 }

@@ -9,6 +9,7 @@
 #include "sim/price/published.h"
 
 #include <gsl/gsl_multifit_nlinear.h>
+#include <gsl/gsl_statistics_double.h>
 #include <gsl/gsl_vector.h>
 #include <math.h>
 #include <stdio.h>
@@ -165,12 +166,6 @@ static int residuals(const gsl_vector *x, void *data, gsl_vector *f)
     return GSL_SUCCESS;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Median |v / measured - 1| over the rows idx (n of them), by column fitted or predicted. */
 static double median_err(const PubRow *rows, const int *idx, int n, int fitted)
 {
@@ -182,10 +177,7 @@ static double median_err(const PubRow *rows, const int *idx, int n, int fitted)
         if (isfinite(v))
             e[k++] = fabs(v / r->measured - 1.0);
     }
-    if (k == 0)
-        return NAN;
-    qsort(e, (size_t)k, sizeof *e, cmp_double);
-    return k % 2 ? e[k / 2] : 0.5 * (e[k / 2 - 1] + e[k / 2]);
+    return k > 0 ? gsl_stats_median(e, 1, (size_t)k) : NAN;
 }
 
 /* Fits family fam on its training rows; predicts all its rows with the fit. */
