@@ -105,7 +105,7 @@ int cli_cmd_check(int argc, char **argv)
             CmpResult cmp;
             for (int k = 0; all && k < s.n_fleets; k++)
                 eval_fleet(&s, &s.fleets[k], &all[k], &err);
-            if (!all || cmp_run(&s, all, &cmp, &err))
+            if (!all || cmp_run(&s, all, NULL, &cmp, &err))
                 status = cli_fail(&err);
             else
                 cmp_fini(&cmp);
@@ -339,7 +339,7 @@ static int finish_run(Scenario *s, FleetResult *res, const ServeFleet *srv, cons
 {
     CmpResult cmp;
     int have_cmp = 0, rc = 0;
-    if (s->compare.line > 0 && !(rc = cmp_run(s, res, &cmp, err)))
+    if (s->compare.line > 0 && !(rc = cmp_run(s, res, srv, &cmp, err)))
         have_cmp = 1;
     RunnerOptions ro = {db_path, o->out, TS_VERSION, o->reproducible};
     RunnerResult rr;

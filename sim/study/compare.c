@@ -1,7 +1,8 @@
 /* compare: ratios to the baseline, and break-evens. The search scans the range in 64 steps for
  * the first sign change of (fleet's usd_per_m_output − baseline's), then refines it with GSL's
  * Brent solver; points where the fleet cannot be priced are skipped. The varied value is
- * restored afterwards. */
+ * restored afterwards. A simulated fleet is repriced at its simulated load (the simulation
+ * does not depend on prices). */
 #include "sim/study/compare.h"
 
 #include <gsl/gsl_errno.h>
@@ -18,6 +19,7 @@
 
 typedef struct {
     Scenario *s;
+    const ServeFleet *serve; /* the fleet's simulation, or NULL: priced by eval_fleet */
     int fleet;
     ScnVal **sites;
     int n_sites;
@@ -32,8 +34,11 @@ static double gap(double x, void *ctx)
         g->sites[i]->num = x;
     TsErr e;
     FleetResult fr;
-    if (scn_rederive(g->s, &e) || eval_fleet(g->s, &g->s->fleets[g->fleet], &fr, &e) ||
-        !fr.metrics.has[MET_USD_PER_M_OUTPUT])
+    int rc = scn_rederive(g->s, &e);
+    if (!rc)
+        rc = g->serve ? srv_reprice(g->s, g->fleet, g->serve, &fr, &e)
+                      : eval_fleet(g->s, &g->s->fleets[g->fleet], &fr, &e);
+    if (rc || !fr.metrics.has[MET_USD_PER_M_OUTPUT])
         return NAN;
     return fr.metrics.value[MET_USD_PER_M_OUTPUT] - g->target;
 }
@@ -72,7 +77,8 @@ static double solve(Goal *g, double lo, double hi)
     return NAN;
 }
 
-int cmp_run(Scenario *s, const FleetResult *res, CmpResult *out, TsErr *err)
+int cmp_run(Scenario *s, const FleetResult *res, const ServeFleet *serve, CmpResult *out,
+            TsErr *err)
 {
     memset(out, 0, sizeof *out);
     out->s = s;
@@ -135,6 +141,10 @@ int cmp_run(Scenario *s, const FleetResult *res, CmpResult *out, TsErr *err)
                                   kv->line, out->keys[k], msg);
             if (f == out->baseline || isnan(target) || n == 0)
                 continue;
+            const ServeFleet *sf = serve && serve[f].simulated ? &serve[f] : NULL;
+            if (s->fleets[f].throughput == THR_SIMULATE &&
+                (!sf || !srv_price_only_key(out->keys[k])))
+                continue; /* what it serves would change: unknown without simulating again */
             ScnVal saved[CMP_MAX_SITES];
             for (int i = 0; i < n; i++)
                 saved[i] = *sites[i];
@@ -150,7 +160,7 @@ int cmp_run(Scenario *s, const FleetResult *res, CmpResult *out, TsErr *err)
             for (int i = 0; i < n; i++)
                 if (sites[i]->origin == ORIG_NONE)
                     sites[i]->origin = ORIG_DERIVED;
-            Goal g = {s, f, sites, n, target};
+            Goal g = {s, sf, f, sites, n, target};
             if (lo < hi)
                 out->breakeven[cell] = solve(&g, lo, hi);
             for (int i = 0; i < n; i++)

@@ -9,6 +9,7 @@
 
 #include "sim/price/evaluate.h"
 #include "sim/scenario/scenario.h"
+#include "sim/study/serving.h"
 
 
 #define CMP_MAX_KEYS 8
@@ -24,9 +25,13 @@ typedef struct {
     const FleetResult *res;     /* borrowed: the metrics the ratios divide */
 } CmpResult;
 
-/* Finds the baseline, parses the keys and range, and searches every break-even. TS_EINPUT
- * "FILE:LINE: ..." for an unknown baseline, a bad key path or range. */
-int cmp_run(Scenario *s, const FleetResult *res, CmpResult *out, TsErr *err);
+/* Finds the baseline, parses the keys and range, and searches every break-even. serve (one per
+ * fleet, or NULL when nothing was simulated): a simulated fleet is repriced at its simulated
+ * load for keys that change only prices (srv_price_only_key); for other keys its break-even is
+ * left unknown (it would need a simulation per probe). TS_EINPUT "FILE:LINE: ..." for an
+ * unknown baseline, a bad key path or range. */
+int cmp_run(Scenario *s, const FleetResult *res, const ServeFleet *serve, CmpResult *out,
+            TsErr *err);
 void cmp_fini(CmpResult *r);
 
 

@@ -272,7 +272,12 @@ static void q_breakeven(Writer *w, Scenario *s, const FleetResult *res, const Cm
                              "%s_now", key);
             /* money keys read as dollars, the power price per kWh */
             const char *pre = power || price ? "$" : "", *post = power ? "/kWh" : "";
-            if (isnan(v)) {
+            if (isnan(v) && isnan(cmp->lo[at]) && s->fleets[f].throughput == THR_SIMULATE) {
+                say(w, "The %s at which `%s` would match is not searched: it changes what a "
+                       "simulated fleet serves, so each probe would need a simulation of its "
+                       "own. ",
+                    what, fn);
+            } else if (isnan(v)) {
                 double lo = row(w->q, fn, "", cmp->lo[at], "breakeven_%s_low", key);
                 double hi = row(w->q, fn, "", cmp->hi[at], "breakeven_%s_high", key);
                 say(w, "No %s from %s%s to %s%s%s closes the gap (%s%s%s now)", what, pre,

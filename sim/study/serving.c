@@ -272,6 +272,29 @@ int srv_fleet(const Scenario *s, int i, FleetResult *r, ServeFleet *out, TsErr *
     return 0;
 }
 
+int srv_reprice(const Scenario *s, int i, const ServeFleet *f, FleetResult *r, TsErr *err)
+{
+    if (eval_fleet(s, &s->fleets[i], r, err))
+        return err->code;
+    double fixed, busy_usd_h, idle_usd_h;
+    price_at_load(f, r, &fixed, &busy_usd_h, &idle_usd_h);
+    return 0;
+}
+
+int srv_price_only_key(const char *path)
+{
+    static const char *const PRICE_KEYS[] = {
+        "usd_per_kwh", "pue", "years", "interest_rate", "hosting_usd_per_kw_month",
+        "server_overhead", "price_usd", "rent_usd_per_chip_hour", "power_w_per_chip",
+        "power_load", "idle_w_per_chip", "all_in_w", "tdp_w", "idle_w", "grid_g_co2_per_kwh"};
+    const char *dot = strrchr(path, '.');
+    const char *key = dot ? dot + 1 : path;
+    for (size_t k = 0; k < sizeof PRICE_KEYS / sizeof PRICE_KEYS[0]; k++)
+        if (strcmp(key, PRICE_KEYS[k]) == 0)
+            return 1;
+    return 0;
+}
+
 int srv_eval_fleet(const Scenario *s, int i, FleetResult *r, ServeFleet *out, TsErr *err)
 {
     if (s->fleets[i].throughput != THR_SIMULATE)

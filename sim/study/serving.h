@@ -37,4 +37,13 @@ int srv_check_fleet(const Scenario *s, int i, const FleetResult *r, TsErr *err);
  * simulated fleet, else eval_fleet. */
 int srv_eval_fleet(const Scenario *s, int i, FleetResult *r, ServeFleet *out, TsErr *err);
 
+/* Reprices simulated fleet i of s (f: its simulation) at the same simulated load after a price
+ * changed: eval_fleet, then the load's busy share and tokens, without simulating again. What
+ * eval_fleet returns. */
+int srv_reprice(const Scenario *s, int i, const ServeFleet *f, FleetResult *r, TsErr *err);
+
+/* 1 when a key path (`usd_per_kwh`, `fleet.price_usd`, `chip.tdp_w`, ...) changes only what a
+ * simulated fleet pays, not what it serves, so srv_reprice prices it; 0 otherwise. */
+int srv_price_only_key(const char *path);
+
 #endif

@@ -4,7 +4,10 @@
 # part serve, serving_series, latency_histograms) and rendered (a Serving section, plots
 # latency_cdf_1 and serving_day_1) the same from the database; a trace with a bad line, an SLO
 # no replica count meets, a simulation past the caps and Monte Carlo distributions on a
-# simulated fleet are refused with exit 2 and nothing written.
+# simulated fleet are refused with exit 2 and nothing written. A [compare] break-even on the
+# electricity price of a simulated fleet is found at its simulated load: the same scenario run
+# again at that price gives the baseline's cost; a key that changes what it serves is left
+# unknown (NULL), and the conclusion says why.
 # Prints TAP lines (`ok - ...` / `not ok - ...`, diagnostics as `# ...`).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -99,5 +102,63 @@ scenario "" "usd_per_kwh = uniform(0.05, 0.1)" "" | sed '/^usd_per_kwh = 0.08$/d
 [ "$rc" -eq 2 ] || addwhy "Monte Carlo on a simulated fleet: exit $rc, want 2"
 grep -q "takes no Monte Carlo distributions" "$TMP/e" || addwhy "message: $(cat "$TMP/e")"
 report "the caps and Monte Carlo on a simulated fleet are refused at check time"
+
+why=
+cat >"$TMP/be.ini" <<'INI'
+[scenario]
+name = be
+hours = 24
+seed = 7
+
+[workload]
+model = llama-3.1-8b
+requests_per_day = 2e4
+input_tokens_per_request = 500
+output_tokens_per_request = 200
+ttft_slo_ms = 2000
+tpot_slo_ms = 50
+
+[traffic]
+diurnal = workday-chat
+
+[fleet a]
+chip = h100-sxm
+throughput = simulate
+usd_per_kwh = 0.05
+
+[fleet b]
+chip = h20
+throughput = simulate
+usd_per_kwh = 0.08
+
+[compare]
+baseline = a
+breakeven = usd_per_kwh, fleet.eff_memory
+breakeven_range = 0.001..5
+
+[question]
+kind = breakeven
+fleets = a, b
+INI
+BE=$TMP/be.db
+"$TS" run "$TMP/be.ini" --db "$BE" --out "$TMP/be" >/dev/null 2>"$TMP/e" ||
+    addwhy "run: exit $?: $(head -c 300 "$TMP/e")"
+v=$(sqlite3 "$BE" "select value from metrics where fleet = 'b' and metric = 'breakeven_usd_per_kwh'")
+[ -n "$v" ] || addwhy "no break-even electricity price for the simulated fleet"
+[ "$(sqlite3 "$BE" "select count(*) from metrics where fleet = 'b' and
+      metric = 'breakeven_eff_memory' and value is null")" = 1 ] ||
+    addwhy "eff_memory changes the simulation: its break-even should be NULL"
+grep -q "The eff_memory at which \`b\` would match is not searched" "$TMP"/be/*/report.md ||
+    addwhy "the conclusion does not say why eff_memory was not searched"
+sed -e "s/^usd_per_kwh = 0.08/usd_per_kwh = $v/" -e '/^\[compare\]/,$d' "$TMP/be.ini" >"$TMP/be2.ini"
+"$TS" run "$TMP/be2.ini" --db "$BE" --out "$TMP/be" >/dev/null 2>"$TMP/e" ||
+    addwhy "rerun at the break-even: exit $?: $(head -c 300 "$TMP/e")"
+ca=$(sqlite3 "$BE" "select value from metrics where run_id = 2 and fleet = 'a' and
+      metric = 'usd_per_m_output' and part = 'fleet'")
+cb=$(sqlite3 "$BE" "select value from metrics where run_id = 2 and fleet = 'b' and
+      metric = 'usd_per_m_output' and part = 'fleet'")
+awk -v a="$ca" -v b="$cb" 'BEGIN { d = b / a - 1; exit !(a > 0 && d < 1e-6 && d > -1e-6) }' ||
+    addwhy "at the break-even price b costs $cb, a $ca"
+report "break-evens of a simulated fleet are found at its simulated load"
 
 [ "$failed" -eq 0 ]
