@@ -10,6 +10,8 @@
 #include "sim/cli/validate.h"
 #include "sim/cli/calibrate.h"
 #include "sim/render/report.h"
+#include "sim/render/report_measure.h"
+#include "sim/store/run.h"
 #include "sim/cli/runner.h"
 #include "sim/text/text.h"
 #include "sim/cli/cli.h"
@@ -46,8 +48,9 @@ const char CLI_USAGE_MEASURE[] =
     "seconds (median, p10, p90), tokens/s, time to first token, time per output token, FLOPs,\n"
     "weight and KV bytes, and joules (gross, net of idle power, low/high band) with the power\n"
     "meter's source: measured:rapl, measured:perf-rapl, or modeled:cpu-linear when no meter can\n"
-    "be read. Stores a measure run (tables runs, measurements, metrics) and writes\n"
-    "DIR/measure-<id>/report.md and results.json. Progress goes to stderr on a terminal.\n"
+    "be read. Stores a measure run (tables runs, measurements, metrics, validation,\n"
+    "run_inputs, run_notes) and writes DIR/measure-<id>/report.md, metrics.csv and\n"
+    "results.json, rendered from the stored run. Progress goes to stderr on a terminal.\n"
     "\n"
     "options:\n"
     "  --model NAME      a preset or a [model NAME] of --config; 'all' = every preset\n"
@@ -243,6 +246,23 @@ static int accept_list(const char *text, double *out, int max)
         if (cli_float_option("measure", "--mtp-accept", items[k], 0.0, 1.0, &out[k]))
             return -1;
     return n;
+}
+
+/* Prints measure run run_id of db_path as JSON, read back from the database (the same object
+ * as its results.json). */
+static int print_measure_json(const char *db_path, int64_t run_id, TsErr *err)
+{
+    Store *db = NULL;
+    if (store_open_readonly(db_path, &db, err))
+        return err->code;
+    StoredRun run;
+    int rc = store_load_run(db, run_id, &run, err);
+    if (!rc) {
+        report_measure_json(stdout, &run);
+        store_run_free(&run);
+    }
+    store_close(db);
+    return rc;
 }
 
 int cli_cmd_measure(int argc, char **argv)
@@ -446,7 +466,7 @@ int cli_cmd_measure(int argc, char **argv)
         if (!rc && rr.plot_note[0])
             fprintf(stderr, "tokensim: warning: %s\n", rr.plot_note);
         if (!rc && json) {
-            msr_write_json(stdout, &result, rr.run_id, machine);
+            rc = print_measure_json(o.db, rr.run_id, &err);
         } else if (!rc) {
             printf("measured %d model%s at %d thread%s; energy: %s%s\n\n", n, n == 1 ? "" : "s",
                    plan.threads, plan.threads == 1 ? "" : "s", result.energy_source,
@@ -463,7 +483,7 @@ int cli_cmd_measure(int argc, char **argv)
                        txt_fmt(rows[i].flops / rows[i].seconds / 1e9, g, 32));
             }
             free(rows);
-            printf("\nreport:   %s/report.html (and report.md, results.json)\n"
+            printf("\nreport:   %s/report.html (and report.md, metrics.csv, results.json)\n"
                    "plots:    %d drawn of %d\ndatabase: %s (run %lld)\n",
                    rr.out_dir, rr.n_images, rr.n_plots, o.db, (long long)rr.run_id);
         }

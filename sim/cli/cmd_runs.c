@@ -7,6 +7,7 @@
 #include "sim/cli/cli.h"
 #include "sim/cli/runner.h"
 #include "sim/render/report.h"
+#include "sim/render/report_measure.h"
 #include "sim/render/report_serving.h"
 #include "sim/store/run.h"
 #include "sim/text/text.h"
@@ -232,7 +233,8 @@ static int render_md(Store *db, int64_t id, TsErr *err)
     if (store_load_run(db, id, &run, err))
         return err->code;
     int rc = 0;
-    if (!store_run_note(&run, "path", "-") && !report_serving_run(&run))
+    if (!store_run_note(&run, "path", "-") && !report_serving_run(&run) &&
+        !report_measure_run(&run))
         rc = ts_err_set(err, TS_EINPUT, "run %lld stored no report rows", (long long)id);
     else
         report_md_stored(stdout, &run);
@@ -297,11 +299,11 @@ int cli_cmd_report(int argc, char **argv)
         rc = store_each_metric(db, p.id, print_metric_json, &n, &err);
         if (!rc)
             fputs(n ? "\n  ]}\n" : "]}\n", stdout);
-    } else if (is_md && strcmp(p.kind, "measure") != 0 &&
-               (rc = render_md(db, p.id, &err)) != TS_EINPUT) {
+    } else if (is_md && (rc = render_md(db, p.id, &err)) != TS_EINPUT) {
         /* rendered from the stored run as it wrote its report.md (or a database failure) */
     } else {
-        /* html, a measure run, or a run stored before schema 6: the file the run wrote */
+        /* html, or a run that stored no report rows (before schema 6; a measure run before
+         * its report rows): the file the run wrote */
         rc = 0;
         ts_err_clear(&err);
         char path[4200];

@@ -1,16 +1,17 @@
 /* measure: `tokensim measure`: runs the engine's models on this machine through the timing
  * harness with a power meter, probes the machine's ceilings and idle power, and turns the
- * results into `measurements` rows and machine metrics for the store, a Markdown report and
- * JSON. It does not open the database itself (sim/cli/runner.c does) and prints nothing. */
+ * results into `measurements` rows and the rows the measure report is rendered from
+ * (msr_record). It does not open the database itself (sim/cli/runner.c does), writes no
+ * report (sim/render/report_measure.c does, from the stored run) and prints nothing. */
 #ifndef TS_SIM_MEASURE_H
 #define TS_SIM_MEASURE_H
 
 #include <stdint.h>
-#include <stdio.h>
 
 #include "models/measure/harness.h"
 #include "models/measure/meter.h"
 #include "models/measure/probe.h"
+#include "sim/cli/validate.h"
 #include "sim/store/store.h"
 
 #define MSR_MAX_MODELS 16
@@ -82,22 +83,37 @@ int msr_run(const MsrPlan *plan, MsrResult *out, TsErr *err);
  * rows must hold 2 × r->n_runs. Returns the count. */
 int msr_rows(const MsrResult *r, StoreMeasurementRow *rows);
 
-/* Metrics of a result for table `metrics`: the machine's (fleet "-"): bandwidth_gb_s,
- * fp32_gflops, idle_w (with its band), measure_threads; then per reduced precision measured
- * (fleet "MODEL PREC KV PREC") logit_max_abs_diff, logit_mean_abs_diff (logit) and
- * greedy_agreement (share) against fp32. rows must hold MSR_MAX_METRICS; returns the count. */
-#define MSR_MACHINE_METRICS 6
-#define MSR_MAX_METRICS (MSR_MACHINE_METRICS + 3 * MSR_MAX_MODELS * PREC_COUNT)
-int msr_machine_metrics(const MsrResult *r, StoreMetricRow *rows);
+/* Everything a measure run stores besides its measurement and validation rows, so that its
+ * report is rendered from the stored run (sim/render/report_measure.c):
+ * - inputs, fleet "-": part "meter" energy_source (text) and modeled (0 or 1); part "validate"
+ *   eff_compute, eff_memory, eff_prefill (vo: what the validation rows were predicted with);
+ * - inputs, fleet MODEL, part "model": layers, d_model, vocab, experts, and a MoE model's
+ *   dense_twin (text: the first measured dense model of the same depth, width and vocabulary);
+ * - inputs, fleet "MODEL PREC KV PREC", part "accuracy": model, precision, kv_precision (text)
+ *   and positions compared;
+ * - notes "meter_note" (why no hardware meter was read) and "cpu_power" (the modeled meter's
+ *   catalog row), when the result has them;
+ * - metrics, part "machine": fleet "-" bandwidth_gb_s, fp32_gflops, idle_w, idle_low_w,
+ *   idle_high_w, measure_threads; fleet "MODEL PREC KV PREC" logit_max_abs_diff,
+ *   logit_mean_abs_diff (logit), greedy_agreement (share) against fp32;
+ * - metrics, part "measure", fleet store_measurement_label of a run: experts_per_layer (distinct
+ *   routed experts per MoE layer and decode step) and, for MTP runs, roofline_tok_s (decode at
+ *   this run's ceilings with vo).
+ * Strings are borrowed from r, configs and out. */
+#define MSR_MAX_METRICS (6 + 3 * MSR_MAX_MODELS * PREC_COUNT + 2 * MSR_MAX_ROWS)
+#define MSR_MAX_INPUTS (5 + 5 * MSR_MAX_MODELS + 4 * MSR_MAX_MODELS * PREC_COUNT)
+typedef struct {
+    StoreNoteRow notes[2];
+    int n_notes;
+    StoreInputRow inputs[MSR_MAX_INPUTS];
+    int n_inputs;
+    StoreMetricRow metrics[MSR_MAX_METRICS];
+    int n_metrics;
+    char labels[MSR_MAX_ROWS][STORE_LABEL_MAX]; /* the fleets of the part "measure" rows */
+} MsrRecord;
 
-/* Writes the measure report (Markdown) to f. */
-void msr_write_md(FILE *f, const MsrResult *r, int64_t run_id, const char *machine_json);
-
-/* Writes the dense/MoE comparison: each MoE model of the run beside the dense model of the same
- * depth, width and vocabulary (configs: the models measured), per batch. */
-void msr_write_pairs_md(FILE *f, const MsrResult *r, const EngineConfig *configs, int n_cfg);
-
-/* Writes the result as one JSON object to f. */
-void msr_write_json(FILE *f, const MsrResult *r, int64_t run_id, const char *machine_json);
+/* Fills out (large: allocate it) from r; configs (n_cfg): the models measured. */
+void msr_record(const MsrResult *r, const EngineConfig *configs, int n_cfg,
+                const ValOptions *vo, MsrRecord *out);
 
 #endif

@@ -162,34 +162,6 @@ int runner_record_shard(const Scenario *s, const ShardRun *r, const RunnerOption
     return rc;
 }
 
-/* Writes one report file of a measure run through a temporary name. */
-static int write_measure_file(const char *dir, const char *name, const MsrResult *r,
-                              const EngineConfig *configs, int n_cfg, int64_t run_id,
-                              const char *machine_json, const ValRow *val, int n_val,
-                              const ValOptions *vo, TsErr *err)
-{
-    char tmp[4200], final[4200];
-    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
-    snprintf(final, sizeof final, "%s/%s", dir, name);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return ts_err_set(err, TS_EIO, "cannot write %s", tmp);
-    if (strcmp(name, "report.md") == 0) {
-        msr_write_md(f, r, run_id, machine_json);
-        msr_write_pairs_md(f, r, configs, n_cfg);
-        if (n_val > 0)
-            val_write_md(f, val, n_val, vo);
-    } else {
-        msr_write_json(f, r, run_id, machine_json);
-    }
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad || rename(tmp, final) != 0) {
-        remove(tmp);
-        return ts_err_set(err, TS_EIO, "cannot write %s (disk full?)", final);
-    }
-    return 0;
-}
-
 int runner_record_measure(const MsrResult *r, const EngineConfig *configs, int n_cfg,
                           const char *machine_json, const RunnerOptions *opt, RunnerResult *out,
                           TsErr *err)
@@ -214,34 +186,36 @@ int runner_record_measure(const MsrResult *r, const EngineConfig *configs, int n
     StoreMeasurementRow *rows = calloc((size_t)(2 * r->n_runs + 1), sizeof *rows);
     ValRow *val = calloc((size_t)(2 * r->n_runs + 1), sizeof *val);
     StoreValidationRow *vrows = calloc((size_t)(2 * r->n_runs + 1), sizeof *vrows);
-    StoreMetricRow machine[MSR_MAX_METRICS];
-    int rc = rows && val && vrows ? 0 : ts_err_set(err, TS_ENOMEM, "out of memory");
+    MsrRecord *rec = calloc(1, sizeof *rec);
+    int rc = rows && val && vrows && rec ? 0 : ts_err_set(err, TS_ENOMEM, "out of memory");
     /* the closed loop: the roofline's prediction of every measured preset, from this run's own
      * ceilings, in the report and the validation table */
     ValOptions vo = {0.5, 0.7, 0.5};
     int n = rc ? 0 : msr_rows(r, rows);
     int n_val = rc ? 0 : val_predict(rows, n, r->compute.best, r->bandwidth.best, &vo, val);
-    if (!rc)
+    if (!rc) {
         val_store_rows(val, n_val, vrows);
-    if (!rc)
+        msr_record(r, configs, n_cfg, &vo, rec);
         rc = report_make_dir(opt->out_root, "measure", run_id, out->out_dir,
                              (int)sizeof out->out_dir, err);
+    }
     if (!rc)
         rc = store_run_set_out_dir(db, run_id, out->out_dir, err);
-    if (!rc)
-        rc = write_measure_file(out->out_dir, "report.md", r, configs, n_cfg, run_id,
-                                machine_json, val, n_val, &vo, err);
-    if (!rc)
-        rc = write_measure_file(out->out_dir, "results.json", r, configs, n_cfg, run_id,
-                                machine_json, val, n_val, &vo, err);
     if (!rc) {
-        int nm = msr_machine_metrics(r, machine);
-        StoreResults res = {.metrics = machine,
-                            .n_metrics = nm,
+        /* report.md, metrics.csv and results.json rendered from the run as stored, inside the
+         * transaction */
+        StoreResults res = {.metrics = rec->metrics,
+                            .n_metrics = rec->n_metrics,
                             .measurements = rows,
                             .n_measurements = n,
                             .validation = vrows,
-                            .n_validation = n_val};
+                            .n_validation = n_val,
+                            .inputs = rec->inputs,
+                            .n_inputs = rec->n_inputs,
+                            .notes = rec->notes,
+                            .n_notes = rec->n_notes,
+                            .then = render_stored,
+                            .then_ctx = out->out_dir};
         rc = store_run_finish_all(db, run_id, &res, err);
     }
     if (rc) {
@@ -253,6 +227,7 @@ int runner_record_measure(const MsrResult *r, const EngineConfig *configs, int n
     free(rows);
     free(val);
     free(vrows);
+    free(rec);
     store_close(db);
     return rc;
 }

@@ -53,9 +53,12 @@ int runner_record(Scenario *s, const FleetResult *results, const ServeFleet *ser
 int runner_record_shard(const Scenario *s, const ShardRun *r, const RunnerOptions *opt,
                         RunnerResult *out, TsErr *err);
 
-/* Stores a measure run (its measurements and machine metrics) and writes its report folder
- * DIR/measure-<id>/ (report.md, results.json). configs: the models measured, for the
- * dense/MoE comparison. machine_json goes into runs.machine. */
+/* Stores a measure run (its measurements, the roofline's validation rows and what msr_record
+ * lays out) and `done` in one transaction, inside which report.md, metrics.csv and
+ * results.json of its folder DIR/measure-<id>/ are rendered from the stored run; then the
+ * plots and report.html (runner_render). configs: the models measured (their shapes and the
+ * dense/MoE pairs). machine_json goes into runs.machine. A failure before `done` marks the
+ * run failed. */
 int runner_record_measure(const MsrResult *r, const EngineConfig *configs, int n_cfg,
                           const char *machine_json, const RunnerOptions *opt, RunnerResult *out,
                           TsErr *err);

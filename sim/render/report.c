@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sim/render/report_measure.h"
 #include "sim/render/report_serving.h"
 #include "sim/text/text.h"
 
@@ -822,12 +823,18 @@ void report_csv(FILE *f, const StoredRun *r, int digits)
     write_csv_part(f, r, "serve", digits);
     write_csv_part(f, r, "compare", digits);
     write_csv_part(f, r, "question", digits);
+    write_csv_part(f, r, "machine", digits);
+    write_csv_part(f, r, "measure", digits);
 }
 
 void report_md(FILE *f, const StoredRun *r, int show_run_id)
 {
     if (report_serving_run(r)) {
         report_serving_md(f, r);
+        return;
+    }
+    if (report_measure_run(r)) {
+        report_measure_md(f, r);
         return;
     }
     write_md(f, r, show_run_id);
@@ -862,5 +869,13 @@ int report_write_run(const char *dir, const StoredRun *r, TsErr *err)
     if (!f)
         return err->code;
     report_csv(f, r, csv_digits);
-    return commit_file(f, tmp, dir, "metrics.csv", err);
+    if (commit_file(f, tmp, dir, "metrics.csv", err))
+        return err->code;
+    if (!report_measure_run(r))
+        return 0;
+    f = open_tmp(dir, "results.json", tmp, sizeof tmp, err);
+    if (!f)
+        return err->code;
+    report_measure_json(f, r);
+    return commit_file(f, tmp, dir, "results.json", err);
 }

@@ -1,7 +1,8 @@
-/* report: writes a scenario run's report into its output folder: report.md (the scenario,
- * every input used with where it came from, a table per fleet with units, warnings, catalog
- * sources) and metrics.csv (written with libcsv), from the stored run alone. Files are written
- * under a temporary name and renamed. Plots and HTML come later. It computes nothing. */
+/* report: writes a run's report into its output folder: report.md (a scenario run's: the
+ * scenario, every input used with where it came from, a table per fleet with units, warnings,
+ * catalog sources; serving and measure runs: report_serving, report_measure) and metrics.csv
+ * (written with libcsv), from the stored run alone. Files are written under a temporary name
+ * and renamed. Plots and HTML come later. It computes nothing. */
 #ifndef TS_SIM_REPORT_H
 #define TS_SIM_REPORT_H
 
@@ -20,8 +21,9 @@ int report_make_dir(const char *out_root, const char *scenario_path, int64_t run
 /* Writes report.md and metrics.csv of the stored run r into dir: the scenario, a summary, the
  * Monte Carlo percentiles, optimizer, warnings, workload, a section per fleet with every input
  * and where it came from, catalog rows used, then Sweep and Comparison sections when the run
- * has them. The run says how it renders: a reproducible run (the gallery) leaves its id out
- * and prints metrics.csv to 6 significant figures, others show the id and print 10. */
+ * has them (a serving run: report_serving.h; a measure run: report_measure.h, plus its
+ * results.json). The run says how it renders: a reproducible run (the gallery) leaves its id
+ * out and prints metrics.csv to 6 significant figures, others show the id and print 10. */
 int report_write_run(const char *dir, const StoredRun *r, TsErr *err);
 
 /* The same report.md written to a stream (tokensim report RUN), as report_write_run writes it;

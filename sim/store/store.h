@@ -61,6 +61,15 @@ typedef struct {
     double tokens_per_step;    /* decode tokens per main-model step; <= 0: NULL */
 } StoreMeasurementRow;
 
+/* The name a measure run gives one measured configuration where a table keys by fleet (its
+ * metric rows of part "measure"): "MODEL PREC KV PREC batch B", then " MTP D" and " forced A"
+ * when they apply (kv_precision NULL: fp32; mtp_accept_forced < 0: not forced). The writer and
+ * the report build it with this one function, so the two always agree. Into buf (size bytes). */
+#define STORE_LABEL_MAX 160
+void store_measurement_label(char *buf, int size, const char *model, const char *precision,
+                             const char *kv_precision, int batch, int mtp_depth,
+                             double mtp_accept_forced);
+
 /* One row of table `validation`: the roofline's prediction for a measured configuration. */
 typedef struct {
     const char *model;

@@ -141,6 +141,18 @@ static int store_insert_metrics(Store *s, int64_t run_id, const StoreMetricRow *
     return code;
 }
 
+void store_measurement_label(char *buf, int size, const char *model, const char *precision,
+                             const char *kv_precision, int batch, int mtp_depth,
+                             double mtp_accept_forced)
+{
+    int n = snprintf(buf, (size_t)size, "%s %s KV %s batch %d", model, precision,
+                     kv_precision ? kv_precision : "fp32", batch);
+    if (mtp_depth > 0 && n >= 0 && n < size)
+        n += snprintf(buf + n, (size_t)(size - n), " MTP %d", mtp_depth);
+    if (mtp_depth > 0 && mtp_accept_forced >= 0 && n >= 0 && n < size)
+        snprintf(buf + n, (size_t)(size - n), " forced %g", mtp_accept_forced);
+}
+
 static int store_insert_measurements(Store *s, int64_t run_id, const StoreMeasurementRow *rows,
                                      int n, TsErr *err)
 {

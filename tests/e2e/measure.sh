@@ -61,6 +61,52 @@ grep -q "| dense-15m | moe-15m-total | 3 |" "$TMP/out/measure-1/report.md" ||
     addwhy "no dense-15m / moe-15m-total row at batch 3"
 report "the report puts each MoE preset beside its dense twin"
 
+# table_matches_rows DB RUN REPORT: every row of the report's measurement table (in order) is
+# the run's measurements row of the same rank: model, phase, batch and threads equal; tokens/s,
+# TTFT or TPOT, GFLOP/s, J/token with its band and net J/token within the 4 figures printed.
+table_matches_rows() {
+    sqlite3 -separator '|' "$1" "select model, phase, batch, threads, tokens * 1.0 / seconds,
+        case phase when 'prefill' then seconds / batch * 1e3
+                   else seconds / (tokens / batch) * 1e3 end,
+        energy_j / tokens, energy_low_j / tokens, energy_high_j / tokens, energy_net_j / tokens,
+        flops / seconds / 1e9 from measurements where run_id = $2 order by rowid" >"$TMP/rows"
+    awk '/^\| model \| run \| phase \|/ { t = 1; next } t && /^\|---/ { next }
+         t && !/^\|/ { exit } t { print }' "$3" >"$TMP/table"
+    awk -F'|' -v rows="$TMP/rows" '
+    function near(a, b,  d) { gsub(/,/, "", a); d = a - b; if (d < 0) d = -d; if (b < 0) b = -b
+        return a != "" && d <= 1e-3 * b }
+    {
+        if ((getline line < rows) <= 0) { print "more table rows than measurements"; bad = 1; exit }
+        split(line, m, "|")
+        for (i = 2; i <= NF; i++) gsub(/^ +| +$/, "", $i)
+        split($12, jb, /[ ()]+/)
+        ms = $4 == "prefill" ? $8 : $9
+        if ($2 != m[1] || $4 != m[2] || $5 != m[3] || $6 != m[4] || !near($7, m[5]) ||
+            !near(ms, m[6]) || !near($10, m[11]) || !near(jb[1], m[7]) || !near(jb[2], m[8]) ||
+            !near(jb[4], m[9]) || !near($13, m[10]))
+            { print "table row " NR ": " $0 " / stored " line; bad = 1 }
+        n++
+    }
+    END { if (!bad && (getline line < rows) > 0) { print "fewer table rows than measurements"; bad = 1 }
+          if (n == 0) print "no measurement table"
+          exit bad || n == 0 }' "$TMP/table"
+}
+
+why=
+"$TS" report --db "$DB" 1 >"$TMP/r.md" 2>"$TMP/e" || addwhy "report: exit status $?: $(head -c 300 "$TMP/e")"
+cmp -s "$TMP/r.md" "$m/report.md" || addwhy "tokensim report 1 differs from measure-1/report.md: $(diff "$TMP/r.md" "$m/report.md" | head -5)"
+out=$(table_matches_rows "$DB" 1 "$m/report.md") || addwhy "$out"
+# the MoE decode rows show the experts touched that the run stored
+ex=$(q "select value from metrics where run_id = 1 and part = 'measure' and
+        metric = 'experts_per_layer' and fleet = 'moe-15m-total fp32 KV fp32 batch 3'")
+cell=$(awk -F' [|] ' '/^[|] moe-15m-total [|] fp32 [|] decode [|] 3 [|]/ { sub(/ [|]$/, "", $NF); print $NF }' "$m/report.md")
+awk -v a="$cell" -v b="$ex" 'BEGIN { exit !(a != "" && b != "" && a - b <= 0.005 && b - a <= 0.005) }' ||
+    addwhy "experts/layer of moe-15m-total batch 3 is '$cell', stored '$ex'"
+[ "$(q "select text from run_inputs where run_id = 1 and fleet = 'moe-15m-total' and
+        key = 'dense_twin'")" = dense-15m ] || addwhy "no stored dense twin of moe-15m-total"
+grep -q '"bandwidth_gb_s",' "$m/metrics.csv" || addwhy "metrics.csv lacks the machine rows"
+report "a measure run's report.md is rendered from the stored run: report 1 prints it, its table is the rows"
+
 why=
 "$TS" measure --model dense-15m --prompt 8 --gen 2 --batch 1 --repeat 1 --json --db "$DB" \
     --out "$TMP/out" >"$TMP/j.json" 2>"$TMP/e" || addwhy "exit status $?: $(head -c 300 "$TMP/e")"
@@ -68,6 +114,8 @@ why=
     addwhy "--json output does not parse: $(head -c 200 "$TMP/j.json")"
 [ "$(sqlite3 :memory: "select json_array_length(readfile('$TMP/j.json'), '\$.measurements')")" = 2 ] ||
     addwhy "--json does not hold 2 measurements"
+cmp -s "$TMP/j.json" "$TMP/out/measure-2/results.json" ||
+    addwhy "--json differs from measure-2/results.json"
 report "--json prints JSON that parses"
 
 cat >"$TMP/here.ini" <<'INI'
@@ -151,6 +199,8 @@ tps=$(pq "select round(tokens_per_step, 3) from measurements where precision = '
         mtp_accept_forced is null and mtp_accept_measured between 0 and 1")" -eq 2 ] ||
     addwhy "the unforced MTP rows do not record a measured acceptance"
 r="$TMP/pout/measure-1/report.md"
+"$TS" report --db "$P" 1 | cmp -s - "$r" || addwhy "tokensim report differs from the MTP run's report.md"
+out=$(table_matches_rows "$P" 1 "$r") || addwhy "$out"
 grep -q "## Precision: fp32 against bf16 against int8" "$r" || addwhy "no precision section"
 grep -q "greedy agreement" "$r" || addwhy "no accuracy table"
 grep -q "## Multi-token prediction" "$r" || addwhy "no MTP section"
