@@ -180,18 +180,11 @@ const char *report_key_unit(const char *key)
     return "";
 }
 
-/* The stored value of a fleet's metric, NaN when absent or NULL. */
-static double metric_num(const StoredRun *r, const char *fleet, const char *metric)
-{
-    const StoredMetric *m = store_run_metric(r, fleet, metric);
-    return m && m->has_value ? m->value : NAN;
-}
-
 /* The stored value of a fleet's metric formatted, or "n/a" when absent or NULL. */
 static const char *metric_cell(const StoredRun *r, const char *fleet, const char *metric, char *buf,
                                int size)
 {
-    return txt_fmt(metric_num(r, fleet, metric), buf, size);
+    return txt_fmt(store_run_metric_num(r, fleet, metric), buf, size);
 }
 
 void report_md_input_row(FILE *f, const StoredInput *in)
@@ -234,13 +227,6 @@ static const char *const SUMMARY[] = {
     "chips",       "utilization_needed", "usd_per_m_output",  "usd_per_m_input",
     "usd_per_day", "j_per_output_token", "facility_power_kw", "gross_margin",
 };
-
-/* A number input of the run ("-" fleet unless given), or NAN. */
-static double input_num(const StoredRun *r, const char *fleet, const char *part, const char *key)
-{
-    const StoredInput *in = store_run_input(r, fleet, part, key);
-    return in && in->has_value ? in->value : NAN;
-}
 
 /* Whether metric is one of the run's Monte Carlo percentile metrics. */
 static int is_pct_metric(const StoredRun *r, const char *metric)
@@ -313,8 +299,8 @@ static void write_mc(FILE *f, const StoredRun *r)
     fprintf(f,
             "\nMonte Carlo: %.0f samples (seed %lld); values are sample means, with "
             "P5 to P95 where shown; %.0f draws were clamped into their keys' valid ranges.",
-            input_num(r, "-", "montecarlo", "samples"), (long long)r->seed,
-            input_num(r, "-", "montecarlo", "clamped"));
+            store_run_input_num(r, "-", "montecarlo", "samples"), (long long)r->seed,
+            store_run_input_num(r, "-", "montecarlo", "clamped"));
     for (int i = 0; i < r->n_fleets; i++)
         if (r->fleets[i].failed_samples > 0) {
             fputs(" Fleet ", f);
@@ -346,8 +332,8 @@ static void write_optimizer(FILE *f, const StoredRun *r)
     report_md_text(f, fleet && fleet->text ? fleet->text : "");
     fprintf(f, " with each chip, sized for the workload, ranked by %s",
             objective && objective->text ? objective->text : "");
-    double cap = input_num(r, "-", "optimize", "power_cap_mw");
-    double budget = input_num(r, "-", "optimize", "budget_usd_per_day");
+    double cap = store_run_input_num(r, "-", "optimize", "power_cap_mw");
+    double budget = store_run_input_num(r, "-", "optimize", "budget_usd_per_day");
     if (!isnan(cap))
         fprintf(f, "; facility power at most %s MW", txt_fmt(cap, num, sizeof num));
     if (!isnan(budget))
@@ -471,31 +457,31 @@ static void write_serving(FILE *f, const StoredRun *r, const char *fleet)
     if (!rep || strcmp(rep->part, "serve") != 0)
         return;
     char a[32], b[32], c[32], d[32];
-    int sized = metric_num(r, fleet, "sized_at_peak_hour") > 0;
+    int sized = store_run_metric_num(r, fleet, "sized_at_peak_hour") > 0;
     fprintf(f, "Serving under load (simulated, `[traffic]`): %s replica%s of %s chip%s",
-            txt_fmt(metric_num(r, fleet, "replicas"), a, 32),
-            metric_num(r, fleet, "replicas") == 1 ? "" : "s",
-            txt_fmt(metric_num(r, fleet, "chips_per_instance"), b, 32),
-            metric_num(r, fleet, "chips_per_instance") == 1 ? "" : "s");
-    if (metric_num(r, fleet, "prefill_replicas") > 0)
+            txt_fmt(store_run_metric_num(r, fleet, "replicas"), a, 32),
+            store_run_metric_num(r, fleet, "replicas") == 1 ? "" : "s",
+            txt_fmt(store_run_metric_num(r, fleet, "chips_per_instance"), b, 32),
+            store_run_metric_num(r, fleet, "chips_per_instance") == 1 ? "" : "s");
+    if (store_run_metric_num(r, fleet, "prefill_replicas") > 0)
         fprintf(f, " plus %s prefill replicas",
-                txt_fmt(metric_num(r, fleet, "prefill_replicas"), c, 32));
+                txt_fmt(store_run_metric_num(r, fleet, "prefill_replicas"), c, 32));
     if (sized)
         fprintf(f,
                 ", the fewest whose TTFT and TPOT meet the SLOs over the peak hour (there: "
                 "TTFT %s ms, TPOT %s ms at the SLO percentile, busy %s)",
-                txt_fmt(metric_num(r, fleet, "peak_hour_ttft_at_slo_ms"), a, 32),
-                txt_fmt(metric_num(r, fleet, "peak_hour_tpot_at_slo_ms"), b, 32),
-                txt_fmt(metric_num(r, fleet, "peak_hour_busy_share"), c, 32));
+                txt_fmt(store_run_metric_num(r, fleet, "peak_hour_ttft_at_slo_ms"), a, 32),
+                txt_fmt(store_run_metric_num(r, fleet, "peak_hour_tpot_at_slo_ms"), b, 32),
+                txt_fmt(store_run_metric_num(r, fleet, "peak_hour_busy_share"), c, 32));
     else
         fputs(" (set by `replicas`)", f);
     fprintf(f,
             ". Over the window: %s requests, busy share %s, mean batch %s, SLO attainment %s; "
             "the chips are paid for all day.\n\n",
-            txt_fmt(metric_num(r, fleet, "requests"), a, 32),
-            txt_fmt(metric_num(r, fleet, "busy_share"), b, 32),
-            txt_fmt(metric_num(r, fleet, "mean_batch"), c, 32),
-            txt_fmt(metric_num(r, fleet, "slo_attainment"), d, 32));
+            txt_fmt(store_run_metric_num(r, fleet, "requests"), a, 32),
+            txt_fmt(store_run_metric_num(r, fleet, "busy_share"), b, 32),
+            txt_fmt(store_run_metric_num(r, fleet, "mean_batch"), c, 32),
+            txt_fmt(store_run_metric_num(r, fleet, "slo_attainment"), d, 32));
     fputs("| latency | P50 | P90 | P99 | unit |\n|---|---:|---:|---:|---|\n", f);
     static const char *const L[] = {"ttft", "tpot", "itl", "e2e"};
     for (int k = 0; k < 4; k++) {
@@ -503,9 +489,10 @@ static void write_serving(FILE *f, const StoredRun *r, const char *fleet)
         snprintf(n50, sizeof n50, "%s_p50_ms", L[k]);
         snprintf(n90, sizeof n90, "%s_p90_ms", L[k]);
         snprintf(n99, sizeof n99, "%s_p99_ms", L[k]);
-        fprintf(f, "| %s | %s | %s | %s | ms |\n", L[k], txt_fmt(metric_num(r, fleet, n50), a, 32),
-                txt_fmt(metric_num(r, fleet, n90), b, 32),
-                txt_fmt(metric_num(r, fleet, n99), c, 32));
+        fprintf(f, "| %s | %s | %s | %s | ms |\n", L[k],
+                txt_fmt(store_run_metric_num(r, fleet, n50), a, 32),
+                txt_fmt(store_run_metric_num(r, fleet, n90), b, 32),
+                txt_fmt(store_run_metric_num(r, fleet, n99), c, 32));
     }
     fputc('\n', f);
 }
@@ -520,21 +507,22 @@ static void write_calibrated(FILE *f, const StoredRun *r, const char *fleet)
     const StoredInput *prec = store_run_input(r, fleet, "calibration", "precision");
     const StoredInput *kv = store_run_input(r, fleet, "calibration", "kv_precision");
     char a[32], b[32], c[32];
-    int threads = (int)input_num(r, fleet, "calibration", "threads");
+    int threads = (int)store_run_input_num(r, fleet, "calibration", "threads");
     fprintf(f,
             "Calibrated step model: calibration %.0f (`tokensim calibrate` on measure run %.0f: "
             "%s weights, KV %s, %d thread%s; held-out median |error| %s%%), the engine's "
             "closed forms for this preset timed by it: decode batch %.0f (the fastest of 1 to "
             "%.0f within the TPOT SLO), a step %s ms; one prompt prefilled in %s ms. Predicted, "
             "not measured.\n\n",
-            input_num(r, fleet, "calibration", "id"), input_num(r, fleet, "calibration", "run_id"),
+            store_run_input_num(r, fleet, "calibration", "id"),
+            store_run_input_num(r, fleet, "calibration", "run_id"),
             prec && prec->text ? prec->text : "?", kv && kv->text ? kv->text : "?", threads,
             threads == 1 ? "" : "s",
-            txt_fmt(100 * input_num(r, fleet, "calibration", "test_median_err"), a, 32),
-            input_num(r, fleet, "calibration", "batch"),
-            input_num(r, fleet, "calibration", "max_batch"),
-            txt_fmt(input_num(r, fleet, "calibration", "tpot_ms"), b, 32),
-            txt_fmt(input_num(r, fleet, "calibration", "ttft_ms"), c, 32));
+            txt_fmt(100 * store_run_input_num(r, fleet, "calibration", "test_median_err"), a, 32),
+            store_run_input_num(r, fleet, "calibration", "batch"),
+            store_run_input_num(r, fleet, "calibration", "max_batch"),
+            txt_fmt(store_run_input_num(r, fleet, "calibration", "tpot_ms"), b, 32),
+            txt_fmt(store_run_input_num(r, fleet, "calibration", "ttft_ms"), c, 32));
 }
 
 static void write_fleet(FILE *f, const StoredRun *r, const StoredFleet *fl, int mc)
@@ -552,21 +540,22 @@ static void write_fleet(FILE *f, const StoredRun *r, const StoredFleet *fl, int 
     for (int i = 0; i < r->n_deployments; i++)
         searched |= strcmp(r->deployments[i].fleet, fl->fleet) == 0;
     if (fl->bound) {
-        int cpi = (int)input_num(r, fl->fleet, "roofline", "chips_per_instance");
-        fprintf(f,
-                "Roofline: %d chip%s per instance%s, batch %d (bound: %s; memory holds "
-                "%d), decode step %s ms = max(compute %s, memory %s) + communication %s "
-                "+ overhead.\n\n",
-                cpi, cpi == 1 ? "" : "s",
-                store_run_input(r, fl->fleet, "fleet", "chips_per_instance") ? ""
-                : searched ? " (chosen by the deployment search below)"
-                           : " (the fewest that hold the weights and meet the TTFT SLO)",
-                (int)input_num(r, fl->fleet, "roofline", "batch"), fl->bound,
-                (int)input_num(r, fl->fleet, "roofline", "max_batch_memory"),
-                txt_fmt(input_num(r, fl->fleet, "roofline", "step_ms"), num, sizeof num),
-                txt_fmt(input_num(r, fl->fleet, "roofline", "compute_ms"), num2, sizeof num2),
-                txt_fmt(input_num(r, fl->fleet, "roofline", "memory_ms"), num3, sizeof num3),
-                txt_fmt(input_num(r, fl->fleet, "roofline", "comm_ms"), num4, sizeof num4));
+        int cpi = (int)store_run_input_num(r, fl->fleet, "roofline", "chips_per_instance");
+        fprintf(
+            f,
+            "Roofline: %d chip%s per instance%s, batch %d (bound: %s; memory holds "
+            "%d), decode step %s ms = max(compute %s, memory %s) + communication %s "
+            "+ overhead.\n\n",
+            cpi, cpi == 1 ? "" : "s",
+            store_run_input(r, fl->fleet, "fleet", "chips_per_instance") ? ""
+            : searched ? " (chosen by the deployment search below)"
+                       : " (the fewest that hold the weights and meet the TTFT SLO)",
+            (int)store_run_input_num(r, fl->fleet, "roofline", "batch"), fl->bound,
+            (int)store_run_input_num(r, fl->fleet, "roofline", "max_batch_memory"),
+            txt_fmt(store_run_input_num(r, fl->fleet, "roofline", "step_ms"), num, sizeof num),
+            txt_fmt(store_run_input_num(r, fl->fleet, "roofline", "compute_ms"), num2, sizeof num2),
+            txt_fmt(store_run_input_num(r, fl->fleet, "roofline", "memory_ms"), num3, sizeof num3),
+            txt_fmt(store_run_input_num(r, fl->fleet, "roofline", "comm_ms"), num4, sizeof num4));
     }
     if (searched)
         write_deployments(f, r, fl->fleet);
@@ -614,12 +603,13 @@ static void write_fleet(FILE *f, const StoredRun *r, const StoredFleet *fl, int 
     md_input_rows(f, r, fl->fleet, "fleet");
     md_input_rows(f, r, fl->fleet, "chip");
     md_input_rows(f, r, fl->fleet, "model");
-    double total = input_num(r, fl->fleet, "shape", "params_total");
+    double total = store_run_input_num(r, fl->fleet, "shape", "params_total");
     if (!isnan(total)) {
         fprintf(f, "| model parameters from shape (total / active) | %s / ",
                 txt_fmt(total, num, sizeof num));
-        fprintf(f, "%s | parameters | derived |\n",
-                txt_fmt(input_num(r, fl->fleet, "shape", "params_active"), num, sizeof num));
+        fprintf(
+            f, "%s | parameters | derived |\n",
+            txt_fmt(store_run_input_num(r, fl->fleet, "shape", "params_active"), num, sizeof num));
     }
     md_input_rows(f, r, fl->fleet, "pricing");
 }
@@ -643,7 +633,7 @@ static void write_md(FILE *f, const StoredRun *r, int show_run_id)
     if (show_run_id)
         fprintf(f, "; run %lld", (long long)r->id);
     fprintf(f, "; accounting window %s h. All money in US dollars; \"window\" is that window.\n\n",
-            txt_fmt(input_num(r, "-", "scenario", "hours"), num, sizeof num));
+            txt_fmt(store_run_input_num(r, "-", "scenario", "hours"), num, sizeof num));
     write_conclusion(f, r);
     write_summary(f, r, mc);
     if (mc)
@@ -672,7 +662,7 @@ static void write_sweep_md(FILE *f, const StoredRun *r)
         return;
     const StoredSweepPoint *first = &r->sweep[0];
     int two = first->param2 != NULL;
-    long points = (long)input_num(r, "-", "sweep", "points");
+    long points = (long)store_run_input_num(r, "-", "sweep", "points");
     char b[32];
     fputs("\n## Sweep\n\nusd_per_m_output (USD/Mtok) of every fleet as ", f);
     report_md_text(f, first->param);
@@ -845,7 +835,7 @@ void report_md(FILE *f, const StoredRun *r, int show_run_id)
 /* How the run renders (part "render" of its inputs): with its id, CSV to 10 figures. */
 static int render_setting(const StoredRun *r, const char *key, int dflt)
 {
-    double v = input_num(r, "-", "render", key);
+    double v = store_run_input_num(r, "-", "render", key);
     return isnan(v) ? dflt : (int)v;
 }
 

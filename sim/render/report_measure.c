@@ -18,19 +18,6 @@ static const char *input_text(const StoredRun *r, const char *fleet, const char 
     return in && in->text ? in->text : NULL;
 }
 
-static double input_num(const StoredRun *r, const char *fleet, const char *part,
-                        const char *key)
-{
-    const StoredInput *in = store_run_input(r, fleet, part, key);
-    return in && in->has_value ? in->value : NAN;
-}
-
-static double metric(const StoredRun *r, const char *fleet, const char *name)
-{
-    const StoredMetric *m = store_run_metric(r, fleet, name);
-    return m && m->has_value ? m->value : NAN;
-}
-
 int report_measure_run(const StoredRun *r)
 {
     return input_text(r, "-", "meter", "energy_source") != NULL;
@@ -50,9 +37,9 @@ static int is_fp32(const char *prec)
 static double row_metric(const StoredRun *r, const StoredMeasurement *m, const char *name)
 {
     char label[STORE_LABEL_MAX];
-    store_measurement_label(label, sizeof label, m->model, m->precision, m->kv_precision,
-                            m->batch, m->mtp_depth, m->mtp_accept_forced);
-    return metric(r, label, name);
+    store_measurement_label(label, sizeof label, m->model, m->precision, m->kv_precision, m->batch,
+                            m->mtp_depth, m->mtp_accept_forced);
+    return store_run_metric_num(r, label, name);
 }
 
 /* Rates of one stored row. */
@@ -110,7 +97,7 @@ static void write_header(FILE *f, const StoredRun *r)
     fputs("`.\n\n**Energy source: `", f);
     txt_inert_put(f, input_text(r, "-", "meter", "energy_source"), 0);
     fprintf(f, "`.** %s\n\n",
-            input_num(r, "-", "meter", "modeled") == 1
+            store_run_input_num(r, "-", "meter", "modeled") == 1
                 ? "Every joule figure below is *modeled* from process CPU time, not measured: "
                   "no power meter could be read on this machine."
                 : "Joule figures are read from the hardware meter.");
@@ -126,11 +113,15 @@ static void write_header(FILE *f, const StoredRun *r)
         report_md_text(f, cpu->text);
         fputs("\n\n", f);
     }
-    fprintf(f, "Ceilings at %.0f threads: STREAM triad %s GB/s, FMA peak %s GFLOP/s. Idle power "
-               "%s W (band %s to %s W); net joules subtract it.\n\n",
-            metric(r, "-", "measure_threads"), num(metric(r, "-", "bandwidth_gb_s"), a),
-            num(metric(r, "-", "fp32_gflops"), b), num(metric(r, "-", "idle_w"), c),
-            num(metric(r, "-", "idle_low_w"), d), num(metric(r, "-", "idle_high_w"), e));
+    fprintf(f,
+            "Ceilings at %.0f threads: STREAM triad %s GB/s, FMA peak %s GFLOP/s. Idle power "
+            "%s W (band %s to %s W); net joules subtract it.\n\n",
+            store_run_metric_num(r, "-", "measure_threads"),
+            num(store_run_metric_num(r, "-", "bandwidth_gb_s"), a),
+            num(store_run_metric_num(r, "-", "fp32_gflops"), b),
+            num(store_run_metric_num(r, "-", "idle_w"), c),
+            num(store_run_metric_num(r, "-", "idle_low_w"), d),
+            num(store_run_metric_num(r, "-", "idle_high_w"), e));
 }
 
 static void write_table(FILE *f, const StoredRun *r)
@@ -168,11 +159,12 @@ static void write_accuracy(FILE *f, const StoredRun *r)
             continue;
         const char *label = in->fleet;
         if (!header)
-            fprintf(f, "\nAccuracy against fp32: both read the same %.0f tokens (a fixed prompt, "
-                       "then fp32's greedy continuation); logits compared at every position.\n\n"
-                       "| model | precision | KV | max abs logit difference | mean abs logit "
-                       "difference | greedy agreement |\n|---|---|---|---:|---:|---:|\n",
-                    input_num(r, label, "accuracy", "positions"));
+            fprintf(f,
+                    "\nAccuracy against fp32: both read the same %.0f tokens (a fixed prompt, "
+                    "then fp32's greedy continuation); logits compared at every position.\n\n"
+                    "| model | precision | KV | max abs logit difference | mean abs logit "
+                    "difference | greedy agreement |\n|---|---|---|---:|---:|---:|\n",
+                    store_run_input_num(r, label, "accuracy", "positions"));
         header = 1;
         const char *prec = input_text(r, label, "accuracy", "precision");
         const char *kv = input_text(r, label, "accuracy", "kv_precision");
@@ -182,9 +174,10 @@ static void write_accuracy(FILE *f, const StoredRun *r)
         report_md_text(f, prec ? prec : "");
         fputs(" | ", f);
         report_md_text(f, kv ? kv : "");
-        fprintf(f, " | %s | %s | %.1f%% |\n", num(metric(r, label, "logit_max_abs_diff"), a),
-                num(metric(r, label, "logit_mean_abs_diff"), b),
-                100.0 * metric(r, label, "greedy_agreement"));
+        fprintf(f, " | %s | %s | %.1f%% |\n",
+                num(store_run_metric_num(r, label, "logit_max_abs_diff"), a),
+                num(store_run_metric_num(r, label, "logit_mean_abs_diff"), b),
+                100.0 * store_run_metric_num(r, label, "greedy_agreement"));
     }
 }
 
@@ -194,8 +187,8 @@ static void write_precision(FILE *f, const StoredRun *r)
 {
     int reduced = 0;
     for (int i = 0; i < r->n_measurements; i++)
-        reduced |= !is_fp32(r->measurements[i].precision) ||
-                   !is_fp32(r->measurements[i].kv_precision);
+        reduced |=
+            !is_fp32(r->measurements[i].precision) || !is_fp32(r->measurements[i].kv_precision);
     if (!reduced)
         return;
     char a[32], b[32], c[32], d[32], lab[96];
@@ -219,8 +212,7 @@ static void write_precision(FILE *f, const StoredRun *r)
         fputs("| ", f);
         report_md_text(f, m->model);
         fprintf(f, " | %s | %d | %s | %s | %s | %s |\n", run_label(m, lab, sizeof lab), m->batch,
-                num(dv.tok_s, a), ref ? d : "", num(dv.bytes_per_tok, b),
-                num(dv.j_per_tok, c));
+                num(dv.tok_s, a), ref ? d : "", num(dv.bytes_per_tok, b), num(dv.j_per_tok, c));
     }
     write_accuracy(f, r);
 }
@@ -300,9 +292,9 @@ static void write_pairs(FILE *f, const StoredRun *r)
         fprintf(f, " | %d | %s / %s | %.2f | %s / %s | %.2f | %s / %s | %.2f | %.2f of %.0f |\n",
                 moe->batch, num(x.tok_s, a), num(y.tok_s, b), y.tok_s / x.tok_s,
                 num(x.j_per_tok, c), num(y.j_per_tok, d), y.j_per_tok / x.j_per_tok,
-                num(x.bytes_per_tok, e), num(y.bytes_per_tok, g),
-                y.bytes_per_tok / x.bytes_per_tok, row_metric(r, moe, "experts_per_layer"),
-                input_num(r, moe->model, "model", "experts"));
+                num(x.bytes_per_tok, e), num(y.bytes_per_tok, g), y.bytes_per_tok / x.bytes_per_tok,
+                row_metric(r, moe, "experts_per_layer"),
+                store_run_input_num(r, moe->model, "model", "experts"));
     }
 }
 
@@ -329,13 +321,14 @@ static void write_validation(FILE *f, const StoredRun *r)
         worst = e[n - 1];
         free(e);
     }
-    fprintf(f, "\n## The roofline against these measurements\n\n"
-               "Predicted from this run's probed ceilings with eff_compute %.2g, eff_memory "
-               "%.2g, eff_prefill %.2g (the scenario defaults). Median error %.0f%%, worst "
-               "%.0f%% over %d configurations.\n\n",
-            input_num(r, "-", "validate", "eff_compute"),
-            input_num(r, "-", "validate", "eff_memory"),
-            input_num(r, "-", "validate", "eff_prefill"), 100 * med, 100 * worst, n);
+    fprintf(f,
+            "\n## The roofline against these measurements\n\n"
+            "Predicted from this run's probed ceilings with eff_compute %.2g, eff_memory "
+            "%.2g, eff_prefill %.2g (the scenario defaults). Median error %.0f%%, worst "
+            "%.0f%% over %d configurations.\n\n",
+            store_run_input_num(r, "-", "validate", "eff_compute"),
+            store_run_input_num(r, "-", "validate", "eff_memory"),
+            store_run_input_num(r, "-", "validate", "eff_prefill"), 100 * med, 100 * worst, n);
     fprintf(f, "| model | phase | batch | threads | predicted tok/s | measured tok/s | error |\n"
                "|---|---|---:|---:|---:|---:|---:|\n");
     char a[32], b[32];
@@ -377,17 +370,28 @@ static void json_row(FILE *f, const StoredMeasurement *m)
     fprintf(f, ",\"mtp_depth\":%d,\"mtp_accept_forced\":", m->mtp_depth);
     txt_json_num(f, m->mtp_depth > 0 && m->mtp_accept_forced >= 0 ? m->mtp_accept_forced : NAN);
     fputs(",\"mtp_accept_measured\":", f);
-    txt_json_num(f, m->mtp_depth > 0 && m->mtp_accept_measured >= 0 ? m->mtp_accept_measured
-                                                                    : NAN);
+    txt_json_num(f, m->mtp_depth > 0 && m->mtp_accept_measured >= 0 ? m->mtp_accept_measured : NAN);
     static const char *const keys[] = {
-        "seconds",      "seconds_p10",  "seconds_p90",   "tokens_per_s",  "ttft_ms",
-        "tpot_ms",      "flops",        "gflops",        "weight_bytes",  "kv_bytes",
-        "gb_s",         "energy_j",     "energy_net_j",  "energy_low_j",  "energy_high_j",
-        "j_per_token",  "net_j_per_token"};
-    double vals[] = {m->seconds,      m->seconds_p10,   m->seconds_p90,   d.tok_s,
-                     pf ? d.ttft_ms : NAN, pf ? NAN : d.tpot_ms, m->flops, d.gflops,
-                     m->weight_bytes, m->kv_bytes,      d.gbs,            m->energy_j,
-                     m->energy_net_j, m->energy_low_j,  m->energy_high_j, d.j_per_tok,
+        "seconds",     "seconds_p10",    "seconds_p90",  "tokens_per_s", "ttft_ms",
+        "tpot_ms",     "flops",          "gflops",       "weight_bytes", "kv_bytes",
+        "gb_s",        "energy_j",       "energy_net_j", "energy_low_j", "energy_high_j",
+        "j_per_token", "net_j_per_token"};
+    double vals[] = {m->seconds,
+                     m->seconds_p10,
+                     m->seconds_p90,
+                     d.tok_s,
+                     pf ? d.ttft_ms : NAN,
+                     pf ? NAN : d.tpot_ms,
+                     m->flops,
+                     d.gflops,
+                     m->weight_bytes,
+                     m->kv_bytes,
+                     d.gbs,
+                     m->energy_j,
+                     m->energy_net_j,
+                     m->energy_low_j,
+                     m->energy_high_j,
+                     d.j_per_tok,
                      d.net_j_per_tok};
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
         fprintf(f, ",\"%s\":", keys[k]);
@@ -409,12 +413,12 @@ void report_measure_json(FILE *f, const StoredRun *r)
     fputs(",\"energy_source\":", f);
     txt_json_str(f, input_text(r, "-", "meter", "energy_source"));
     fprintf(f, ",\"modeled\":%s,\"bandwidth_gb_s\":",
-            input_num(r, "-", "meter", "modeled") == 1 ? "true" : "false");
-    txt_json_num(f, metric(r, "-", "bandwidth_gb_s"));
+            store_run_input_num(r, "-", "meter", "modeled") == 1 ? "true" : "false");
+    txt_json_num(f, store_run_metric_num(r, "-", "bandwidth_gb_s"));
     fputs(",\"fp32_gflops\":", f);
-    txt_json_num(f, metric(r, "-", "fp32_gflops"));
+    txt_json_num(f, store_run_metric_num(r, "-", "fp32_gflops"));
     fputs(",\"idle_w\":", f);
-    txt_json_num(f, metric(r, "-", "idle_w"));
+    txt_json_num(f, store_run_metric_num(r, "-", "idle_w"));
     fputs(",\"measurements\":[", f);
     for (int i = 0; i < r->n_measurements; i++) {
         if (i)

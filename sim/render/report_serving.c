@@ -15,12 +15,6 @@ int report_serving_run(const StoredRun *r)
     return r->n_served > 0 || r->n_checks > 0;
 }
 
-static double metric(const StoredRun *r, const char *fleet, const char *name)
-{
-    const StoredMetric *m = store_run_metric(r, fleet, name);
-    return m && m->has_value ? m->value : NAN;
-}
-
 static const char *num(double v, char *buf)
 {
     return isfinite(v) ? txt_fmt(v, buf, 32) : "n/a";
@@ -50,9 +44,10 @@ static void write_bench(FILE *f, const StoredRun *r)
     fputs("# serve-bench: ", f);
     report_md_text(f, fleet);
     fputs(" on this machine\n\n", f);
-    fprintf(f, "Run %lld (%s). The real engine served these requests in real time behind the "
-               "scheduler the simulator uses; every figure below is measured on this machine, "
-               "the energy with meter `",
+    fprintf(f,
+            "Run %lld (%s). The real engine served these requests in real time behind the "
+            "scheduler the simulator uses; every figure below is measured on this machine, "
+            "the energy with meter `",
             (long long)r->id, r->started_at ? r->started_at : "");
     report_md_text(f, r->n_fleets > 0 ? r->fleets[0].energy_source : "");
     fputs("` (modeled: when it says so, the joules are a model of the CPU's power, not a "
@@ -60,8 +55,7 @@ static void write_bench(FILE *f, const StoredRun *r)
           f);
     write_setup(f, r);
     fputs("## Latency\n\n| latency | P50 | P90 | P99 | unit |\n|---|---:|---:|---:|---|\n", f);
-    static const char *const L[][2] = {{"ttft", "ms"}, {"tpot", "ms"}, {"itl", "ms"},
-                                       {"e2e", "s"}};
+    static const char *const L[][2] = {{"ttft", "ms"}, {"tpot", "ms"}, {"itl", "ms"}, {"e2e", "s"}};
     static const char *const NAME[] = {"time to first token", "time per output token",
                                        "inter-token latency", "end to end"};
     for (int k = 0; k < 4; k++) {
@@ -69,8 +63,10 @@ static void write_bench(FILE *f, const StoredRun *r)
         snprintf(n50, sizeof n50, "%s_p50_%s", L[k][0], L[k][1]);
         snprintf(n90, sizeof n90, "%s_p90_%s", L[k][0], L[k][1]);
         snprintf(n99, sizeof n99, "%s_p99_%s", L[k][0], L[k][1]);
-        fprintf(f, "| %s | %s | %s | %s | %s |\n", NAME[k], num(metric(r, fleet, n50), a),
-                num(metric(r, fleet, n90), b), num(metric(r, fleet, n99), c), L[k][1]);
+        fprintf(f, "| %s | %s | %s | %s | %s |\n", NAME[k],
+                num(store_run_metric_num(r, fleet, n50), a),
+                num(store_run_metric_num(r, fleet, n90), b),
+                num(store_run_metric_num(r, fleet, n99), c), L[k][1]);
     }
     long answered = 0, preempted = 0, in_tok = 0, out_tok = 0;
     double first = INFINITY, last = 0;
@@ -87,10 +83,11 @@ static void write_bench(FILE *f, const StoredRun *r)
     fprintf(f,
             "\n## Throughput and energy\n\n| metric | value | unit |\n|---|---:|---|\n"
             "| answer tokens per second | %s | tok/s |\n| requests per second | %s | req/s |\n",
-            num(metric(r, fleet, "throughput_tok_s"), a),
-            num(metric(r, fleet, "requests_per_s"), b));
+            num(store_run_metric_num(r, fleet, "throughput_tok_s"), a),
+            num(store_run_metric_num(r, fleet, "requests_per_s"), b));
     fprintf(f, "| energy | %s | J |\n| energy per answer token | %s | J/token |\n\n",
-            num(metric(r, fleet, "energy_j"), a), num(metric(r, fleet, "j_per_token"), b));
+            num(store_run_metric_num(r, fleet, "energy_j"), a),
+            num(store_run_metric_num(r, fleet, "j_per_token"), b));
     fprintf(f,
             "## Requests\n\n%d requests arrived (the first at %s s), %ld were answered by %s s; "
             "%ld were preempted (their KV blocks taken back and recomputed) at least once. "
@@ -140,8 +137,9 @@ static void write_validation(FILE *f, const StoredRun *r)
             continue;
         fputs("## ", f);
         report_md_text(f, c->model);
-        fprintf(f, " (calibration %lld): capacity %s requests/s\n\n| rate req/s | load | "
-                   "requests |",
+        fprintf(f,
+                " (calibration %lld): capacity %s requests/s\n\n| rate req/s | load | "
+                "requests |",
                 (long long)c->calibration_id, num(c->capacity_req_s, a));
         for (int q = 0; q < NQ; q++)
             fprintf(f, " %s measured / simulated |", Q[q]);
@@ -170,9 +168,10 @@ static void write_validation(FILE *f, const StoredRun *r)
         }
         fputc('\n', f);
     }
-    double med = metric(r, "-", "median_abs_err");
-    fprintf(f, "Median |error| of the simulation over the %d figures: %s%%. The plot "
-               "`serving_validation` puts every simulated figure against its measured one.\n",
+    double med = store_run_metric_num(r, "-", "median_abs_err");
+    fprintf(f,
+            "Median |error| of the simulation over the %d figures: %s%%. The plot "
+            "`serving_validation` puts every simulated figure against its measured one.\n",
             r->n_checks, num(100 * med, a));
 }
 

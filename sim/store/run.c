@@ -560,6 +560,19 @@ const StoredMetric *store_run_metric(const StoredRun *r, const char *fleet, cons
     return NULL;
 }
 
+double store_run_metric_num(const StoredRun *r, const char *fleet, const char *metric)
+{
+    const StoredMetric *m = store_run_metric(r, fleet, metric);
+    return m && m->has_value ? m->value : NAN;
+}
+
+double store_run_input_num(const StoredRun *r, const char *fleet, const char *part,
+                           const char *key)
+{
+    const StoredInput *in = store_run_input(r, fleet, part, key);
+    return in && in->has_value ? in->value : NAN;
+}
+
 const StoredNote *store_run_note(const StoredRun *r, const char *kind, const char *fleet)
 {
     for (int i = 0; i < r->n_notes; i++)

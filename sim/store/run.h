@@ -160,4 +160,9 @@ const StoredNote *store_run_note(const StoredRun *r, const char *kind, const cha
 const StoredInput *store_run_input(const StoredRun *r, const char *fleet, const char *part,
                                    const char *key);
 
+/* The value of a metric or a numeric input, NaN when absent or NULL. */
+double store_run_metric_num(const StoredRun *r, const char *fleet, const char *metric);
+double store_run_input_num(const StoredRun *r, const char *fleet, const char *part,
+                           const char *key);
+
 #endif
