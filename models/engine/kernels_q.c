@@ -154,7 +154,7 @@ static inline __attribute__((always_inline)) int32_t load4(const unsigned char *
 /* bf16 or int8: R rows from r0 × NP panels from p0 over all of k. */
 static inline __attribute__((always_inline)) void tile_dp(const int kind, const int R,
                                                           const int NP, const PArgs *a, int r0,
-                                                          int p0)
+                                                          int p0, int pf0, int pf1)
 {
     const QMat *w = a->w;
     const long steps = kind == K_BF16 ? w->kpad / 2 : w->kpad / 4, pstride = steps * 64;
@@ -174,11 +174,11 @@ static inline __attribute__((always_inline)) void tile_dp(const int kind, const 
             wv[p] = _mm512_load_si512((const void *)(wp + p * pstride + j * 64));
             __asm__("" : "+v"(wv[p]));
         }
-        /* the first row tile of a group streams its weights from memory: fetch the next
-         * group's as it goes (past the matrix end a prefetch is harmless) */
-        if (r0 == 0)
-            for (int p = 0; p < NP; p++)
-                _mm_prefetch(wp + (NP + p) * pstride + j * 64, _MM_HINT_T0);
+        /* fetch the next group's weights as this group computes, each row tile its share of
+         * the panels so the requests spread over the group's time (past the matrix end a
+         * prefetch is harmless) */
+        for (int p = pf0; p < pf1; p++)
+            _mm_prefetch(wp + (NP + p) * pstride + j * 64, _MM_HINT_T0);
         for (int r = 0; r < R; r++) {
             __m512i xb = _mm512_set1_epi32(load4(x + r * a->ldx + 4 * j));
             for (int p = 0; p < NP; p++) {
@@ -215,7 +215,8 @@ static inline __attribute__((always_inline)) void tile_dp(const int kind, const 
  * int32 chains per panel (low and high nibbles) so the dot products do not wait on each
  * other; their sum is the same integer. */
 static inline __attribute__((always_inline)) void tile_q4(const int R, const int NP,
-                                                          const PArgs *a, int r0, int p0)
+                                                          const PArgs *a, int r0, int p0, int pf0,
+                                                          int pf1)
 {
     const QMat *w = a->w;
     const long nb = w->kpad / QT_Q4_BLOCK, pstride = nb * 256;
@@ -236,10 +237,10 @@ static inline __attribute__((always_inline)) void tile_q4(const int R, const int
             }
         for (int oc = 0; oc < 4; oc++) {
             __m512i wl[NP_MAX], wh[NP_MAX];
+            for (int p = pf0; p < pf1; p++)
+                _mm_prefetch((const char *)(wq + (NP + p) * pstride + b * 256 + oc * 64),
+                             _MM_HINT_T0);
             for (int p = 0; p < NP; p++) {
-                if (r0 == 0)
-                    _mm_prefetch((const char *)(wq + (NP + p) * pstride + b * 256 + oc * 64),
-                                 _MM_HINT_T0);
                 __m512i v = _mm512_load_si512((const void *)(wq + p * pstride + b * 256 + oc * 64));
                 wl[p] = _mm512_and_si512(v, low);
                 wh[p] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
@@ -284,41 +285,46 @@ static inline __attribute__((always_inline)) void tile_q4(const int R, const int
 #endif
 
 static inline __attribute__((always_inline)) void tile(const int kind, const int R, const int NP,
-                                                       const PArgs *a, int r0, int p0)
+                                                       const PArgs *a, int r0, int p0, int pf0,
+                                                       int pf1)
 {
+    (void)pf0;
+    (void)pf1;
 #if KQ_BF16
     if (kind == K_BF16) {
-        tile_dp(K_BF16, R, NP, a, r0, p0);
+        tile_dp(K_BF16, R, NP, a, r0, p0, pf0, pf1);
         return;
     }
 #endif
 #if KQ_VNNI
     if (kind == K_I8) {
-        tile_dp(K_I8, R, NP, a, r0, p0);
+        tile_dp(K_I8, R, NP, a, r0, p0, pf0, pf1);
         return;
     }
     if (kind == K_Q4) {
-        tile_q4(R, NP, a, r0, p0);
+        tile_q4(R, NP, a, r0, p0, pf0, pf1);
         return;
     }
 #endif
     tile_portable(kind, R, NP, a, r0, p0);
 }
 
-/* Every row of NP panels from p0, in tiles of R rows (R a compile-time constant). */
+/* Every row of NP panels from p0, in tiles of R rows (R a compile-time constant). Tile n of T
+ * prefetches panels [n NP / T, (n + 1) NP / T) of the next group. */
 static inline __attribute__((always_inline)) void rows_of(const int kind, const int R,
                                                           const int NP, const PArgs *a, int rows,
                                                           int p0)
 {
-    int r = 0;
-    for (; r + R <= rows; r += R)
-        tile(kind, R, NP, a, r, p0);
+    int r = 0, n = 0, T = (rows + R - 1) / R;
+    for (; r + R <= rows; r += R, n++)
+        tile(kind, R, NP, a, r, p0, n * NP / T, (n + 1) * NP / T);
+    int f0 = n * NP / T, f1 = NP;
     switch (rows - r) { /* at most R - 1 rows are left */
-    case 5: tile(kind, 5 < R ? 5 : 1, NP, a, r, p0); break;
-    case 4: tile(kind, 4 < R ? 4 : 1, NP, a, r, p0); break;
-    case 3: tile(kind, 3 < R ? 3 : 1, NP, a, r, p0); break;
-    case 2: tile(kind, 2 < R ? 2 : 1, NP, a, r, p0); break;
-    case 1: tile(kind, 1, NP, a, r, p0); break;
+    case 5: tile(kind, 5 < R ? 5 : 1, NP, a, r, p0, f0, f1); break;
+    case 4: tile(kind, 4 < R ? 4 : 1, NP, a, r, p0, f0, f1); break;
+    case 3: tile(kind, 3 < R ? 3 : 1, NP, a, r, p0, f0, f1); break;
+    case 2: tile(kind, 2 < R ? 2 : 1, NP, a, r, p0, f0, f1); break;
+    case 1: tile(kind, 1, NP, a, r, p0, f0, f1); break;
     default: break;
     }
 }
