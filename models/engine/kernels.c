@@ -334,6 +334,33 @@ void kern_weighted_sum(float *out, const float *p, const float *v, int ldv, int 
     kern_weighted_sum_acc(out, p, v, ldv, n_rows, n, 0);
 }
 
+#if KERN_AVX512
+/* NV (a compile-time constant) 16-lane accumulators over up to 64 columns from out, the last
+ * masked by `last`: with NV known the accumulators stay in registers (an array indexed by a
+ * run-time count is kept on the stack, and every FMA then waits on a store and a load). */
+static inline __attribute__((always_inline)) void wsum_block(const int NV, float *out,
+                                                             const float *p, const float *v,
+                                                             int ldv, int n_rows, __mmask16 last,
+                                                             int add)
+{
+    __m512 acc[4];
+    for (int j = 0; j < NV; j++)
+        acc[j] = add ? _mm512_maskz_loadu_ps(j == NV - 1 ? last : (__mmask16)0xFFFFu,
+                                             out + 16 * j)
+                     : _mm512_setzero_ps();
+    for (int t = 0; t < n_rows; t++) {
+        __m512 pt = _mm512_set1_ps(p[t]);
+        const float *vt = v + (long)t * ldv;
+        for (int j = 0; j < NV; j++)
+            acc[j] = _mm512_fmadd_ps(
+                pt, _mm512_maskz_loadu_ps(j == NV - 1 ? last : (__mmask16)0xFFFFu, vt + 16 * j),
+                acc[j]);
+    }
+    for (int j = 0; j < NV; j++)
+        _mm512_mask_storeu_ps(out + 16 * j, j == NV - 1 ? last : (__mmask16)0xFFFFu, acc[j]);
+}
+#endif
+
 void kern_weighted_sum_acc(float *out, const float *p, const float *v, int ldv, int n_rows,
                            int n, int add)
 {
@@ -341,24 +368,13 @@ void kern_weighted_sum_acc(float *out, const float *p, const float *v, int ldv, 
         int width = n - i0 < 64 ? n - i0 : 64;
 #if KERN_AVX512
         /* up to four 16-lane accumulators; the last one masked when width is not a multiple */
-        int nvec = (width + 15) / 16;
         __mmask16 last = (__mmask16)(width % 16 ? (1u << (width % 16)) - 1u : 0xFFFFu);
-        __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-                         _mm512_setzero_ps()};
-        for (int j = 0; add && j < nvec; j++)
-            acc[j] = _mm512_maskz_loadu_ps(j == nvec - 1 ? last : (__mmask16)0xFFFFu,
-                                           out + i0 + 16 * j);
-        for (int t = 0; t < n_rows; t++) {
-            __m512 pt = _mm512_set1_ps(p[t]);
-            const float *vt = v + (long)t * ldv + i0;
-            for (int j = 0; j < nvec; j++) {
-                __mmask16 m = j == nvec - 1 ? last : (__mmask16)0xFFFFu;
-                acc[j] = _mm512_fmadd_ps(pt, _mm512_maskz_loadu_ps(m, vt + 16 * j), acc[j]);
-            }
+        switch ((width + 15) / 16) {
+        case 4: wsum_block(4, out + i0, p, v + i0, ldv, n_rows, last, add); break;
+        case 3: wsum_block(3, out + i0, p, v + i0, ldv, n_rows, last, add); break;
+        case 2: wsum_block(2, out + i0, p, v + i0, ldv, n_rows, last, add); break;
+        default: wsum_block(1, out + i0, p, v + i0, ldv, n_rows, last, add); break;
         }
-        for (int j = 0; j < nvec; j++)
-            _mm512_mask_storeu_ps(out + i0 + 16 * j, j == nvec - 1 ? last : (__mmask16)0xFFFFu,
-                                  acc[j]);
 #else
         for (int i = i0; i < i0 + width; i++) {
             float acc = add ? out[i] : 0.0f;
