@@ -469,12 +469,11 @@ static void attention_task(void *ctx, int task, int thread)
             const uint16_t *k0 =
                 (const uint16_t *)cache_at(e, e->kcache, row->slot, e->layer, t0) +
                 (size_t)kvh * hd;
-            for (int t = 0; t < len; t++)
-                sc[t0 + t] = kern_dot_bf16(qh, k0 + (size_t)t * (size_t)e->KV, hd);
+            kern_scores_bf16(sc + t0, qh, k0, e->KV, len, hd);
         } else {
             const float *k0 = (const float *)cache_at(e, e->kcache, row->slot, e->layer, t0) +
                               (size_t)kvh * hd;
-            kern_matmul(sc + t0, len, qh, hd, k0, e->KV, 1, hd, 0, len);
+            kern_scores(sc + t0, qh, k0, e->KV, len, hd);
         }
     }
     for (int t = 0; t < ctx_len; t++)

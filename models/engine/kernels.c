@@ -392,6 +392,89 @@ void kern_axpy(float *y, float alpha, const float *x, int n)
         y[i] += alpha * x[i];
 }
 
+/* ---- attention scores -------------------------------------------------------------------- */
+
+#if KERN_AVX512
+/* Folds 16 accumulators at once: lane j of the result is a[j]'s lanes folded l + 8, l + 4,
+ * l + 2, l + 1 (hsum16's order, so the same bits) with 15 adds and shuffles between vectors,
+ * instead of 16 separate horizontal sums. */
+static inline __m512 fold16x16(const __m512 a[16])
+{
+    __m512 c[8], d[4], f[2];
+    for (int j = 0; j < 8; j++) /* l + 8: outputs 2j, 2j + 1 in lanes 0-7, 8-15 */
+        c[j] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * j], a[2 * j + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_f32x4(a[2 * j], a[2 * j + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    for (int j = 0; j < 4; j++) /* l + 4: outputs 4j .. 4j + 3, one per 128-bit quarter */
+        d[j] = _mm512_add_ps(_mm512_shuffle_f32x4(c[2 * j], c[2 * j + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm512_shuffle_f32x4(c[2 * j], c[2 * j + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+    for (int j = 0; j < 2; j++) { /* l + 2: quarter q holds outputs 8j + q and 8j + 4 + q */
+        __m512d x = _mm512_castps_pd(d[2 * j]), y = _mm512_castps_pd(d[2 * j + 1]);
+        f[j] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(x, y)),
+                             _mm512_castpd_ps(_mm512_unpackhi_pd(x, y)));
+    }
+    /* l + 1: lane 4q + m holds output q + 4m */
+    __m512 r = _mm512_add_ps(_mm512_shuffle_ps(f[0], f[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm512_shuffle_ps(f[0], f[1], _MM_SHUFFLE(3, 1, 3, 1)));
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    return _mm512_permutexvar_ps(order, r);
+}
+
+/* 16 bf16 or float32 values from p as float32 (masked: zeros past m). */
+static inline __m512 load_kv(const int bf16, const void *p, __mmask16 m)
+{
+    if (bf16)
+        return _mm512_castsi512_ps(
+            _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p)), 16));
+    return _mm512_maskz_loadu_ps(m, p);
+}
+
+/* sc[t] = q · k_t for t < len, 16 positions per pass: each lane chains its FMAs over the 16-wide
+ * chunks of n in order (kern_dot's and kern_dot_bf16's lanes), then the 16 are folded together.
+ * Past len the last position is recomputed (never read past it) and not stored. */
+static inline __attribute__((always_inline)) void scores16(const int bf16, float *sc,
+                                                          const float *q, const void *k,
+                                                          int ldk, int len, int n)
+{
+    const int eb = bf16 ? 2 : 4;
+    for (int t0 = 0; t0 < len; t0 += 16) {
+        int nt = len - t0 < 16 ? len - t0 : 16;
+        const char *rows[16];
+        for (int t = 0; t < 16; t++)
+            rows[t] = (const char *)k + ((long)t0 + (t < nt ? t : nt - 1)) * ldk * eb;
+        __m512 acc[16];
+        for (int t = 0; t < 16; t++)
+            acc[t] = _mm512_setzero_ps();
+        for (int c = 0; c < n; c += 16) {
+            __mmask16 m = n - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - c)) - 1u);
+            __m512 qc = _mm512_maskz_loadu_ps(m, q + c);
+            for (int t = 0; t < 16; t++)
+                acc[t] = _mm512_fmadd_ps(qc, load_kv(bf16, rows[t] + (long)c * eb, m), acc[t]);
+        }
+        _mm512_mask_storeu_ps(sc + t0, (__mmask16)((1u << nt) - 1u), fold16x16(acc));
+    }
+}
+#endif
+
+void kern_scores(float *sc, const float *q, const float *k, int ldk, int len, int n)
+{
+#if KERN_AVX512
+    scores16(0, sc, q, k, ldk, len, n);
+#else
+    for (int t = 0; t < len; t++)
+        sc[t] = kern_dot(q, k + (long)t * ldk, n);
+#endif
+}
+
+void kern_scores_bf16(float *sc, const float *q, const uint16_t *k, int ldk, int len, int n)
+{
+#if KERN_AVX512
+    scores16(1, sc, q, k, ldk, len, n);
+#else
+    for (int t = 0; t < len; t++)
+        sc[t] = kern_dot_bf16(q, k + (long)t * ldk, n);
+#endif
+}
+
 /* ---- reduced precision --------------------------------------------------------------------- */
 
 float kern_dot_bf16(const float *a, const uint16_t *b, int n)

@@ -17,6 +17,7 @@
 
 #include "models/engine/forward.h"
 #include "models/engine/kernels.h"
+#include "models/engine/quant.h"
 
 /* ---- kernels ------------------------------------------------------------------------------ */
 
@@ -102,6 +103,58 @@ static void test_dot_rmsnorm_softmax_rope_match_naive(void **state)
     float want[8] = {0, 1, 0, 1, -3, 2, 4, 5};
     for (int i = 0; i < 8; i++)
         assert_close(v[i], want[i], 0, 1e-7);
+}
+
+/* Attention scores fold 16 positions' lanes together: each score must be kern_dot's bits (and
+ * kern_dot_bf16's for a bf16 cache) for any count of positions, head size and row stride, near
+ * the double product, and nothing past the last position is written. */
+static void test_scores_are_the_dot_products_bit_for_bit_on_odd_sizes(void **state)
+{
+    (void)state;
+    uint64_t seed = 23;
+    int lens[] = {1, 7, 16, 17, 33, 4097}, ns[] = {1, 7, 33, 48, 64};
+    for (size_t a = 0; a < sizeof lens / sizeof lens[0]; a++)
+        for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++) {
+            int len = lens[a], n = ns[b], ldk = n + 5;
+            float *q = malloc(sizeof(float) * (size_t)n);
+            float *k = malloc(sizeof(float) * (size_t)len * (size_t)ldk);
+            uint16_t *kb = malloc(sizeof(uint16_t) * (size_t)len * (size_t)ldk);
+            float *sc = malloc(sizeof(float) * (size_t)(len + 1));
+            for (int i = 0; i < n; i++)
+                q[i] = frand(&seed);
+            for (int i = 0; i < len * ldk; i++) {
+                k[i] = frand(&seed);
+                kb[i] = qt_bf16(k[i]);
+            }
+            sc[len] = 42.0f;
+            kern_scores(sc, q, k, ldk, len, n);
+            for (int t = 0; t < len; t++) {
+                float want = kern_dot(q, k + (size_t)t * (size_t)ldk, n);
+                double ref = 0;
+                for (int i = 0; i < n; i++)
+                    ref += (double)q[i] * k[(size_t)t * (size_t)ldk + (size_t)i];
+                if (memcmp(&sc[t], &want, sizeof want) != 0 || fabs(sc[t] - ref) > 1e-5) {
+                    print_error("len %d n %d position %d: %.9g, kern_dot %.9g, double %.17g\n",
+                                len, n, t, sc[t], want, ref);
+                    fail();
+                }
+            }
+            assert_true(sc[len] == 42.0f);
+            kern_scores_bf16(sc, q, kb, ldk, len, n);
+            for (int t = 0; t < len; t++) {
+                float want = kern_dot_bf16(q, kb + (size_t)t * (size_t)ldk, n);
+                if (memcmp(&sc[t], &want, sizeof want) != 0) {
+                    print_error("bf16 len %d n %d position %d: %.9g, kern_dot_bf16 %.9g\n", len,
+                                n, t, sc[t], want);
+                    fail();
+                }
+            }
+            assert_true(sc[len] == 42.0f);
+            free(q);
+            free(k);
+            free(kb);
+            free(sc);
+        }
 }
 
 static void test_exp_is_within_2_ulp_and_the_same_bits_in_vector_and_scalar_form(void **state)
@@ -586,6 +639,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matmul_matches_naive_for_odd_sizes),
         cmocka_unit_test(test_dot_rmsnorm_softmax_rope_match_naive),
+        cmocka_unit_test(test_scores_are_the_dot_products_bit_for_bit_on_odd_sizes),
         cmocka_unit_test(test_exp_is_within_2_ulp_and_the_same_bits_in_vector_and_scalar_form),
         cmocka_unit_test(test_dense_forward_matches_reference),
         cmocka_unit_test(test_moe_forward_matches_reference),
