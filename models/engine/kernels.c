@@ -428,30 +428,58 @@ static inline __m512 load_kv(const int bf16, const void *p, __mmask16 m)
     return _mm512_maskz_loadu_ps(m, p);
 }
 
-/* sc[t] = q · k_t for t < len, 16 positions per pass: each lane chains its FMAs over the 16-wide
- * chunks of n in order (kern_dot's and kern_dot_bf16's lanes), then the 16 are folded together.
- * Past len the last position is recomputed (never read past it) and not stored. */
+/* One pass of 16 positions from k (rows ldkb bytes apart) for n <= 16 NV: q stays in NV
+ * registers; each position's lanes chain over q's 16-wide chunks in order (kern_dot's lanes),
+ * then the 16 are folded together. The rows 16 positions on (the next pass) are prefetched
+ * when `ahead`: the cache rows come from memory at a stride the prefetchers follow poorly. */
+static inline __attribute__((always_inline)) void scores_pass(const int bf16, const int NV,
+                                                             float *sc, const float *q,
+                                                             const char *k, long ldkb, int n,
+                                                             int ahead)
+{
+    const int eb = bf16 ? 2 : 4;
+    __m512 qv[4];
+    __mmask16 mk[4];
+    for (int c = 0; c < NV; c++) {
+        int left = n - 16 * c;
+        mk[c] = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
+        qv[c] = _mm512_maskz_loadu_ps(mk[c], q + 16 * c);
+    }
+    __m512 acc[16];
+    const char *kt = k;
+    for (int t = 0; t < 16; t++, kt += ldkb) {
+        if (ahead)
+            for (int c = 0; c < (NV * 16 * eb + 63) / 64; c++)
+                _mm_prefetch(kt + 16 * ldkb + 64 * c, _MM_HINT_T0);
+        __m512 a = _mm512_setzero_ps();
+        for (int c = 0; c < NV; c++)
+            a = _mm512_fmadd_ps(qv[c], load_kv(bf16, kt + 16 * c * eb, mk[c]), a);
+        acc[t] = a;
+    }
+    _mm512_storeu_ps(sc, fold16x16(acc));
+}
+
+/* sc[t] = q · k_t for t < len: whole passes of 16 positions while they last, the rest (and a
+ * head size over 64) one dot product at a time, the same bits either way. */
 static inline __attribute__((always_inline)) void scores16(const int bf16, float *sc,
                                                           const float *q, const void *k,
                                                           int ldk, int len, int n)
 {
-    const int eb = bf16 ? 2 : 4;
-    for (int t0 = 0; t0 < len; t0 += 16) {
-        int nt = len - t0 < 16 ? len - t0 : 16;
-        const char *rows[16];
-        for (int t = 0; t < 16; t++)
-            rows[t] = (const char *)k + ((long)t0 + (t < nt ? t : nt - 1)) * ldk * eb;
-        __m512 acc[16];
-        for (int t = 0; t < 16; t++)
-            acc[t] = _mm512_setzero_ps();
-        for (int c = 0; c < n; c += 16) {
-            __mmask16 m = n - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - c)) - 1u);
-            __m512 qc = _mm512_maskz_loadu_ps(m, q + c);
-            for (int t = 0; t < 16; t++)
-                acc[t] = _mm512_fmadd_ps(qc, load_kv(bf16, rows[t] + (long)c * eb, m), acc[t]);
+    const long ldkb = (long)ldk * (bf16 ? 2 : 4);
+    const char *kc = k;
+    int t0 = 0;
+    for (; n <= 64 && t0 + 16 <= len; t0 += 16, kc += 16 * ldkb) {
+        int ahead = t0 + 32 <= len;
+        switch ((n + 15) / 16) {
+        case 1: scores_pass(bf16, 1, sc + t0, q, kc, ldkb, n, ahead); break;
+        case 2: scores_pass(bf16, 2, sc + t0, q, kc, ldkb, n, ahead); break;
+        case 3: scores_pass(bf16, 3, sc + t0, q, kc, ldkb, n, ahead); break;
+        default: scores_pass(bf16, 4, sc + t0, q, kc, ldkb, n, ahead); break;
         }
-        _mm512_mask_storeu_ps(sc + t0, (__mmask16)((1u << nt) - 1u), fold16x16(acc));
     }
+    for (; t0 < len; t0++, kc += ldkb)
+        sc[t0] = bf16 ? kern_dot_bf16(q, (const uint16_t *)(const void *)kc, n)
+                      : kern_dot(q, (const float *)(const void *)kc, n);
 }
 #endif
 
