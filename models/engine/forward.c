@@ -337,42 +337,63 @@ static void mat_task(void *ctx, int t, int thread)
     }
 }
 
-/* Converts the rows of one job's input for its precision (a share of the rows per task). */
+/* Converts row r of a job's input for its precision. */
+static void conv_row(MatJob *m, int r)
+{
+    size_t kp = (size_t)m->w->kpad;
+    const float *x = m->x + (size_t)r * (size_t)m->ldx;
+    float *xs = (float *)m->xs;
+    switch (m->w->prec) {
+    case PREC_BF16:
+        qt_act_bf16((uint16_t *)m->xq + (size_t)r * kp, x, m->in, (int)kp);
+        break;
+    case PREC_INT8:
+        xs[r] = qt_act_u8((uint8_t *)m->xq + (size_t)r * kp, x, m->in, (int)kp);
+        break;
+    default:
+        xs[r] = qt_act_i8((int8_t *)m->xq + (size_t)r * kp,
+                          q4_sums(m) + (size_t)r * (kp / QT_Q4_BLOCK), x, m->in, (int)kp);
+        break;
+    }
+}
+
+/* The inputs of one dispatch to convert: the rows of every job that owns its conversion (the
+ * first of jobs sharing x), numbered one after another and split evenly over the tasks. */
 typedef struct {
-    MatJob *m;
+    MatJob *jobs;
+    int n_jobs;
+    int rows;  /* rows to convert in all */
     int tasks;
-} ConvJob;
+} ConvBatch;
+
+static int conv_owner(const MatJob *jobs, int j)
+{
+    return jobs[j].w->prec != PREC_FP32 && (j == 0 || jobs[j].xq != jobs[j - 1].xq);
+}
 
 static void conv_task(void *ctx, int t, int thread)
 {
     (void)thread;
-    ConvJob *c = ctx;
-    MatJob *m = c->m;
-    int r0 = (int)((long)m->rows * t / c->tasks), r1 = (int)((long)m->rows * (t + 1) / c->tasks);
-    size_t kp = (size_t)m->w->kpad;
-    for (int r = r0; r < r1; r++) {
-        const float *x = m->x + (size_t)r * (size_t)m->ldx;
-        float *xs = (float *)m->xs;
-        switch (m->w->prec) {
-        case PREC_BF16:
-            qt_act_bf16((uint16_t *)m->xq + (size_t)r * kp, x, m->in, (int)kp);
-            break;
-        case PREC_INT8:
-            xs[r] = qt_act_u8((uint8_t *)m->xq + (size_t)r * kp, x, m->in, (int)kp);
-            break;
-        default:
-            xs[r] = qt_act_i8((int8_t *)m->xq + (size_t)r * kp,
-                              q4_sums(m) + (size_t)r * (kp / QT_Q4_BLOCK), x, m->in, (int)kp);
-            break;
-        }
+    ConvBatch *c = ctx;
+    int g0 = (int)((long)c->rows * t / c->tasks), g1 = (int)((long)c->rows * (t + 1) / c->tasks);
+    for (int j = 0, base = 0; j < c->n_jobs && base < g1; j++) {
+        if (!conv_owner(c->jobs, j))
+            continue;
+        MatJob *m = &c->jobs[j];
+        int r0 = g0 > base ? g0 - base : 0, r1 = g1 - base < m->rows ? g1 - base : m->rows;
+        for (int r = r0; r < r1; r++)
+            conv_row(m, r);
+        base += m->rows;
     }
 }
 
 /* Gives every reduced-precision job its converted input from the engine's scratch, converting
- * each distinct input once (jobs that share x, like Q/K/V, share the conversion). */
+ * each distinct input once (jobs that share x, like Q/K/V, share the conversion), all of a
+ * dispatch's inputs in one parallel pass (a MoE layer converts one input per expert). */
 static void convert_inputs(Engine *e, MatJob *jobs, int n_jobs)
 {
     size_t used = 0, scales = 0;
+    ConvBatch c = {jobs, n_jobs, 0, 1};
     for (int j = 0; j < n_jobs; j++) {
         MatJob *m = &jobs[j];
         if (m->w->prec == PREC_FP32)
@@ -387,12 +408,16 @@ static void convert_inputs(Engine *e, MatJob *jobs, int n_jobs)
         m->xs = e->act_scale + scales;
         used += act_bytes(m);
         scales += (size_t)m->rows;
-        ConvJob c = {m, m->rows < 4 * pool_threads(e->pool) ? 1 : 4 * pool_threads(e->pool)};
-        if (c.tasks == 1)
-            conv_task(&c, 0, 0);
-        else
-            pool_run(e->pool, conv_task, &c, c.tasks);
+        c.rows += m->rows;
     }
+    int threads = pool_threads(e->pool);
+    c.tasks = c.rows < 4 * threads ? 1 : 4 * threads;
+    if (c.rows == 0)
+        return;
+    if (c.tasks == 1)
+        conv_task(&c, 0, 0);
+    else
+        pool_run(e->pool, conv_task, &c, c.tasks);
 }
 
 /* Runs several independent matmuls in one dispatch; counts their FLOPs and weight bytes unless
@@ -400,10 +425,18 @@ static void convert_inputs(Engine *e, MatJob *jobs, int n_jobs)
 static void par_matmuls(Engine *e, MatJob *jobs, int n_jobs, PhaseCounters *cnt)
 {
     int threads = pool_threads(e->pool);
-    int total = 0;
+    /* A dispatch is split into about 4 tasks per thread (one matmul) or 8 (several, shared by
+     * their cost: a MoE layer's many small expert products are a task or two each, not 8
+     * each). The cost counts each weight as a few rows of work, since every weight is read. */
+    double cost = 0;
+    for (int j = 0; j < n_jobs; j++)
+        cost += (jobs[j].rows + 4.0) * jobs[j].in * (double)jobs[j].out;
+    int want = n_jobs > 1 ? 8 * threads : 4 * threads, total = 0;
     for (int j = 0; j < n_jobs; j++) {
         MatJob *m = &jobs[j];
-        int per = (m->out + threads * 4 - 1) / (threads * 4);
+        int parts = (int)(want * (m->rows + 4.0) * m->in * (double)m->out / cost + 0.5);
+        parts = parts < 1 ? 1 : parts;
+        int per = (m->out + parts - 1) / parts;
         if (m->w->prec == PREC_FP32) {
             per = (per + 5) / 6 * 6; /* whole 6-output tiles */
             per = per < 6 ? 6 : per;
