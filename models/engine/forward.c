@@ -82,6 +82,8 @@ struct Engine {
     size_t act_scale_cap;  /* floats in act_scale */
     const FwdRow *rows;    /* the current step's rows (borrowed during eng_step) */
     int swiglu_rows;       /* rows of the current dense FFN */
+    int row_op;            /* the RowOp of the current row pass */
+    int row_n, row_tasks;  /* its rows and tasks */
     int layer;
     PhaseCounters cnt[PHASE_COUNT];
     double *expert_tokens[PHASE_COUNT]; /* (L, E) */
@@ -688,6 +690,75 @@ static void dense_ffn(Engine *e, int n, PhaseCounters *cnt)
     par_matmuls(e, &down, 1, cnt);
 }
 
+/* ---- row passes ---------------------------------------------------------------------------- */
+
+/* The per-row work between a layer's matmuls; each row's arithmetic is the same wherever it
+ * runs. */
+typedef enum {
+    ROW_NORM_ATT,       /* xb = rmsnorm(x) with the layer's attention norm */
+    ROW_ROPE_CACHE,     /* rotate q and k, store k and v in the cache */
+    ROW_ADD_NORM_FFN,   /* x += xo, then xb = rmsnorm(x) with the layer's FFN norm */
+    ROW_ADD             /* x += xo */
+} RowOp;
+
+static void row_run(Engine *e, int r)
+{
+    size_t D = (size_t)e->D, l = (size_t)e->layer;
+    float *x = e->x + (size_t)r * D, *xo = e->xo + (size_t)r * D, *xb = e->xb + (size_t)r * D;
+    const FwdRow *row = &e->rows[r];
+    switch ((RowOp)e->row_op) {
+    case ROW_NORM_ATT:
+        kern_rmsnorm(xb, x, e->w->rms_att + l * D, (int)D, e->c->norm_eps);
+        break;
+    case ROW_ROPE_CACHE: {
+        int hd = e->hd;
+        const float *cs = e->rope_cos + (size_t)row->pos * (size_t)(hd / 2);
+        const float *sn = e->rope_sin + (size_t)row->pos * (size_t)(hd / 2);
+        kern_rope(e->q + (size_t)r * (size_t)e->Q, e->H, hd, cs, sn);
+        kern_rope(e->k + (size_t)r * (size_t)e->KV, e->KVH, hd, cs, sn);
+        cache_put(e, cache_at(e, e->kcache, row->slot, e->layer, row->pos),
+                  e->k + (size_t)r * (size_t)e->KV);
+        cache_put(e, cache_at(e, e->vcache, row->slot, e->layer, row->pos),
+                  e->v + (size_t)r * (size_t)e->KV);
+        break;
+    }
+    case ROW_ADD_NORM_FFN:
+        for (size_t i = 0; i < D; i++)
+            x[i] += xo[i];
+        kern_rmsnorm(xb, x, e->w->rms_ffn + l * D, (int)D, e->c->norm_eps);
+        break;
+    default:
+        for (size_t i = 0; i < D; i++)
+            x[i] += xo[i];
+        break;
+    }
+}
+
+static void rows_task(void *ctx, int t, int thread)
+{
+    (void)thread;
+    Engine *e = ctx;
+    int r0 = (int)((long)e->row_n * t / e->row_tasks);
+    int r1 = (int)((long)e->row_n * (t + 1) / e->row_tasks);
+    for (int r = r0; r < r1; r++)
+        row_run(e, r);
+}
+
+/* Runs op over rows [0, n): in the caller when the rows are few (a hand-off to the pool costs
+ * more than a decode batch's norms), else split over the threads (prefill: serial row work
+ * would cap the second thread's gain). */
+static void par_rows(Engine *e, int n, RowOp op)
+{
+    int threads = pool_threads(e->pool);
+    e->row_op = op;
+    e->row_n = n;
+    e->row_tasks = (long)n * e->D < 16384 || threads == 1 ? 1 : n < 4 * threads ? n : 4 * threads;
+    if (e->row_tasks == 1)
+        rows_task(e, 0, 0);
+    else
+        pool_run(e->pool, rows_task, e, e->row_tasks);
+}
+
 /* ---- the step -------------------------------------------------------------------------------- */
 
 static int check_rows(Engine *e, const FwdRow *rows, int n, TsErr *err)
@@ -754,11 +825,7 @@ int eng_step_ex(Engine *e, const FwdRow *rows, int n, const float *x_in, float *
 
     for (int l = 0; l < e->L; l++) {
         e->layer = l;
-        size_t lz = (size_t)l;
-        const float *rms_att = w->rms_att + lz * (size_t)D;
-        for (int r = 0; r < n; r++)
-            kern_rmsnorm(e->xb + (size_t)r * (size_t)D, e->x + (size_t)r * (size_t)D, rms_att, D,
-                         c->norm_eps);
+        par_rows(e, n, ROW_NORM_ATT);
         cnt->flops += 4.0 * n * D;
         cnt->weight_bytes += D * fsz;
 
@@ -768,15 +835,8 @@ int eng_step_ex(Engine *e, const FwdRow *rows, int n, const float *x_in, float *
             {e->v, KV, e->xb, D, &qw->wv[l], n, D, KV, 0, 0, NULL, NULL},
         };
         par_matmuls(e, qkv, 3, cnt);
+        par_rows(e, n, ROW_ROPE_CACHE);
         for (int r = 0; r < n; r++) {
-            const float *cs = e->rope_cos + (size_t)rows[r].pos * (size_t)(hd / 2);
-            const float *sn = e->rope_sin + (size_t)rows[r].pos * (size_t)(hd / 2);
-            kern_rope(e->q + (size_t)r * (size_t)Q, e->H, hd, cs, sn);
-            kern_rope(e->k + (size_t)r * (size_t)KV, e->KVH, hd, cs, sn);
-            cache_put(e, cache_at(e, e->kcache, rows[r].slot, l, rows[r].pos),
-                      e->k + (size_t)r * (size_t)KV);
-            cache_put(e, cache_at(e, e->vcache, rows[r].slot, l, rows[r].pos),
-                      e->v + (size_t)r * (size_t)KV);
             double ctx = rows[r].pos + 1.0;
             cnt->flops += 3.0 * (Q + KV) + e->H * (4.0 * hd * ctx + 4.0 * ctx);
             cnt->kv_write_bytes += 2.0 * KV * kvsz;
@@ -786,22 +846,15 @@ int eng_step_ex(Engine *e, const FwdRow *rows, int n, const float *x_in, float *
 
         MatJob o = {e->xo, D, e->att, Q, &qw->wo[l], n, Q, D, 0, 0, NULL, NULL};
         par_matmuls(e, &o, 1, cnt);
-        for (size_t i = 0; i < (size_t)n * (size_t)D; i++)
-            e->x[i] += e->xo[i];
+        par_rows(e, n, ROW_ADD_NORM_FFN);
         cnt->flops += (double)n * D;
-
-        const float *rms_ffn = w->rms_ffn + lz * (size_t)D;
-        for (int r = 0; r < n; r++)
-            kern_rmsnorm(e->xb + (size_t)r * (size_t)D, e->x + (size_t)r * (size_t)D, rms_ffn, D,
-                         c->norm_eps);
         cnt->flops += 4.0 * n * D;
         cnt->weight_bytes += D * fsz;
         if (l < e->Ld)
             dense_ffn(e, n, cnt);
         else
             moe_block(e, n, cnt, e->expert_tokens[phase]);
-        for (size_t i = 0; i < (size_t)n * (size_t)D; i++)
-            e->x[i] += e->xo[i];
+        par_rows(e, n, ROW_ADD);
         cnt->flops += (double)n * D;
     }
     if (hidden)
