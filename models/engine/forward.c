@@ -67,12 +67,11 @@ struct Engine {
     int *top_idx;          /* (max_rows, K) chosen experts, best first */
     float *top_w;          /* (max_rows, K) their renormalised weights */
     int *exp_count;        /* (E + S) rows routed to each expert this layer */
-    int *exp_rows;         /* (E + S, max_rows) which rows */
-    int *exp_slot;         /* (E + S, max_rows) the row's output slot: rank, or K + shared index */
+    int *exp_pos;          /* (max_rows, K + S) each row's place among the rows of its j-th
+                              expert (j < K: by rank; then the shared ones) */
     float *exp_in;         /* (E + S, max_rows, D) gathered inputs */
     float *exp_h1;         /* (E + S, max_rows, G) */
     float *exp_h3;         /* (E + S, max_rows, G) */
-    float *exp_out;        /* (max_rows, K + S, D) each expert's output per row */
     float *logit_in;       /* (max_rows, D) rows that want logits, normalised */
     MatJob *exp_jobs;      /* (2 × (E + S)) matmul jobs of the experts */
     QMat router_m;         /* the current MoE layer's router (float32) */
@@ -107,8 +106,8 @@ void eng_free(Engine *e)
         return;
     void *ptrs[] = {e->slot_len, e->block_table, e->kcache, e->vcache, e->rope_cos, e->rope_sin, e->x, e->xb,
                     e->xo, e->q, e->k, e->v, e->att, e->scores, e->hb, e->hb2,
-                    e->router_logits, e->top_idx, e->top_w, e->exp_count, e->exp_rows,
-                    e->exp_slot, e->exp_in, e->exp_h1, e->exp_h3, e->exp_out, e->logit_in,
+                    e->router_logits, e->top_idx, e->top_w, e->exp_count, e->exp_pos,
+                    e->exp_in, e->exp_h1, e->exp_h3, e->logit_in,
                     e->exp_jobs, e->act, e->act_scale,
                     e->expert_tokens[0], e->expert_tokens[1]};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++)
@@ -220,12 +219,10 @@ int eng_new_paged(const EngineConfig *c, const Weights *w, const QWeights *q, Pr
         e->top_idx = zalloc(sizeof(int) * R * (size_t)e->K, &fail);
         e->top_w = zalloc(sizeof(float) * R * (size_t)e->K, &fail);
         e->exp_count = zalloc(sizeof(int) * ES, &fail);
-        e->exp_rows = zalloc(sizeof(int) * ES * R, &fail);
-        e->exp_slot = zalloc(sizeof(int) * ES * R, &fail);
+        e->exp_pos = zalloc(sizeof(int) * R * (size_t)(e->K + e->S), &fail);
         e->exp_in = zalloc(sizeof(float) * ES * R * D, &fail);
         e->exp_h1 = zalloc(sizeof(float) * ES * R * G, &fail);
         e->exp_h3 = zalloc(sizeof(float) * ES * R * G, &fail);
-        e->exp_out = zalloc(sizeof(float) * R * (size_t)(e->K + e->S) * D, &fail);
         e->exp_jobs = zalloc(sizeof(MatJob) * 2 * ES, &fail);
         for (int p = 0; p < PHASE_COUNT; p++)
             e->expert_tokens[p] = zalloc(sizeof(double) * (size_t)e->L * (size_t)e->E, &fail);
@@ -530,6 +527,102 @@ static void attention_task(void *ctx, int task, int thread)
     }
 }
 
+/* ---- row passes ---------------------------------------------------------------------------- */
+
+/* The per-row work between a layer's matmuls; each row's arithmetic is the same wherever it
+ * runs. */
+typedef enum {
+    ROW_NORM_ATT,       /* xb = rmsnorm(x) with the layer's attention norm */
+    ROW_ROPE_CACHE,     /* rotate q and k, store k and v in the cache */
+    ROW_ADD_NORM_FFN,   /* x += xo, then xb = rmsnorm(x) with the layer's FFN norm */
+    ROW_ADD,            /* x += xo */
+    ROW_GATHER,         /* xb into each of the row's experts' inputs */
+    ROW_COMBINE         /* xo = the row's experts' outputs by weight, in rank order, then the
+                           shared ones */
+} RowOp;
+
+/* The input (then, after the down projection, the output) row of the row's j-th expert. */
+static float *expert_row(const Engine *e, int r, int j)
+{
+    int KS = e->K + e->S;
+    int ex = j < e->K ? e->top_idx[(size_t)r * (size_t)e->K + (size_t)j] : e->E + j - e->K;
+    size_t place = (size_t)e->exp_pos[(size_t)r * (size_t)KS + (size_t)j];
+    return e->exp_in + ((size_t)ex * (size_t)e->max_rows + place) * (size_t)e->D;
+}
+
+static void row_run(Engine *e, int r)
+{
+    size_t D = (size_t)e->D, l = (size_t)e->layer;
+    float *x = e->x + (size_t)r * D, *xo = e->xo + (size_t)r * D, *xb = e->xb + (size_t)r * D;
+    const FwdRow *row = &e->rows[r];
+    switch ((RowOp)e->row_op) {
+    case ROW_NORM_ATT:
+        kern_rmsnorm(xb, x, e->w->rms_att + l * D, (int)D, e->c->norm_eps);
+        break;
+    case ROW_ROPE_CACHE: {
+        int hd = e->hd;
+        const float *cs = e->rope_cos + (size_t)row->pos * (size_t)(hd / 2);
+        const float *sn = e->rope_sin + (size_t)row->pos * (size_t)(hd / 2);
+        kern_rope(e->q + (size_t)r * (size_t)e->Q, e->H, hd, cs, sn);
+        kern_rope(e->k + (size_t)r * (size_t)e->KV, e->KVH, hd, cs, sn);
+        cache_put(e, cache_at(e, e->kcache, row->slot, e->layer, row->pos),
+                  e->k + (size_t)r * (size_t)e->KV);
+        cache_put(e, cache_at(e, e->vcache, row->slot, e->layer, row->pos),
+                  e->v + (size_t)r * (size_t)e->KV);
+        break;
+    }
+    case ROW_ADD_NORM_FFN:
+        for (size_t i = 0; i < D; i++)
+            x[i] += xo[i];
+        kern_rmsnorm(xb, x, e->w->rms_ffn + l * D, (int)D, e->c->norm_eps);
+        break;
+    case ROW_ADD:
+        for (size_t i = 0; i < D; i++)
+            x[i] += xo[i];
+        break;
+    case ROW_GATHER:
+        for (int j = 0; j < e->K + e->S; j++)
+            memcpy(expert_row(e, r, j), xb, sizeof(float) * D);
+        break;
+    case ROW_COMBINE:
+        memset(xo, 0, sizeof(float) * D);
+        for (int j = 0; j < e->K; j++)
+            kern_axpy(xo, e->top_w[(size_t)r * (size_t)e->K + (size_t)j], expert_row(e, r, j),
+                      (int)D);
+        for (int j = e->K; j < e->K + e->S; j++) {
+            const float *src = expert_row(e, r, j);
+            for (size_t i = 0; i < D; i++)
+                xo[i] += src[i];
+        }
+        break;
+    }
+}
+
+static void rows_task(void *ctx, int t, int thread)
+{
+    (void)thread;
+    Engine *e = ctx;
+    int r0 = (int)((long)e->row_n * t / e->row_tasks);
+    int r1 = (int)((long)e->row_n * (t + 1) / e->row_tasks);
+    for (int r = r0; r < r1; r++)
+        row_run(e, r);
+}
+
+/* Runs op over rows [0, n): in the caller when the rows are few (a hand-off to the pool costs
+ * more than a decode batch's norms), else split over the threads (prefill: serial row work
+ * would cap the second thread's gain). */
+static void par_rows(Engine *e, int n, RowOp op)
+{
+    int threads = pool_threads(e->pool);
+    e->row_op = op;
+    e->row_n = n;
+    e->row_tasks = (long)n * e->D < 16384 || threads == 1 ? 1 : n < 4 * threads ? n : 4 * threads;
+    if (e->row_tasks == 1)
+        rows_task(e, 0, 0);
+    else
+        pool_run(e->pool, rows_task, e, e->row_tasks);
+}
+
 /* ---- experts ------------------------------------------------------------------------------- */
 
 /* SwiGLU of one expert's rows (task = expert index among E + S). */
@@ -543,14 +636,14 @@ static void expert_swiglu_task(void *ctx, int ex, int thread)
         kern_swiglu(h1 + (size_t)i * G, h3 + (size_t)i * G, (int)G);
 }
 
-/* The experts' FFNs over the rows routed to them: gather each expert's rows, then the gate and
- * up projections of every active expert in one dispatch (split over outputs, like dense
- * layers), SwiGLU, the down projections in a second dispatch, and a scatter of each row's
- * result into its output slot (rank, or K + shared index). */
+/* The experts' FFNs over the rows gathered for them (ROW_GATHER): the gate and up projections
+ * of every active expert in one dispatch (each expert's rows one matrix product), SwiGLU, the
+ * down projections in a second dispatch, written over the inputs, where ROW_COMBINE reads
+ * each row's results. */
 static void run_experts(Engine *e)
 {
     size_t D = (size_t)e->D, G = (size_t)e->G, R = (size_t)e->max_rows;
-    int ES = e->E + e->S, KS = e->K + e->S, moe_layer = e->layer - e->Ld;
+    int ES = e->E + e->S, moe_layer = e->layer - e->Ld;
     MatJob *jobs = e->exp_jobs;
     int n_jobs = 0;
     for (int ex = 0; ex < ES; ex++) {
@@ -558,9 +651,6 @@ static void run_experts(Engine *e)
         if (m == 0)
             continue;
         float *in = e->exp_in + (size_t)ex * R * D;
-        for (int i = 0; i < m; i++)
-            memcpy(in + (size_t)i * D,
-                   e->xb + (size_t)e->exp_rows[(size_t)ex * R + (size_t)i] * D, sizeof(float) * D);
         size_t base = (size_t)moe_layer * (size_t)ES + (size_t)ex;
         jobs[n_jobs++] = (MatJob){e->exp_h1 + (size_t)ex * R * G, (int)G, in, (int)D,
                                   &e->qw->ew1[base], m, (int)D, (int)G, 0, 0, NULL, NULL};
@@ -581,21 +671,11 @@ static void run_experts(Engine *e)
                                   (int)G, (int)D, 0, 0, NULL, NULL};
     }
     par_matmuls(e, jobs, n_jobs, NULL);
-    for (int ex = 0; ex < ES; ex++) {
-        const float *out = e->exp_in + (size_t)ex * R * D;
-        for (int i = 0; i < e->exp_count[ex]; i++) {
-            int r = e->exp_rows[(size_t)ex * R + (size_t)i];
-            int slot = e->exp_slot[(size_t)ex * R + (size_t)i];
-            memcpy(e->exp_out + ((size_t)r * (size_t)KS + (size_t)slot) * D, out + (size_t)i * D,
-                   sizeof(float) * D);
-        }
-    }
 }
 
 static void moe_block(Engine *e, int n, PhaseCounters *cnt, double *expert_tokens)
 {
     int E = e->E, K = e->K, S = e->S, D = e->D, G = e->G, moe_layer = e->layer - e->Ld;
-    size_t R = (size_t)e->max_rows;
     e->router_m = qt_fp32(e->w->router + (size_t)moe_layer * (size_t)E * (size_t)D, E, D);
     MatJob job = {e->router_logits, E, e->xb, D, &e->router_m, n, D, E, 0, 0, NULL, NULL};
     par_matmuls(e, &job, 1, cnt);
@@ -623,38 +703,20 @@ static void moe_block(Engine *e, int n, PhaseCounters *cnt, double *expert_token
             sum += wt[j];
         for (int j = 0; j < K; j++)
             wt[j] /= sum;
-        for (int j = 0; j < K; j++) {
-            int x = idx[j], c = e->exp_count[x]++;
-            e->exp_rows[(size_t)x * R + (size_t)c] = r;
-            e->exp_slot[(size_t)x * R + (size_t)c] = j;
-        }
-        for (int s = 0; s < S; s++) {
-            int x = E + s, c = e->exp_count[x]++;
-            e->exp_rows[(size_t)x * R + (size_t)c] = r;
-            e->exp_slot[(size_t)x * R + (size_t)c] = K + s;
-        }
+        int *pos = e->exp_pos + (size_t)r * (size_t)(K + S);
+        for (int j = 0; j < K; j++)
+            pos[j] = e->exp_count[idx[j]]++;
+        for (int s = 0; s < S; s++)
+            pos[K + s] = e->exp_count[E + s]++;
     }
     int distinct = 0;
     for (int x = 0; x < E; x++) {
         distinct += e->exp_count[x] > 0;
         expert_tokens[(size_t)e->layer * (size_t)E + (size_t)x] += e->exp_count[x];
     }
+    par_rows(e, n, ROW_GATHER);
     run_experts(e);
-
-    /* Combine in rank order, then shared experts: a fixed order per row. */
-    int KS = K + S;
-    for (int r = 0; r < n; r++) {
-        float *y = e->xo + (size_t)r * (size_t)D;
-        memset(y, 0, sizeof(float) * (size_t)D);
-        for (int j = 0; j < K; j++)
-            kern_axpy(y, e->top_w[(size_t)r * (size_t)K + (size_t)j],
-                      e->exp_out + ((size_t)r * (size_t)KS + (size_t)j) * (size_t)D, D);
-        for (int s = 0; s < S; s++) {
-            const float *src = e->exp_out + ((size_t)r * (size_t)KS + (size_t)(K + s)) * (size_t)D;
-            for (int i = 0; i < D; i++)
-                y[i] += src[i];
-        }
-    }
+    par_rows(e, n, ROW_COMBINE);
     double dD = D, dG = G;
     cnt->flops += n * (3.0 * E + 2.0 * K + (K + S) * (6.0 * dD * dG + 5.0 * dG) + 2.0 * dD * K +
                        dD * S);
@@ -688,75 +750,6 @@ static void dense_ffn(Engine *e, int n, PhaseCounters *cnt)
     cnt->flops += 5.0 * n * F;
     MatJob down = {e->xo, D, e->hb, F, &e->qw->w2[l], n, F, D, 0, 0, NULL, NULL};
     par_matmuls(e, &down, 1, cnt);
-}
-
-/* ---- row passes ---------------------------------------------------------------------------- */
-
-/* The per-row work between a layer's matmuls; each row's arithmetic is the same wherever it
- * runs. */
-typedef enum {
-    ROW_NORM_ATT,       /* xb = rmsnorm(x) with the layer's attention norm */
-    ROW_ROPE_CACHE,     /* rotate q and k, store k and v in the cache */
-    ROW_ADD_NORM_FFN,   /* x += xo, then xb = rmsnorm(x) with the layer's FFN norm */
-    ROW_ADD             /* x += xo */
-} RowOp;
-
-static void row_run(Engine *e, int r)
-{
-    size_t D = (size_t)e->D, l = (size_t)e->layer;
-    float *x = e->x + (size_t)r * D, *xo = e->xo + (size_t)r * D, *xb = e->xb + (size_t)r * D;
-    const FwdRow *row = &e->rows[r];
-    switch ((RowOp)e->row_op) {
-    case ROW_NORM_ATT:
-        kern_rmsnorm(xb, x, e->w->rms_att + l * D, (int)D, e->c->norm_eps);
-        break;
-    case ROW_ROPE_CACHE: {
-        int hd = e->hd;
-        const float *cs = e->rope_cos + (size_t)row->pos * (size_t)(hd / 2);
-        const float *sn = e->rope_sin + (size_t)row->pos * (size_t)(hd / 2);
-        kern_rope(e->q + (size_t)r * (size_t)e->Q, e->H, hd, cs, sn);
-        kern_rope(e->k + (size_t)r * (size_t)e->KV, e->KVH, hd, cs, sn);
-        cache_put(e, cache_at(e, e->kcache, row->slot, e->layer, row->pos),
-                  e->k + (size_t)r * (size_t)e->KV);
-        cache_put(e, cache_at(e, e->vcache, row->slot, e->layer, row->pos),
-                  e->v + (size_t)r * (size_t)e->KV);
-        break;
-    }
-    case ROW_ADD_NORM_FFN:
-        for (size_t i = 0; i < D; i++)
-            x[i] += xo[i];
-        kern_rmsnorm(xb, x, e->w->rms_ffn + l * D, (int)D, e->c->norm_eps);
-        break;
-    default:
-        for (size_t i = 0; i < D; i++)
-            x[i] += xo[i];
-        break;
-    }
-}
-
-static void rows_task(void *ctx, int t, int thread)
-{
-    (void)thread;
-    Engine *e = ctx;
-    int r0 = (int)((long)e->row_n * t / e->row_tasks);
-    int r1 = (int)((long)e->row_n * (t + 1) / e->row_tasks);
-    for (int r = r0; r < r1; r++)
-        row_run(e, r);
-}
-
-/* Runs op over rows [0, n): in the caller when the rows are few (a hand-off to the pool costs
- * more than a decode batch's norms), else split over the threads (prefill: serial row work
- * would cap the second thread's gain). */
-static void par_rows(Engine *e, int n, RowOp op)
-{
-    int threads = pool_threads(e->pool);
-    e->row_op = op;
-    e->row_n = n;
-    e->row_tasks = (long)n * e->D < 16384 || threads == 1 ? 1 : n < 4 * threads ? n : 4 * threads;
-    if (e->row_tasks == 1)
-        rows_task(e, 0, 0);
-    else
-        pool_run(e->pool, rows_task, e, e->row_tasks);
 }
 
 /* ---- the step -------------------------------------------------------------------------------- */
