@@ -392,6 +392,7 @@ static void conv_task(void *ctx, int t, int thread)
 static void convert_inputs(Engine *e, MatJob *jobs, int n_jobs)
 {
     size_t used = 0, scales = 0;
+    long elems = 0;
     ConvBatch c = {jobs, n_jobs, 0, 1};
     for (int j = 0; j < n_jobs; j++) {
         MatJob *m = &jobs[j];
@@ -408,9 +409,11 @@ static void convert_inputs(Engine *e, MatJob *jobs, int n_jobs)
         used += act_bytes(m);
         scales += (size_t)m->rows;
         c.rows += m->rows;
+        elems += (long)m->rows * m->in;
     }
+    /* a decode batch's few rows convert in the caller: a hand-off would cost more */
     int threads = pool_threads(e->pool);
-    c.tasks = c.rows < 4 * threads ? 1 : 4 * threads;
+    c.tasks = elems < 16384 || c.rows < 4 * threads ? 1 : 4 * threads;
     if (c.rows == 0)
         return;
     if (c.tasks == 1)
@@ -532,6 +535,7 @@ static void attention_task(void *ctx, int task, int thread)
 /* The per-row work between a layer's matmuls; each row's arithmetic is the same wherever it
  * runs. */
 typedef enum {
+    ROW_EMBED,          /* x = the row's token embedding */
     ROW_NORM_ATT,       /* xb = rmsnorm(x) with the layer's attention norm */
     ROW_ROPE_CACHE,     /* rotate q and k, store k and v in the cache */
     ROW_ADD_NORM_FFN,   /* x += xo, then xb = rmsnorm(x) with the layer's FFN norm */
@@ -556,6 +560,9 @@ static void row_run(Engine *e, int r)
     float *x = e->x + (size_t)r * D, *xo = e->xo + (size_t)r * D, *xb = e->xb + (size_t)r * D;
     const FwdRow *row = &e->rows[r];
     switch ((RowOp)e->row_op) {
+    case ROW_EMBED:
+        qt_lookup(&e->qw->emb, row->token, x);
+        break;
     case ROW_NORM_ATT:
         kern_rmsnorm(xb, x, e->w->rms_att + l * D, (int)D, e->c->norm_eps);
         break;
@@ -812,8 +819,8 @@ int eng_step_ex(Engine *e, const FwdRow *rows, int n, const float *x_in, float *
     if (x_in) {
         memcpy(e->x, x_in, fsz * (size_t)n * (size_t)D);
     } else {
-        for (int r = 0; r < n; r++)
-            cnt->weight_bytes += qt_lookup(&qw->emb, rows[r].token, e->x + (size_t)r * (size_t)D);
+        par_rows(e, n, ROW_EMBED);
+        cnt->weight_bytes += n * qt_row_bytes(qw->emb.prec, D);
     }
 
     for (int l = 0; l < e->L; l++) {

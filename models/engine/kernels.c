@@ -280,6 +280,19 @@ void kern_exp(float *x, int n)
             p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_C[c]));
         _mm512_storeu_ps(x + i, _mm512_scalef_ps(p, k));
     }
+    if (i < n) { /* the tail in one masked pass (ldexpf per element cost more than the rest) */
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
+        __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_maskz_loadu_ps(m, x + i), lo), hi);
+        __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(v, _mm512_set1_ps(LOG2E)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(LN2_HI), v);
+        r = _mm512_fnmadd_ps(k, _mm512_set1_ps(LN2_LO), r);
+        __m512 p = _mm512_set1_ps(EXP_C[0]);
+        for (int c = 1; c < 8; c++)
+            p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_C[c]));
+        _mm512_mask_storeu_ps(x + i, m, _mm512_scalef_ps(p, k));
+        i = n;
+    }
 #endif
     for (; i < n; i++)
         x[i] = exp_scalar(x[i]);

@@ -177,7 +177,7 @@ static void test_exp_is_within_2_ulp_and_the_same_bits_in_vector_and_scalar_form
         print_error("worst error %.3f ulp\n", worst);
         fail();
     }
-    /* the last element of a 17-float call goes through the scalar tail */
+    /* the last element of a 17-float call goes through the tail (masked vector or scalar) */
     for (int i = 0; i < 16; i++) {
         float v[17];
         for (int j = 0; j < 17; j++)
