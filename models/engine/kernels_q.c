@@ -154,7 +154,7 @@ static inline __attribute__((always_inline)) int32_t load4(const unsigned char *
 /* bf16 or int8: R rows from r0 × NP panels from p0 over all of k. */
 static inline __attribute__((always_inline)) void tile_dp(const int kind, const int R,
                                                           const int NP, const PArgs *a, int r0,
-                                                          int p0, int pf0, int pf1)
+                                                          int p0, int tn, int T)
 {
     const QMat *w = a->w;
     const long steps = kind == K_BF16 ? w->kpad / 2 : w->kpad / 4, pstride = steps * 64;
@@ -168,17 +168,23 @@ static inline __attribute__((always_inline)) void tile_dp(const int kind, const 
             accf[r][p] = _mm512_setzero_ps();
             acci[r][p] = (AccI32)_mm512_setzero_si512();
         }
+    long pf_next = 0;
     for (long j = 0; j < steps; j++) {
         __m512i wv[NP_MAX];
         for (int p = 0; p < NP; p++) {
             wv[p] = _mm512_load_si512((const void *)(wp + p * pstride + j * 64));
             __asm__("" : "+v"(wv[p]));
         }
-        /* fetch the next group's weights as this group computes, each row tile its share of
-         * the panels so the requests spread over the group's time (past the matrix end a
-         * prefetch is harmless) */
-        for (int p = pf0; p < pf1; p++)
-            _mm_prefetch(wp + (NP + p) * pstride + j * 64, _MM_HINT_T0);
+        /* fetch the next group's weights as this group computes (past the matrix end a
+         * prefetch is harmless): row tile tn of T takes every T-th step for the steps
+         * [tn steps / T, (tn + 1) steps / T) of the next group, so the requests spread over
+         * the group's time and come in the order the next group's first tile reads them */
+        if (pf_next == j) {
+            long jj = (tn * steps + j) / T;
+            for (int p = 0; p < NP; p++)
+                _mm_prefetch(wp + (NP + p) * pstride + jj * 64, _MM_HINT_T0);
+            pf_next += T;
+        }
         for (int r = 0; r < R; r++) {
             __m512i xb = _mm512_set1_epi32(load4(x + r * a->ldx + 4 * j));
             for (int p = 0; p < NP; p++) {
@@ -215,8 +221,8 @@ static inline __attribute__((always_inline)) void tile_dp(const int kind, const 
  * int32 chains per panel (low and high nibbles) so the dot products do not wait on each
  * other; their sum is the same integer. */
 static inline __attribute__((always_inline)) void tile_q4(const int R, const int NP,
-                                                          const PArgs *a, int r0, int p0, int pf0,
-                                                          int pf1)
+                                                          const PArgs *a, int r0, int p0, int tn,
+                                                          int T)
 {
     const QMat *w = a->w;
     const long nb = w->kpad / QT_Q4_BLOCK, pstride = nb * 256;
@@ -228,6 +234,7 @@ static inline __attribute__((always_inline)) void tile_q4(const int R, const int
     for (int r = 0; r < R; r++)
         for (int p = 0; p < NP; p++)
             accf[r][p] = _mm512_setzero_ps();
+    long pf_next = 0;
     for (long b = 0; b < nb; b++) {
         AccI32 lo[R_MAX][NP_MAX], hi[R_MAX][NP_MAX];
         for (int r = 0; r < R; r++)
@@ -237,9 +244,13 @@ static inline __attribute__((always_inline)) void tile_q4(const int R, const int
             }
         for (int oc = 0; oc < 4; oc++) {
             __m512i wl[NP_MAX], wh[NP_MAX];
-            for (int p = pf0; p < pf1; p++)
-                _mm_prefetch((const char *)(wq + (NP + p) * pstride + b * 256 + oc * 64),
-                             _MM_HINT_T0);
+            long j = b * 4 + oc; /* one 64-byte line per panel per step, as in tile_dp */
+            if (pf_next == j) {
+                long jj = (tn * nb * 4 + j) / T;
+                for (int p = 0; p < NP; p++)
+                    _mm_prefetch((const char *)(wq + (NP + p) * pstride + jj * 64), _MM_HINT_T0);
+                pf_next += T;
+            }
             for (int p = 0; p < NP; p++) {
                 __m512i v = _mm512_load_si512((const void *)(wq + p * pstride + b * 256 + oc * 64));
                 wl[p] = _mm512_and_si512(v, low);
@@ -285,46 +296,45 @@ static inline __attribute__((always_inline)) void tile_q4(const int R, const int
 #endif
 
 static inline __attribute__((always_inline)) void tile(const int kind, const int R, const int NP,
-                                                       const PArgs *a, int r0, int p0, int pf0,
-                                                       int pf1)
+                                                       const PArgs *a, int r0, int p0, int tn,
+                                                       int T)
 {
-    (void)pf0;
-    (void)pf1;
+    (void)tn;
+    (void)T;
 #if KQ_BF16
     if (kind == K_BF16) {
-        tile_dp(K_BF16, R, NP, a, r0, p0, pf0, pf1);
+        tile_dp(K_BF16, R, NP, a, r0, p0, tn, T);
         return;
     }
 #endif
 #if KQ_VNNI
     if (kind == K_I8) {
-        tile_dp(K_I8, R, NP, a, r0, p0, pf0, pf1);
+        tile_dp(K_I8, R, NP, a, r0, p0, tn, T);
         return;
     }
     if (kind == K_Q4) {
-        tile_q4(R, NP, a, r0, p0, pf0, pf1);
+        tile_q4(R, NP, a, r0, p0, tn, T);
         return;
     }
 #endif
     tile_portable(kind, R, NP, a, r0, p0);
 }
 
-/* Every row of NP panels from p0, in tiles of R rows (R a compile-time constant). Tile n of T
- * prefetches panels [n NP / T, (n + 1) NP / T) of the next group. */
+/* Every row of NP panels from p0, in tiles of R rows (R a compile-time constant), tile n of T
+ * prefetching its share of the next group. */
 static inline __attribute__((always_inline)) void rows_of(const int kind, const int R,
                                                           const int NP, const PArgs *a, int rows,
                                                           int p0)
 {
     int r = 0, n = 0, T = (rows + R - 1) / R;
     for (; r + R <= rows; r += R, n++)
-        tile(kind, R, NP, a, r, p0, n * NP / T, (n + 1) * NP / T);
-    int f0 = n * NP / T, f1 = NP;
+        tile(kind, R, NP, a, r, p0, n, T);
     switch (rows - r) { /* at most R - 1 rows are left */
-    case 5: tile(kind, 5 < R ? 5 : 1, NP, a, r, p0, f0, f1); break;
-    case 4: tile(kind, 4 < R ? 4 : 1, NP, a, r, p0, f0, f1); break;
-    case 3: tile(kind, 3 < R ? 3 : 1, NP, a, r, p0, f0, f1); break;
-    case 2: tile(kind, 2 < R ? 2 : 1, NP, a, r, p0, f0, f1); break;
-    case 1: tile(kind, 1, NP, a, r, p0, f0, f1); break;
+    case 5: tile(kind, 5 < R ? 5 : 1, NP, a, r, p0, n, T); break;
+    case 4: tile(kind, 4 < R ? 4 : 1, NP, a, r, p0, n, T); break;
+    case 3: tile(kind, 3 < R ? 3 : 1, NP, a, r, p0, n, T); break;
+    case 2: tile(kind, 2 < R ? 2 : 1, NP, a, r, p0, n, T); break;
+    case 1: tile(kind, 1, NP, a, r, p0, n, T); break;
     default: break;
     }
 }
