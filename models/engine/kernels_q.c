@@ -168,7 +168,7 @@ static inline __attribute__((always_inline)) void tile_dp(const int kind, const 
             accf[r][p] = _mm512_setzero_ps();
             acci[r][p] = (AccI32)_mm512_setzero_si512();
         }
-    long pf_next = 0;
+    long pf_next = 0, pf_step = tn * steps / T; /* this tile's first step of the next group */
     for (long j = 0; j < steps; j++) {
         __m512i wv[NP_MAX];
         for (int p = 0; p < NP; p++) {
@@ -179,11 +179,14 @@ static inline __attribute__((always_inline)) void tile_dp(const int kind, const 
          * prefetch is harmless): row tile tn of T takes every T-th step for the steps
          * [tn steps / T, (tn + 1) steps / T) of the next group, so the requests spread over
          * the group's time and come in the order the next group's first tile reads them */
-        if (pf_next == j) {
-            long jj = (tn * steps + j) / T;
+        if (T == 1) { /* one row tile (decode at batch 1): a branch-free loop */
             for (int p = 0; p < NP; p++)
-                _mm_prefetch(wp + (NP + p) * pstride + jj * 64, _MM_HINT_T0);
+                _mm_prefetch(wp + (NP + p) * pstride + j * 64, _MM_HINT_T0);
+        } else if (pf_next == j) {
+            for (int p = 0; p < NP; p++)
+                _mm_prefetch(wp + (NP + p) * pstride + pf_step * 64, _MM_HINT_T0);
             pf_next += T;
+            pf_step++;
         }
         for (int r = 0; r < R; r++) {
             __m512i xb = _mm512_set1_epi32(load4(x + r * a->ldx + 4 * j));
@@ -234,7 +237,7 @@ static inline __attribute__((always_inline)) void tile_q4(const int R, const int
     for (int r = 0; r < R; r++)
         for (int p = 0; p < NP; p++)
             accf[r][p] = _mm512_setzero_ps();
-    long pf_next = 0;
+    long pf_next = 0, pf_step = tn * nb * 4 / T;
     for (long b = 0; b < nb; b++) {
         AccI32 lo[R_MAX][NP_MAX], hi[R_MAX][NP_MAX];
         for (int r = 0; r < R; r++)
@@ -245,11 +248,15 @@ static inline __attribute__((always_inline)) void tile_q4(const int R, const int
         for (int oc = 0; oc < 4; oc++) {
             __m512i wl[NP_MAX], wh[NP_MAX];
             long j = b * 4 + oc; /* one 64-byte line per panel per step, as in tile_dp */
-            if (pf_next == j) {
-                long jj = (tn * nb * 4 + j) / T;
+            if (T == 1) {
                 for (int p = 0; p < NP; p++)
-                    _mm_prefetch((const char *)(wq + (NP + p) * pstride + jj * 64), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(wq + (NP + p) * pstride + j * 64), _MM_HINT_T0);
+            } else if (pf_next == j) {
+                for (int p = 0; p < NP; p++)
+                    _mm_prefetch((const char *)(wq + (NP + p) * pstride + pf_step * 64),
+                                 _MM_HINT_T0);
                 pf_next += T;
+                pf_step++;
             }
             for (int p = 0; p < NP; p++) {
                 __m512i v = _mm512_load_si512((const void *)(wq + p * pstride + b * 256 + oc * 64));
@@ -326,6 +333,18 @@ static inline __attribute__((always_inline)) void rows_of(const int kind, const 
                                                           const int NP, const PArgs *a, int rows,
                                                           int p0)
 {
+    if (rows <= R) { /* one tile (decode at small batches): T = 1 as a constant, so the tile's
+                      * loop carries no prefetch bookkeeping */
+        switch (rows) {
+        case 6: tile(kind, 6 <= R ? 6 : 1, NP, a, 0, p0, 0, 1); break;
+        case 5: tile(kind, 5 <= R ? 5 : 1, NP, a, 0, p0, 0, 1); break;
+        case 4: tile(kind, 4 <= R ? 4 : 1, NP, a, 0, p0, 0, 1); break;
+        case 3: tile(kind, 3 <= R ? 3 : 1, NP, a, 0, p0, 0, 1); break;
+        case 2: tile(kind, 2 <= R ? 2 : 1, NP, a, 0, p0, 0, 1); break;
+        default: tile(kind, 1, NP, a, 0, p0, 0, 1); break;
+        }
+        return;
+    }
     int r = 0, n = 0, T = (rows + R - 1) / R;
     for (; r + R <= rows; r += R, n++)
         tile(kind, R, NP, a, r, p0, n, T);
