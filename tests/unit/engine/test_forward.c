@@ -504,6 +504,63 @@ static void test_results_identical_for_1_and_2_threads_and_prefill_or_decode(voi
     }
 }
 
+/* Logits of every row of one n-row prefill of c in precision p on `threads` threads. */
+static void wide_prefill(const EngineConfig *c, const Weights *w, Precision p, int threads, int n,
+                         float *out)
+{
+    TsErr err;
+    ts_err_clear(&err);
+    Pool *pool;
+    QWeights q;
+    Engine *e;
+    assert_int_equal(pool_new(threads, &pool, &err), 0);
+    assert_int_equal(qw_build(&q, c, w, p, NULL, &err), 0);
+    assert_int_equal(eng_new_q(c, w, &q, PREC_FP32, 1, c->max_seq, n, pool, &e, &err), 0);
+    FwdRow *rows = malloc(sizeof *rows * (size_t)n);
+    for (int i = 0; i < n; i++)
+        rows[i] = (FwdRow){0, i, (7 * i + 3) % (int)c->shape.vocab, 1};
+    assert_int_equal(eng_step(e, rows, n, out, PHASE_PREFILL, &err), 0);
+    free(rows);
+    eng_free(e);
+    qw_free(&q);
+    pool_free(pool);
+}
+
+/* A prefill wide enough (rows x d_model >= 16384) that the row passes (embedding, norms, RoPE
+ * and cache stores, residual adds, MoE gather and combine) and the activation conversions
+ * split over the threads: 1 and 2 threads give the same bits in every precision, dense and
+ * MoE with a shared expert. */
+static void test_wide_prefill_row_passes_and_conversions_are_identical_for_1_and_2_threads(
+    void **state)
+{
+    (void)state;
+    enum { N = 130 };
+    EngineConfig cs[2] = {test_small_config(128, 32, 256, 0, 0, 0, 64, 160),
+                          test_small_config(128, 32, 0, 4, 1, 64, 64, 160)};
+    assert_true(N * 128 >= 16384);
+    for (int k = 0; k < 2; k++) {
+        TsErr err;
+        ts_err_clear(&err);
+        Weights w;
+        assert_int_equal(wt_alloc(&w, &cs[k], &err), 0);
+        wt_init_seeded(&w, &cs[k], 5 + (uint64_t)k);
+        size_t nl = (size_t)N * (size_t)cs[k].shape.vocab;
+        float *a = malloc(sizeof(float) * nl), *b = malloc(sizeof(float) * nl);
+        for (int p = 0; p < PREC_COUNT; p++) {
+            wide_prefill(&cs[k], &w, (Precision)p, 1, N, a);
+            wide_prefill(&cs[k], &w, (Precision)p, 2, N, b);
+            if (memcmp(a, b, sizeof(float) * nl) != 0) {
+                print_error("%s %s: 1 and 2 threads differ\n", k ? "moe" : "dense",
+                            prec_name((Precision)p));
+                fail();
+            }
+        }
+        free(a);
+        free(b);
+        wt_fini(&w);
+    }
+}
+
 static void test_batched_decode_is_identical_to_single_sequences(void **state)
 {
     (void)state;
@@ -646,6 +703,8 @@ int main(void)
         cmocka_unit_test(test_moe_with_all_experts_is_the_weighted_sum_of_all),
         cmocka_unit_test(test_results_identical_for_1_and_2_threads_and_prefill_or_decode),
         cmocka_unit_test(test_batched_decode_is_identical_to_single_sequences),
+        cmocka_unit_test(
+            test_wide_prefill_row_passes_and_conversions_are_identical_for_1_and_2_threads),
         cmocka_unit_test(test_counted_flops_equal_the_closed_form),
         cmocka_unit_test(test_weight_bytes_count_every_matrix_once_per_step),
         cmocka_unit_test(test_engine_closed_form_extends_the_textbook_count),
