@@ -1,9 +1,10 @@
 /* forward: one step of a decoder-only transformer over a set of rows (token, slot, position):
  * embedding, per layer RMSNorm -> Q/K/V -> RoPE -> cached attention -> output projection ->
  * residual -> RMSNorm -> SwiGLU FFN or routed experts -> residual, then the final norm and the
- * output head for the rows that want logits. Matmuls split over output chunks and attention
- * over rows; every task computes the same bits on any thread. Every op adds its FLOPs and the
- * bytes it reads to the phase's counters as it runs. The KV cache is a pool of blocks read
+ * output head for the rows that want logits. Matmuls go to matjob.c (split over output
+ * chunks), attention over (row, head) and per-row work over rows; every task computes the same
+ * bits on any thread. Every op adds its FLOPs and the bytes it reads to the phase's counters
+ * as it runs. The KV cache is a pool of blocks read
  * through each slot's block table (unpaged: one block of max_seq positions per slot); attention
  * walks a slot's blocks in order and continues each sum across them, so paging and ragged
  * batches change no bit. The closed forms of the counters are in counts.c. */
@@ -14,23 +15,9 @@
 #include <string.h>
 
 #include "models/engine/kernels.h"
+#include "models/engine/matjob.h"
 #include "models/engine/memory.h"
 #include "models/engine/quant.h"
-
-/* One matmul of a parallel dispatch: y (rows, out) = x (rows, in) · w^T, split into tasks of
- * `chunk` outputs. */
-typedef struct MatJob {
-    float *y;
-    int ldy;
-    const float *x;
-    int ldx;
-    const QMat *w;     /* (out, in) in the engine's precision */
-    int rows, in, out;
-    int chunk;         /* outputs per task */
-    int tasks;
-    const void *xq;    /* x converted for w's precision (bf16, or uint8 with xs), stride in */
-    const float *xs;   /* int8: x's scale per row */
-} MatJob;
 
 struct Engine {
     const EngineConfig *c; /* borrowed */
@@ -67,12 +54,11 @@ struct Engine {
     int *top_idx;          /* (max_rows, K) chosen experts, best first */
     float *top_w;          /* (max_rows, K) their renormalised weights */
     int *exp_count;        /* (E + S) rows routed to each expert this layer */
-    int *exp_rows;         /* (E + S, max_rows) which rows */
-    int *exp_slot;         /* (E + S, max_rows) the row's output slot: rank, or K + shared index */
+    int *exp_pos;          /* (max_rows, K + S) each row's place among the rows of its j-th
+                              expert (j < K: by rank; then the shared ones) */
     float *exp_in;         /* (E + S, max_rows, D) gathered inputs */
     float *exp_h1;         /* (E + S, max_rows, G) */
     float *exp_h3;         /* (E + S, max_rows, G) */
-    float *exp_out;        /* (max_rows, K + S, D) each expert's output per row */
     float *logit_in;       /* (max_rows, D) rows that want logits, normalised */
     MatJob *exp_jobs;      /* (2 × (E + S)) matmul jobs of the experts */
     QMat router_m;         /* the current MoE layer's router (float32) */
@@ -82,6 +68,8 @@ struct Engine {
     size_t act_scale_cap;  /* floats in act_scale */
     const FwdRow *rows;    /* the current step's rows (borrowed during eng_step) */
     int swiglu_rows;       /* rows of the current dense FFN */
+    int row_op;            /* the RowOp of the current row pass */
+    int row_n, row_tasks;  /* its rows and tasks */
     int layer;
     PhaseCounters cnt[PHASE_COUNT];
     double *expert_tokens[PHASE_COUNT]; /* (L, E) */
@@ -105,8 +93,8 @@ void eng_free(Engine *e)
         return;
     void *ptrs[] = {e->slot_len, e->block_table, e->kcache, e->vcache, e->rope_cos, e->rope_sin, e->x, e->xb,
                     e->xo, e->q, e->k, e->v, e->att, e->scores, e->hb, e->hb2,
-                    e->router_logits, e->top_idx, e->top_w, e->exp_count, e->exp_rows,
-                    e->exp_slot, e->exp_in, e->exp_h1, e->exp_h3, e->exp_out, e->logit_in,
+                    e->router_logits, e->top_idx, e->top_w, e->exp_count, e->exp_pos,
+                    e->exp_in, e->exp_h1, e->exp_h3, e->logit_in,
                     e->exp_jobs, e->act, e->act_scale,
                     e->expert_tokens[0], e->expert_tokens[1]};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++)
@@ -218,12 +206,10 @@ int eng_new_paged(const EngineConfig *c, const Weights *w, const QWeights *q, Pr
         e->top_idx = zalloc(sizeof(int) * R * (size_t)e->K, &fail);
         e->top_w = zalloc(sizeof(float) * R * (size_t)e->K, &fail);
         e->exp_count = zalloc(sizeof(int) * ES, &fail);
-        e->exp_rows = zalloc(sizeof(int) * ES * R, &fail);
-        e->exp_slot = zalloc(sizeof(int) * ES * R, &fail);
+        e->exp_pos = zalloc(sizeof(int) * R * (size_t)(e->K + e->S), &fail);
         e->exp_in = zalloc(sizeof(float) * ES * R * D, &fail);
         e->exp_h1 = zalloc(sizeof(float) * ES * R * G, &fail);
         e->exp_h3 = zalloc(sizeof(float) * ES * R * G, &fail);
-        e->exp_out = zalloc(sizeof(float) * R * (size_t)(e->K + e->S) * D, &fail);
         e->exp_jobs = zalloc(sizeof(MatJob) * 2 * ES, &fail);
         for (int p = 0; p < PHASE_COUNT; p++)
             e->expert_tokens[p] = zalloc(sizeof(double) * (size_t)e->L * (size_t)e->E, &fail);
@@ -280,149 +266,12 @@ void eng_reset_counters(Engine *e)
 
 /* ---- parallel matmul ----------------------------------------------------------------------- */
 
-
-typedef struct {
-    MatJob *jobs;
-    int n_jobs;
-} MatBatch;
-
-static size_t align64(size_t n)
-{
-    return (n + 63) & ~(size_t)63;
-}
-
-/* Bytes of a job's converted input: the rows at kpad elements, then for int4 the block sums. */
-static size_t act_bytes(const MatJob *m)
-{
-    size_t kp = (size_t)m->w->kpad, vals = align64((size_t)m->rows * kp *
-                                                   (size_t)prec_elt_bytes(m->w->prec));
-    return m->w->prec == PREC_INT4 ? vals + align64((size_t)m->rows * (kp / QT_Q4_BLOCK) * 4)
-                                   : vals;
-}
-
-/* int4: the block sums stored after the converted rows. */
-static int32_t *q4_sums(const MatJob *m)
-{
-    size_t kp = (size_t)m->w->kpad;
-    return (int32_t *)(void *)((unsigned char *)m->xq + align64((size_t)m->rows * kp));
-}
-
-static void mat_task(void *ctx, int t, int thread)
-{
-    (void)thread;
-    MatBatch *b = ctx;
-    int j = 0;
-    while (t >= b->jobs[j].tasks) {
-        t -= b->jobs[j].tasks;
-        j++;
-    }
-    MatJob *m = &b->jobs[j];
-    int o0 = t * m->chunk;
-    int o1 = o0 + m->chunk < m->out ? o0 + m->chunk : m->out;
-    const QMat *w = m->w;
-    switch (w->prec) {
-    case PREC_BF16:
-        kern_matmul_bf16(m->y, m->ldy, m->xq, w->kpad, w, m->rows, o0, o1);
-        break;
-    case PREC_INT8:
-        kern_matmul_i8(m->y, m->ldy, m->xq, m->xs, w->kpad, w, m->rows, o0, o1);
-        break;
-    case PREC_INT4:
-        kern_matmul_q4(m->y, m->ldy, m->xq, m->xs, q4_sums(m), w->kpad, w->kpad / QT_Q4_BLOCK, w,
-                       m->rows, o0, o1);
-        break;
-    default:
-        kern_matmul(m->y, m->ldy, m->x, m->ldx, w->f32, m->in, m->rows, m->in, o0, o1);
-        break;
-    }
-}
-
-/* Converts the rows of one job's input for its precision (a share of the rows per task). */
-typedef struct {
-    MatJob *m;
-    int tasks;
-} ConvJob;
-
-static void conv_task(void *ctx, int t, int thread)
-{
-    (void)thread;
-    ConvJob *c = ctx;
-    MatJob *m = c->m;
-    int r0 = (int)((long)m->rows * t / c->tasks), r1 = (int)((long)m->rows * (t + 1) / c->tasks);
-    size_t kp = (size_t)m->w->kpad;
-    for (int r = r0; r < r1; r++) {
-        const float *x = m->x + (size_t)r * (size_t)m->ldx;
-        float *xs = (float *)m->xs;
-        switch (m->w->prec) {
-        case PREC_BF16:
-            qt_act_bf16((uint16_t *)m->xq + (size_t)r * kp, x, m->in, (int)kp);
-            break;
-        case PREC_INT8:
-            xs[r] = qt_act_u8((uint8_t *)m->xq + (size_t)r * kp, x, m->in, (int)kp);
-            break;
-        default:
-            xs[r] = qt_act_i8((int8_t *)m->xq + (size_t)r * kp,
-                              q4_sums(m) + (size_t)r * (kp / QT_Q4_BLOCK), x, m->in, (int)kp);
-            break;
-        }
-    }
-}
-
-/* Gives every reduced-precision job its converted input from the engine's scratch, converting
- * each distinct input once (jobs that share x, like Q/K/V, share the conversion). */
-static void convert_inputs(Engine *e, MatJob *jobs, int n_jobs)
-{
-    size_t used = 0, scales = 0;
-    for (int j = 0; j < n_jobs; j++) {
-        MatJob *m = &jobs[j];
-        if (m->w->prec == PREC_FP32)
-            continue;
-        if (j > 0 && jobs[j - 1].x == m->x && jobs[j - 1].rows == m->rows &&
-            jobs[j - 1].in == m->in && jobs[j - 1].w->prec == m->w->prec) {
-            m->xq = jobs[j - 1].xq;
-            m->xs = jobs[j - 1].xs;
-            continue;
-        }
-        m->xq = e->act + used;
-        m->xs = e->act_scale + scales;
-        used += act_bytes(m);
-        scales += (size_t)m->rows;
-        ConvJob c = {m, m->rows < 4 * pool_threads(e->pool) ? 1 : 4 * pool_threads(e->pool)};
-        if (c.tasks == 1)
-            conv_task(&c, 0, 0);
-        else
-            pool_run(e->pool, conv_task, &c, c.tasks);
-    }
-}
-
-/* Runs several independent matmuls in one dispatch; counts their FLOPs and weight bytes unless
- * cnt is NULL (the MoE block counts its experts itself). */
+/* Runs several independent matmuls in one dispatch with the engine's pool and scratch; counts
+ * their FLOPs and weight bytes unless cnt is NULL (the MoE block counts its experts itself). */
 static void par_matmuls(Engine *e, MatJob *jobs, int n_jobs, PhaseCounters *cnt)
 {
-    int threads = pool_threads(e->pool);
-    int total = 0;
-    for (int j = 0; j < n_jobs; j++) {
-        MatJob *m = &jobs[j];
-        int per = (m->out + threads * 4 - 1) / (threads * 4);
-        if (m->w->prec == PREC_FP32) {
-            per = (per + 5) / 6 * 6; /* whole 6-output tiles */
-            per = per < 6 ? 6 : per;
-        } else {
-            /* whole panels, and whole groups of 4 panels (the kernels' tile) when large */
-            int unit = per >= 4 * QT_PANEL ? 4 * QT_PANEL : QT_PANEL;
-            per = (per + unit - 1) / unit * unit;
-        }
-        m->chunk = per;
-        m->tasks = (m->out + per - 1) / per;
-        total += m->tasks;
-        if (cnt) {
-            cnt->flops += 2.0 * m->rows * (double)m->in * m->out;
-            cnt->weight_bytes += m->w->bytes;
-        }
-    }
-    convert_inputs(e, jobs, n_jobs);
-    MatBatch b = {jobs, n_jobs};
-    pool_run(e->pool, mat_task, &b, total);
+    MjScratch scratch = {e->act, e->act_scale};
+    mj_run(e->pool, &scratch, jobs, n_jobs, cnt);
 }
 
 /* ---- attention ----------------------------------------------------------------------------- */
@@ -469,12 +318,11 @@ static void attention_task(void *ctx, int task, int thread)
             const uint16_t *k0 =
                 (const uint16_t *)cache_at(e, e->kcache, row->slot, e->layer, t0) +
                 (size_t)kvh * hd;
-            for (int t = 0; t < len; t++)
-                sc[t0 + t] = kern_dot_bf16(qh, k0 + (size_t)t * (size_t)e->KV, hd);
+            kern_scores_bf16(sc + t0, qh, k0, e->KV, len, hd);
         } else {
             const float *k0 = (const float *)cache_at(e, e->kcache, row->slot, e->layer, t0) +
                               (size_t)kvh * hd;
-            kern_matmul(sc + t0, len, qh, hd, k0, e->KV, 1, hd, 0, len);
+            kern_scores(sc + t0, qh, k0, e->KV, len, hd);
         }
     }
     for (int t = 0; t < ctx_len; t++)
@@ -496,6 +344,106 @@ static void attention_task(void *ctx, int task, int thread)
     }
 }
 
+/* ---- row passes ---------------------------------------------------------------------------- */
+
+/* The per-row work between a layer's matmuls; each row's arithmetic is the same wherever it
+ * runs. */
+typedef enum {
+    ROW_EMBED,          /* x = the row's token embedding */
+    ROW_NORM_ATT,       /* xb = rmsnorm(x) with the layer's attention norm */
+    ROW_ROPE_CACHE,     /* rotate q and k, store k and v in the cache */
+    ROW_ADD_NORM_FFN,   /* x += xo, then xb = rmsnorm(x) with the layer's FFN norm */
+    ROW_ADD,            /* x += xo */
+    ROW_GATHER,         /* xb into each of the row's experts' inputs */
+    ROW_COMBINE         /* xo = the row's experts' outputs by weight, in rank order, then the
+                           shared ones */
+} RowOp;
+
+/* The input (then, after the down projection, the output) row of the row's j-th expert. */
+static float *expert_row(const Engine *e, int r, int j)
+{
+    int KS = e->K + e->S;
+    int ex = j < e->K ? e->top_idx[(size_t)r * (size_t)e->K + (size_t)j] : e->E + j - e->K;
+    size_t place = (size_t)e->exp_pos[(size_t)r * (size_t)KS + (size_t)j];
+    return e->exp_in + ((size_t)ex * (size_t)e->max_rows + place) * (size_t)e->D;
+}
+
+static void row_run(Engine *e, int r)
+{
+    size_t D = (size_t)e->D, l = (size_t)e->layer;
+    float *x = e->x + (size_t)r * D, *xo = e->xo + (size_t)r * D, *xb = e->xb + (size_t)r * D;
+    const FwdRow *row = &e->rows[r];
+    switch ((RowOp)e->row_op) {
+    case ROW_EMBED:
+        qt_lookup(&e->qw->emb, row->token, x);
+        break;
+    case ROW_NORM_ATT:
+        kern_rmsnorm(xb, x, e->w->rms_att + l * D, (int)D, e->c->norm_eps);
+        break;
+    case ROW_ROPE_CACHE: {
+        int hd = e->hd;
+        const float *cs = e->rope_cos + (size_t)row->pos * (size_t)(hd / 2);
+        const float *sn = e->rope_sin + (size_t)row->pos * (size_t)(hd / 2);
+        kern_rope(e->q + (size_t)r * (size_t)e->Q, e->H, hd, cs, sn);
+        kern_rope(e->k + (size_t)r * (size_t)e->KV, e->KVH, hd, cs, sn);
+        cache_put(e, cache_at(e, e->kcache, row->slot, e->layer, row->pos),
+                  e->k + (size_t)r * (size_t)e->KV);
+        cache_put(e, cache_at(e, e->vcache, row->slot, e->layer, row->pos),
+                  e->v + (size_t)r * (size_t)e->KV);
+        break;
+    }
+    case ROW_ADD_NORM_FFN:
+        for (size_t i = 0; i < D; i++)
+            x[i] += xo[i];
+        kern_rmsnorm(xb, x, e->w->rms_ffn + l * D, (int)D, e->c->norm_eps);
+        break;
+    case ROW_ADD:
+        for (size_t i = 0; i < D; i++)
+            x[i] += xo[i];
+        break;
+    case ROW_GATHER:
+        for (int j = 0; j < e->K + e->S; j++)
+            memcpy(expert_row(e, r, j), xb, sizeof(float) * D);
+        break;
+    case ROW_COMBINE:
+        memset(xo, 0, sizeof(float) * D);
+        for (int j = 0; j < e->K; j++)
+            kern_axpy(xo, e->top_w[(size_t)r * (size_t)e->K + (size_t)j], expert_row(e, r, j),
+                      (int)D);
+        for (int j = e->K; j < e->K + e->S; j++) {
+            const float *src = expert_row(e, r, j);
+            for (size_t i = 0; i < D; i++)
+                xo[i] += src[i];
+        }
+        break;
+    }
+}
+
+static void rows_task(void *ctx, int t, int thread)
+{
+    (void)thread;
+    Engine *e = ctx;
+    int r0 = (int)((long)e->row_n * t / e->row_tasks);
+    int r1 = (int)((long)e->row_n * (t + 1) / e->row_tasks);
+    for (int r = r0; r < r1; r++)
+        row_run(e, r);
+}
+
+/* Runs op over rows [0, n): in the caller when the rows are few (a hand-off to the pool costs
+ * more than a decode batch's norms), else split over the threads (prefill: serial row work
+ * would cap the second thread's gain). */
+static void par_rows(Engine *e, int n, RowOp op)
+{
+    int threads = pool_threads(e->pool);
+    e->row_op = op;
+    e->row_n = n;
+    e->row_tasks = (long)n * e->D < 16384 || threads == 1 ? 1 : n < 4 * threads ? n : 4 * threads;
+    if (e->row_tasks == 1)
+        rows_task(e, 0, 0);
+    else
+        pool_run(e->pool, rows_task, e, e->row_tasks);
+}
+
 /* ---- experts ------------------------------------------------------------------------------- */
 
 /* SwiGLU of one expert's rows (task = expert index among E + S). */
@@ -509,14 +457,14 @@ static void expert_swiglu_task(void *ctx, int ex, int thread)
         kern_swiglu(h1 + (size_t)i * G, h3 + (size_t)i * G, (int)G);
 }
 
-/* The experts' FFNs over the rows routed to them: gather each expert's rows, then the gate and
- * up projections of every active expert in one dispatch (split over outputs, like dense
- * layers), SwiGLU, the down projections in a second dispatch, and a scatter of each row's
- * result into its output slot (rank, or K + shared index). */
+/* The experts' FFNs over the rows gathered for them (ROW_GATHER): the gate and up projections
+ * of every active expert in one dispatch (each expert's rows one matrix product), SwiGLU, the
+ * down projections in a second dispatch, written over the inputs, where ROW_COMBINE reads
+ * each row's results. */
 static void run_experts(Engine *e)
 {
     size_t D = (size_t)e->D, G = (size_t)e->G, R = (size_t)e->max_rows;
-    int ES = e->E + e->S, KS = e->K + e->S, moe_layer = e->layer - e->Ld;
+    int ES = e->E + e->S, moe_layer = e->layer - e->Ld;
     MatJob *jobs = e->exp_jobs;
     int n_jobs = 0;
     for (int ex = 0; ex < ES; ex++) {
@@ -524,9 +472,6 @@ static void run_experts(Engine *e)
         if (m == 0)
             continue;
         float *in = e->exp_in + (size_t)ex * R * D;
-        for (int i = 0; i < m; i++)
-            memcpy(in + (size_t)i * D,
-                   e->xb + (size_t)e->exp_rows[(size_t)ex * R + (size_t)i] * D, sizeof(float) * D);
         size_t base = (size_t)moe_layer * (size_t)ES + (size_t)ex;
         jobs[n_jobs++] = (MatJob){e->exp_h1 + (size_t)ex * R * G, (int)G, in, (int)D,
                                   &e->qw->ew1[base], m, (int)D, (int)G, 0, 0, NULL, NULL};
@@ -547,21 +492,11 @@ static void run_experts(Engine *e)
                                   (int)G, (int)D, 0, 0, NULL, NULL};
     }
     par_matmuls(e, jobs, n_jobs, NULL);
-    for (int ex = 0; ex < ES; ex++) {
-        const float *out = e->exp_in + (size_t)ex * R * D;
-        for (int i = 0; i < e->exp_count[ex]; i++) {
-            int r = e->exp_rows[(size_t)ex * R + (size_t)i];
-            int slot = e->exp_slot[(size_t)ex * R + (size_t)i];
-            memcpy(e->exp_out + ((size_t)r * (size_t)KS + (size_t)slot) * D, out + (size_t)i * D,
-                   sizeof(float) * D);
-        }
-    }
 }
 
 static void moe_block(Engine *e, int n, PhaseCounters *cnt, double *expert_tokens)
 {
     int E = e->E, K = e->K, S = e->S, D = e->D, G = e->G, moe_layer = e->layer - e->Ld;
-    size_t R = (size_t)e->max_rows;
     e->router_m = qt_fp32(e->w->router + (size_t)moe_layer * (size_t)E * (size_t)D, E, D);
     MatJob job = {e->router_logits, E, e->xb, D, &e->router_m, n, D, E, 0, 0, NULL, NULL};
     par_matmuls(e, &job, 1, cnt);
@@ -589,38 +524,20 @@ static void moe_block(Engine *e, int n, PhaseCounters *cnt, double *expert_token
             sum += wt[j];
         for (int j = 0; j < K; j++)
             wt[j] /= sum;
-        for (int j = 0; j < K; j++) {
-            int x = idx[j], c = e->exp_count[x]++;
-            e->exp_rows[(size_t)x * R + (size_t)c] = r;
-            e->exp_slot[(size_t)x * R + (size_t)c] = j;
-        }
-        for (int s = 0; s < S; s++) {
-            int x = E + s, c = e->exp_count[x]++;
-            e->exp_rows[(size_t)x * R + (size_t)c] = r;
-            e->exp_slot[(size_t)x * R + (size_t)c] = K + s;
-        }
+        int *pos = e->exp_pos + (size_t)r * (size_t)(K + S);
+        for (int j = 0; j < K; j++)
+            pos[j] = e->exp_count[idx[j]]++;
+        for (int s = 0; s < S; s++)
+            pos[K + s] = e->exp_count[E + s]++;
     }
     int distinct = 0;
     for (int x = 0; x < E; x++) {
         distinct += e->exp_count[x] > 0;
         expert_tokens[(size_t)e->layer * (size_t)E + (size_t)x] += e->exp_count[x];
     }
+    par_rows(e, n, ROW_GATHER);
     run_experts(e);
-
-    /* Combine in rank order, then shared experts: a fixed order per row. */
-    int KS = K + S;
-    for (int r = 0; r < n; r++) {
-        float *y = e->xo + (size_t)r * (size_t)D;
-        memset(y, 0, sizeof(float) * (size_t)D);
-        for (int j = 0; j < K; j++)
-            kern_axpy(y, e->top_w[(size_t)r * (size_t)K + (size_t)j],
-                      e->exp_out + ((size_t)r * (size_t)KS + (size_t)j) * (size_t)D, D);
-        for (int s = 0; s < S; s++) {
-            const float *src = e->exp_out + ((size_t)r * (size_t)KS + (size_t)(K + s)) * (size_t)D;
-            for (int i = 0; i < D; i++)
-                y[i] += src[i];
-        }
-    }
+    par_rows(e, n, ROW_COMBINE);
     double dD = D, dG = G;
     cnt->flops += n * (3.0 * E + 2.0 * K + (K + S) * (6.0 * dD * dG + 5.0 * dG) + 2.0 * dD * K +
                        dD * S);
@@ -716,17 +633,13 @@ int eng_step_ex(Engine *e, const FwdRow *rows, int n, const float *x_in, float *
     if (x_in) {
         memcpy(e->x, x_in, fsz * (size_t)n * (size_t)D);
     } else {
-        for (int r = 0; r < n; r++)
-            cnt->weight_bytes += qt_lookup(&qw->emb, rows[r].token, e->x + (size_t)r * (size_t)D);
+        par_rows(e, n, ROW_EMBED);
+        cnt->weight_bytes += n * qt_row_bytes(qw->emb.prec, D);
     }
 
     for (int l = 0; l < e->L; l++) {
         e->layer = l;
-        size_t lz = (size_t)l;
-        const float *rms_att = w->rms_att + lz * (size_t)D;
-        for (int r = 0; r < n; r++)
-            kern_rmsnorm(e->xb + (size_t)r * (size_t)D, e->x + (size_t)r * (size_t)D, rms_att, D,
-                         c->norm_eps);
+        par_rows(e, n, ROW_NORM_ATT);
         cnt->flops += 4.0 * n * D;
         cnt->weight_bytes += D * fsz;
 
@@ -736,15 +649,8 @@ int eng_step_ex(Engine *e, const FwdRow *rows, int n, const float *x_in, float *
             {e->v, KV, e->xb, D, &qw->wv[l], n, D, KV, 0, 0, NULL, NULL},
         };
         par_matmuls(e, qkv, 3, cnt);
+        par_rows(e, n, ROW_ROPE_CACHE);
         for (int r = 0; r < n; r++) {
-            const float *cs = e->rope_cos + (size_t)rows[r].pos * (size_t)(hd / 2);
-            const float *sn = e->rope_sin + (size_t)rows[r].pos * (size_t)(hd / 2);
-            kern_rope(e->q + (size_t)r * (size_t)Q, e->H, hd, cs, sn);
-            kern_rope(e->k + (size_t)r * (size_t)KV, e->KVH, hd, cs, sn);
-            cache_put(e, cache_at(e, e->kcache, rows[r].slot, l, rows[r].pos),
-                      e->k + (size_t)r * (size_t)KV);
-            cache_put(e, cache_at(e, e->vcache, rows[r].slot, l, rows[r].pos),
-                      e->v + (size_t)r * (size_t)KV);
             double ctx = rows[r].pos + 1.0;
             cnt->flops += 3.0 * (Q + KV) + e->H * (4.0 * hd * ctx + 4.0 * ctx);
             cnt->kv_write_bytes += 2.0 * KV * kvsz;
@@ -754,22 +660,15 @@ int eng_step_ex(Engine *e, const FwdRow *rows, int n, const float *x_in, float *
 
         MatJob o = {e->xo, D, e->att, Q, &qw->wo[l], n, Q, D, 0, 0, NULL, NULL};
         par_matmuls(e, &o, 1, cnt);
-        for (size_t i = 0; i < (size_t)n * (size_t)D; i++)
-            e->x[i] += e->xo[i];
+        par_rows(e, n, ROW_ADD_NORM_FFN);
         cnt->flops += (double)n * D;
-
-        const float *rms_ffn = w->rms_ffn + lz * (size_t)D;
-        for (int r = 0; r < n; r++)
-            kern_rmsnorm(e->xb + (size_t)r * (size_t)D, e->x + (size_t)r * (size_t)D, rms_ffn, D,
-                         c->norm_eps);
         cnt->flops += 4.0 * n * D;
         cnt->weight_bytes += D * fsz;
         if (l < e->Ld)
             dense_ffn(e, n, cnt);
         else
             moe_block(e, n, cnt, e->expert_tokens[phase]);
-        for (size_t i = 0; i < (size_t)n * (size_t)D; i++)
-            e->x[i] += e->xo[i];
+        par_rows(e, n, ROW_ADD);
         cnt->flops += (double)n * D;
     }
     if (hidden)

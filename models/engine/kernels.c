@@ -280,6 +280,19 @@ void kern_exp(float *x, int n)
             p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_C[c]));
         _mm512_storeu_ps(x + i, _mm512_scalef_ps(p, k));
     }
+    if (i < n) { /* the tail in one masked pass (ldexpf per element cost more than the rest) */
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
+        __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_maskz_loadu_ps(m, x + i), lo), hi);
+        __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(v, _mm512_set1_ps(LOG2E)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(LN2_HI), v);
+        r = _mm512_fnmadd_ps(k, _mm512_set1_ps(LN2_LO), r);
+        __m512 p = _mm512_set1_ps(EXP_C[0]);
+        for (int c = 1; c < 8; c++)
+            p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_C[c]));
+        _mm512_mask_storeu_ps(x + i, m, _mm512_scalef_ps(p, k));
+        i = n;
+    }
 #endif
     for (; i < n; i++)
         x[i] = exp_scalar(x[i]);
@@ -334,6 +347,33 @@ void kern_weighted_sum(float *out, const float *p, const float *v, int ldv, int 
     kern_weighted_sum_acc(out, p, v, ldv, n_rows, n, 0);
 }
 
+#if KERN_AVX512
+/* NV (a compile-time constant) 16-lane accumulators over up to 64 columns from out, the last
+ * masked by `last`: with NV known the accumulators stay in registers (an array indexed by a
+ * run-time count is kept on the stack, and every FMA then waits on a store and a load). */
+static inline __attribute__((always_inline)) void wsum_block(const int NV, float *out,
+                                                             const float *p, const float *v,
+                                                             int ldv, int n_rows, __mmask16 last,
+                                                             int add)
+{
+    __m512 acc[4];
+    for (int j = 0; j < NV; j++)
+        acc[j] = add ? _mm512_maskz_loadu_ps(j == NV - 1 ? last : (__mmask16)0xFFFFu,
+                                             out + 16 * j)
+                     : _mm512_setzero_ps();
+    for (int t = 0; t < n_rows; t++) {
+        __m512 pt = _mm512_set1_ps(p[t]);
+        const float *vt = v + (long)t * ldv;
+        for (int j = 0; j < NV; j++)
+            acc[j] = _mm512_fmadd_ps(
+                pt, _mm512_maskz_loadu_ps(j == NV - 1 ? last : (__mmask16)0xFFFFu, vt + 16 * j),
+                acc[j]);
+    }
+    for (int j = 0; j < NV; j++)
+        _mm512_mask_storeu_ps(out + 16 * j, j == NV - 1 ? last : (__mmask16)0xFFFFu, acc[j]);
+}
+#endif
+
 void kern_weighted_sum_acc(float *out, const float *p, const float *v, int ldv, int n_rows,
                            int n, int add)
 {
@@ -341,24 +381,13 @@ void kern_weighted_sum_acc(float *out, const float *p, const float *v, int ldv, 
         int width = n - i0 < 64 ? n - i0 : 64;
 #if KERN_AVX512
         /* up to four 16-lane accumulators; the last one masked when width is not a multiple */
-        int nvec = (width + 15) / 16;
         __mmask16 last = (__mmask16)(width % 16 ? (1u << (width % 16)) - 1u : 0xFFFFu);
-        __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-                         _mm512_setzero_ps()};
-        for (int j = 0; add && j < nvec; j++)
-            acc[j] = _mm512_maskz_loadu_ps(j == nvec - 1 ? last : (__mmask16)0xFFFFu,
-                                           out + i0 + 16 * j);
-        for (int t = 0; t < n_rows; t++) {
-            __m512 pt = _mm512_set1_ps(p[t]);
-            const float *vt = v + (long)t * ldv + i0;
-            for (int j = 0; j < nvec; j++) {
-                __mmask16 m = j == nvec - 1 ? last : (__mmask16)0xFFFFu;
-                acc[j] = _mm512_fmadd_ps(pt, _mm512_maskz_loadu_ps(m, vt + 16 * j), acc[j]);
-            }
+        switch ((width + 15) / 16) {
+        case 4: wsum_block(4, out + i0, p, v + i0, ldv, n_rows, last, add); break;
+        case 3: wsum_block(3, out + i0, p, v + i0, ldv, n_rows, last, add); break;
+        case 2: wsum_block(2, out + i0, p, v + i0, ldv, n_rows, last, add); break;
+        default: wsum_block(1, out + i0, p, v + i0, ldv, n_rows, last, add); break;
         }
-        for (int j = 0; j < nvec; j++)
-            _mm512_mask_storeu_ps(out + i0 + 16 * j, j == nvec - 1 ? last : (__mmask16)0xFFFFu,
-                                  acc[j]);
 #else
         for (int i = i0; i < i0 + width; i++) {
             float acc = add ? out[i] : 0.0f;
@@ -374,6 +403,117 @@ void kern_axpy(float *y, float alpha, const float *x, int n)
 {
     for (int i = 0; i < n; i++)
         y[i] += alpha * x[i];
+}
+
+/* ---- attention scores -------------------------------------------------------------------- */
+
+#if KERN_AVX512
+/* Folds 16 accumulators at once: lane j of the result is a[j]'s lanes folded l + 8, l + 4,
+ * l + 2, l + 1 (hsum16's order, so the same bits) with 15 adds and shuffles between vectors,
+ * instead of 16 separate horizontal sums. */
+static inline __m512 fold16x16(const __m512 a[16])
+{
+    __m512 c[8], d[4], f[2];
+    for (int j = 0; j < 8; j++) /* l + 8: outputs 2j, 2j + 1 in lanes 0-7, 8-15 */
+        c[j] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * j], a[2 * j + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_f32x4(a[2 * j], a[2 * j + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    for (int j = 0; j < 4; j++) /* l + 4: outputs 4j .. 4j + 3, one per 128-bit quarter */
+        d[j] = _mm512_add_ps(_mm512_shuffle_f32x4(c[2 * j], c[2 * j + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm512_shuffle_f32x4(c[2 * j], c[2 * j + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+    for (int j = 0; j < 2; j++) { /* l + 2: quarter q holds outputs 8j + q and 8j + 4 + q */
+        __m512d x = _mm512_castps_pd(d[2 * j]), y = _mm512_castps_pd(d[2 * j + 1]);
+        f[j] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(x, y)),
+                             _mm512_castpd_ps(_mm512_unpackhi_pd(x, y)));
+    }
+    /* l + 1: lane 4q + m holds output q + 4m */
+    __m512 r = _mm512_add_ps(_mm512_shuffle_ps(f[0], f[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm512_shuffle_ps(f[0], f[1], _MM_SHUFFLE(3, 1, 3, 1)));
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    return _mm512_permutexvar_ps(order, r);
+}
+
+/* 16 bf16 or float32 values from p as float32 (masked: zeros past m). */
+static inline __m512 load_kv(const int bf16, const void *p, __mmask16 m)
+{
+    if (bf16)
+        return _mm512_castsi512_ps(
+            _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p)), 16));
+    return _mm512_maskz_loadu_ps(m, p);
+}
+
+/* One pass of 16 positions from k (rows ldkb bytes apart) for n <= 16 NV: q stays in NV
+ * registers; each position's lanes chain over q's 16-wide chunks in order (kern_dot's lanes),
+ * then the 16 are folded together. The rows 16 positions on (the next pass) are prefetched
+ * when `ahead`: the cache rows come from memory at a stride the prefetchers follow poorly. */
+static inline __attribute__((always_inline)) void scores_pass(const int bf16, const int NV,
+                                                             float *sc, const float *q,
+                                                             const char *k, long ldkb, int n,
+                                                             int ahead)
+{
+    const int eb = bf16 ? 2 : 4;
+    __m512 qv[4];
+    __mmask16 mk[4];
+    for (int c = 0; c < NV; c++) {
+        int left = n - 16 * c;
+        mk[c] = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
+        qv[c] = _mm512_maskz_loadu_ps(mk[c], q + 16 * c);
+    }
+    __m512 acc[16];
+    const char *kt = k;
+    for (int t = 0; t < 16; t++, kt += ldkb) {
+        if (ahead)
+            for (int c = 0; c < (NV * 16 * eb + 63) / 64; c++)
+                _mm_prefetch(kt + 16 * ldkb + 64 * c, _MM_HINT_T0);
+        __m512 a = _mm512_setzero_ps();
+        for (int c = 0; c < NV; c++)
+            a = _mm512_fmadd_ps(qv[c], load_kv(bf16, kt + 16 * c * eb, mk[c]), a);
+        acc[t] = a;
+    }
+    _mm512_storeu_ps(sc, fold16x16(acc));
+}
+
+/* sc[t] = q · k_t for t < len: whole passes of 16 positions while they last, the rest (and a
+ * head size over 64) one dot product at a time, the same bits either way. */
+static inline __attribute__((always_inline)) void scores16(const int bf16, float *sc,
+                                                          const float *q, const void *k,
+                                                          int ldk, int len, int n)
+{
+    const long ldkb = (long)ldk * (bf16 ? 2 : 4);
+    const char *kc = k;
+    int t0 = 0;
+    for (; n <= 64 && t0 + 16 <= len; t0 += 16, kc += 16 * ldkb) {
+        int ahead = t0 + 32 <= len;
+        switch ((n + 15) / 16) {
+        case 1: scores_pass(bf16, 1, sc + t0, q, kc, ldkb, n, ahead); break;
+        case 2: scores_pass(bf16, 2, sc + t0, q, kc, ldkb, n, ahead); break;
+        case 3: scores_pass(bf16, 3, sc + t0, q, kc, ldkb, n, ahead); break;
+        default: scores_pass(bf16, 4, sc + t0, q, kc, ldkb, n, ahead); break;
+        }
+    }
+    for (; t0 < len; t0++, kc += ldkb)
+        sc[t0] = bf16 ? kern_dot_bf16(q, (const uint16_t *)(const void *)kc, n)
+                      : kern_dot(q, (const float *)(const void *)kc, n);
+}
+#endif
+
+void kern_scores(float *sc, const float *q, const float *k, int ldk, int len, int n)
+{
+#if KERN_AVX512
+    scores16(0, sc, q, k, ldk, len, n);
+#else
+    for (int t = 0; t < len; t++)
+        sc[t] = kern_dot(q, k + (long)t * ldk, n);
+#endif
+}
+
+void kern_scores_bf16(float *sc, const float *q, const uint16_t *k, int ldk, int len, int n)
+{
+#if KERN_AVX512
+    scores16(1, sc, q, k, ldk, len, n);
+#else
+    for (int t = 0; t < len; t++)
+        sc[t] = kern_dot_bf16(q, k + (long)t * ldk, n);
+#endif
 }
 
 /* ---- reduced precision --------------------------------------------------------------------- */

@@ -19,6 +19,10 @@ void kern_matmul(float *y, int ldy, const float *x, int ldx, const float *w, int
 /* sum_k a[k] * b[k], in the same order as one element of kern_matmul. */
 float kern_dot(const float *a, const float *b, int n);
 
+/* Attention scores: sc[t] = kern_dot(q, k + t * ldk, n) for t in [0, len), the same bits
+ * (16 positions at a time, their lane sums folded together). */
+void kern_scores(float *sc, const float *q, const float *k, int ldk, int len, int n);
+
 /* out[i] = weight[i] * x[i] / sqrt(mean(x^2) + eps) (llama2.c's RMSNorm). out may equal x. */
 void kern_rmsnorm(float *out, const float *x, const float *weight, int n, float eps);
 
@@ -76,6 +80,9 @@ void kern_matmul_q4(float *y, int ldy, const int8_t *x, const float *xs, const i
 
 /* kern_dot with b in bf16 (widened exactly; the same lanes and fold as kern_dot). */
 float kern_dot_bf16(const float *a, const uint16_t *b, int n);
+
+/* kern_scores with k in bf16: sc[t] = kern_dot_bf16(q, k + t * ldk, n), the same bits. */
+void kern_scores_bf16(float *sc, const float *q, const uint16_t *k, int ldk, int len, int n);
 
 /* kern_weighted_sum with v in bf16 (widened exactly). */
 void kern_weighted_sum_bf16(float *out, const float *p, const uint16_t *v, int ldv, int n_rows,

@@ -154,7 +154,7 @@ static inline __attribute__((always_inline)) int32_t load4(const unsigned char *
 /* bf16 or int8: R rows from r0 × NP panels from p0 over all of k. */
 static inline __attribute__((always_inline)) void tile_dp(const int kind, const int R,
                                                           const int NP, const PArgs *a, int r0,
-                                                          int p0)
+                                                          int p0, int tn, int T)
 {
     const QMat *w = a->w;
     const long steps = kind == K_BF16 ? w->kpad / 2 : w->kpad / 4, pstride = steps * 64;
@@ -168,17 +168,26 @@ static inline __attribute__((always_inline)) void tile_dp(const int kind, const 
             accf[r][p] = _mm512_setzero_ps();
             acci[r][p] = (AccI32)_mm512_setzero_si512();
         }
+    long pf_next = 0, pf_step = tn * steps / T; /* this tile's first step of the next group */
     for (long j = 0; j < steps; j++) {
         __m512i wv[NP_MAX];
         for (int p = 0; p < NP; p++) {
             wv[p] = _mm512_load_si512((const void *)(wp + p * pstride + j * 64));
             __asm__("" : "+v"(wv[p]));
         }
-        /* the first row tile of a group streams its weights from memory: fetch the next
-         * group's as it goes (past the matrix end a prefetch is harmless) */
-        if (r0 == 0)
+        /* fetch the next group's weights as this group computes (past the matrix end a
+         * prefetch is harmless): row tile tn of T takes every T-th step for the steps
+         * [tn steps / T, (tn + 1) steps / T) of the next group, so the requests spread over
+         * the group's time and come in the order the next group's first tile reads them */
+        if (T == 1) { /* one row tile (decode at batch 1): a branch-free loop */
             for (int p = 0; p < NP; p++)
                 _mm_prefetch(wp + (NP + p) * pstride + j * 64, _MM_HINT_T0);
+        } else if (pf_next == j) {
+            for (int p = 0; p < NP; p++)
+                _mm_prefetch(wp + (NP + p) * pstride + pf_step * 64, _MM_HINT_T0);
+            pf_next += T;
+            pf_step++;
+        }
         for (int r = 0; r < R; r++) {
             __m512i xb = _mm512_set1_epi32(load4(x + r * a->ldx + 4 * j));
             for (int p = 0; p < NP; p++) {
@@ -215,7 +224,8 @@ static inline __attribute__((always_inline)) void tile_dp(const int kind, const 
  * int32 chains per panel (low and high nibbles) so the dot products do not wait on each
  * other; their sum is the same integer. */
 static inline __attribute__((always_inline)) void tile_q4(const int R, const int NP,
-                                                          const PArgs *a, int r0, int p0)
+                                                          const PArgs *a, int r0, int p0, int tn,
+                                                          int T)
 {
     const QMat *w = a->w;
     const long nb = w->kpad / QT_Q4_BLOCK, pstride = nb * 256;
@@ -227,6 +237,7 @@ static inline __attribute__((always_inline)) void tile_q4(const int R, const int
     for (int r = 0; r < R; r++)
         for (int p = 0; p < NP; p++)
             accf[r][p] = _mm512_setzero_ps();
+    long pf_next = 0, pf_step = tn * nb * 4 / T;
     for (long b = 0; b < nb; b++) {
         AccI32 lo[R_MAX][NP_MAX], hi[R_MAX][NP_MAX];
         for (int r = 0; r < R; r++)
@@ -236,10 +247,18 @@ static inline __attribute__((always_inline)) void tile_q4(const int R, const int
             }
         for (int oc = 0; oc < 4; oc++) {
             __m512i wl[NP_MAX], wh[NP_MAX];
-            for (int p = 0; p < NP; p++) {
-                if (r0 == 0)
-                    _mm_prefetch((const char *)(wq + (NP + p) * pstride + b * 256 + oc * 64),
+            long j = b * 4 + oc; /* one 64-byte line per panel per step, as in tile_dp */
+            if (T == 1) {
+                for (int p = 0; p < NP; p++)
+                    _mm_prefetch((const char *)(wq + (NP + p) * pstride + j * 64), _MM_HINT_T0);
+            } else if (pf_next == j) {
+                for (int p = 0; p < NP; p++)
+                    _mm_prefetch((const char *)(wq + (NP + p) * pstride + pf_step * 64),
                                  _MM_HINT_T0);
+                pf_next += T;
+                pf_step++;
+            }
+            for (int p = 0; p < NP; p++) {
                 __m512i v = _mm512_load_si512((const void *)(wq + p * pstride + b * 256 + oc * 64));
                 wl[p] = _mm512_and_si512(v, low);
                 wh[p] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
@@ -284,41 +303,57 @@ static inline __attribute__((always_inline)) void tile_q4(const int R, const int
 #endif
 
 static inline __attribute__((always_inline)) void tile(const int kind, const int R, const int NP,
-                                                       const PArgs *a, int r0, int p0)
+                                                       const PArgs *a, int r0, int p0, int tn,
+                                                       int T)
 {
+    (void)tn;
+    (void)T;
 #if KQ_BF16
     if (kind == K_BF16) {
-        tile_dp(K_BF16, R, NP, a, r0, p0);
+        tile_dp(K_BF16, R, NP, a, r0, p0, tn, T);
         return;
     }
 #endif
 #if KQ_VNNI
     if (kind == K_I8) {
-        tile_dp(K_I8, R, NP, a, r0, p0);
+        tile_dp(K_I8, R, NP, a, r0, p0, tn, T);
         return;
     }
     if (kind == K_Q4) {
-        tile_q4(R, NP, a, r0, p0);
+        tile_q4(R, NP, a, r0, p0, tn, T);
         return;
     }
 #endif
     tile_portable(kind, R, NP, a, r0, p0);
 }
 
-/* Every row of NP panels from p0, in tiles of R rows (R a compile-time constant). */
+/* Every row of NP panels from p0, in tiles of R rows (R a compile-time constant), tile n of T
+ * prefetching its share of the next group. */
 static inline __attribute__((always_inline)) void rows_of(const int kind, const int R,
                                                           const int NP, const PArgs *a, int rows,
                                                           int p0)
 {
-    int r = 0;
-    for (; r + R <= rows; r += R)
-        tile(kind, R, NP, a, r, p0);
+    if (rows <= R) { /* one tile (decode at small batches): T = 1 as a constant, so the tile's
+                      * loop carries no prefetch bookkeeping */
+        switch (rows) {
+        case 6: tile(kind, 6 <= R ? 6 : 1, NP, a, 0, p0, 0, 1); break;
+        case 5: tile(kind, 5 <= R ? 5 : 1, NP, a, 0, p0, 0, 1); break;
+        case 4: tile(kind, 4 <= R ? 4 : 1, NP, a, 0, p0, 0, 1); break;
+        case 3: tile(kind, 3 <= R ? 3 : 1, NP, a, 0, p0, 0, 1); break;
+        case 2: tile(kind, 2 <= R ? 2 : 1, NP, a, 0, p0, 0, 1); break;
+        default: tile(kind, 1, NP, a, 0, p0, 0, 1); break;
+        }
+        return;
+    }
+    int r = 0, n = 0, T = (rows + R - 1) / R;
+    for (; r + R <= rows; r += R, n++)
+        tile(kind, R, NP, a, r, p0, n, T);
     switch (rows - r) { /* at most R - 1 rows are left */
-    case 5: tile(kind, 5 < R ? 5 : 1, NP, a, r, p0); break;
-    case 4: tile(kind, 4 < R ? 4 : 1, NP, a, r, p0); break;
-    case 3: tile(kind, 3 < R ? 3 : 1, NP, a, r, p0); break;
-    case 2: tile(kind, 2 < R ? 2 : 1, NP, a, r, p0); break;
-    case 1: tile(kind, 1, NP, a, r, p0); break;
+    case 5: tile(kind, 5 < R ? 5 : 1, NP, a, r, p0, n, T); break;
+    case 4: tile(kind, 4 < R ? 4 : 1, NP, a, r, p0, n, T); break;
+    case 3: tile(kind, 3 < R ? 3 : 1, NP, a, r, p0, n, T); break;
+    case 2: tile(kind, 2 < R ? 2 : 1, NP, a, r, p0, n, T); break;
+    case 1: tile(kind, 1, NP, a, r, p0, n, T); break;
     default: break;
     }
 }

@@ -17,6 +17,7 @@
 
 #include "models/engine/forward.h"
 #include "models/engine/kernels.h"
+#include "models/engine/quant.h"
 
 /* ---- kernels ------------------------------------------------------------------------------ */
 
@@ -104,6 +105,58 @@ static void test_dot_rmsnorm_softmax_rope_match_naive(void **state)
         assert_close(v[i], want[i], 0, 1e-7);
 }
 
+/* Attention scores fold 16 positions' lanes together: each score must be kern_dot's bits (and
+ * kern_dot_bf16's for a bf16 cache) for any count of positions, head size and row stride, near
+ * the double product, and nothing past the last position is written. */
+static void test_scores_are_the_dot_products_bit_for_bit_on_odd_sizes(void **state)
+{
+    (void)state;
+    uint64_t seed = 23;
+    int lens[] = {1, 7, 16, 17, 33, 4097}, ns[] = {1, 7, 33, 48, 64};
+    for (size_t a = 0; a < sizeof lens / sizeof lens[0]; a++)
+        for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++) {
+            int len = lens[a], n = ns[b], ldk = n + 5;
+            float *q = malloc(sizeof(float) * (size_t)n);
+            float *k = malloc(sizeof(float) * (size_t)len * (size_t)ldk);
+            uint16_t *kb = malloc(sizeof(uint16_t) * (size_t)len * (size_t)ldk);
+            float *sc = malloc(sizeof(float) * (size_t)(len + 1));
+            for (int i = 0; i < n; i++)
+                q[i] = frand(&seed);
+            for (int i = 0; i < len * ldk; i++) {
+                k[i] = frand(&seed);
+                kb[i] = qt_bf16(k[i]);
+            }
+            sc[len] = 42.0f;
+            kern_scores(sc, q, k, ldk, len, n);
+            for (int t = 0; t < len; t++) {
+                float want = kern_dot(q, k + (size_t)t * (size_t)ldk, n);
+                double ref = 0;
+                for (int i = 0; i < n; i++)
+                    ref += (double)q[i] * k[(size_t)t * (size_t)ldk + (size_t)i];
+                if (memcmp(&sc[t], &want, sizeof want) != 0 || fabs(sc[t] - ref) > 1e-5) {
+                    print_error("len %d n %d position %d: %.9g, kern_dot %.9g, double %.17g\n",
+                                len, n, t, sc[t], want, ref);
+                    fail();
+                }
+            }
+            assert_true(sc[len] == 42.0f);
+            kern_scores_bf16(sc, q, kb, ldk, len, n);
+            for (int t = 0; t < len; t++) {
+                float want = kern_dot_bf16(q, kb + (size_t)t * (size_t)ldk, n);
+                if (memcmp(&sc[t], &want, sizeof want) != 0) {
+                    print_error("bf16 len %d n %d position %d: %.9g, kern_dot_bf16 %.9g\n", len,
+                                n, t, sc[t], want);
+                    fail();
+                }
+            }
+            assert_true(sc[len] == 42.0f);
+            free(q);
+            free(k);
+            free(kb);
+            free(sc);
+        }
+}
+
 static void test_exp_is_within_2_ulp_and_the_same_bits_in_vector_and_scalar_form(void **state)
 {
     (void)state;
@@ -124,7 +177,7 @@ static void test_exp_is_within_2_ulp_and_the_same_bits_in_vector_and_scalar_form
         print_error("worst error %.3f ulp\n", worst);
         fail();
     }
-    /* the last element of a 17-float call goes through the scalar tail */
+    /* the last element of a 17-float call goes through the tail (masked vector or scalar) */
     for (int i = 0; i < 16; i++) {
         float v[17];
         for (int j = 0; j < 17; j++)
@@ -451,6 +504,63 @@ static void test_results_identical_for_1_and_2_threads_and_prefill_or_decode(voi
     }
 }
 
+/* Logits of every row of one n-row prefill of c in precision p on `threads` threads. */
+static void wide_prefill(const EngineConfig *c, const Weights *w, Precision p, int threads, int n,
+                         float *out)
+{
+    TsErr err;
+    ts_err_clear(&err);
+    Pool *pool;
+    QWeights q;
+    Engine *e;
+    assert_int_equal(pool_new(threads, &pool, &err), 0);
+    assert_int_equal(qw_build(&q, c, w, p, NULL, &err), 0);
+    assert_int_equal(eng_new_q(c, w, &q, PREC_FP32, 1, c->max_seq, n, pool, &e, &err), 0);
+    FwdRow *rows = malloc(sizeof *rows * (size_t)n);
+    for (int i = 0; i < n; i++)
+        rows[i] = (FwdRow){0, i, (7 * i + 3) % (int)c->shape.vocab, 1};
+    assert_int_equal(eng_step(e, rows, n, out, PHASE_PREFILL, &err), 0);
+    free(rows);
+    eng_free(e);
+    qw_free(&q);
+    pool_free(pool);
+}
+
+/* A prefill wide enough (rows x d_model >= 16384) that the row passes (embedding, norms, RoPE
+ * and cache stores, residual adds, MoE gather and combine) and the activation conversions
+ * split over the threads: 1 and 2 threads give the same bits in every precision, dense and
+ * MoE with a shared expert. */
+static void test_wide_prefill_row_passes_and_conversions_are_identical_for_1_and_2_threads(
+    void **state)
+{
+    (void)state;
+    enum { N = 130 };
+    EngineConfig cs[2] = {test_small_config(128, 32, 256, 0, 0, 0, 64, 160),
+                          test_small_config(128, 32, 0, 4, 1, 64, 64, 160)};
+    assert_true(N * 128 >= 16384);
+    for (int k = 0; k < 2; k++) {
+        TsErr err;
+        ts_err_clear(&err);
+        Weights w;
+        assert_int_equal(wt_alloc(&w, &cs[k], &err), 0);
+        wt_init_seeded(&w, &cs[k], 5 + (uint64_t)k);
+        size_t nl = (size_t)N * (size_t)cs[k].shape.vocab;
+        float *a = malloc(sizeof(float) * nl), *b = malloc(sizeof(float) * nl);
+        for (int p = 0; p < PREC_COUNT; p++) {
+            wide_prefill(&cs[k], &w, (Precision)p, 1, N, a);
+            wide_prefill(&cs[k], &w, (Precision)p, 2, N, b);
+            if (memcmp(a, b, sizeof(float) * nl) != 0) {
+                print_error("%s %s: 1 and 2 threads differ\n", k ? "moe" : "dense",
+                            prec_name((Precision)p));
+                fail();
+            }
+        }
+        free(a);
+        free(b);
+        wt_fini(&w);
+    }
+}
+
 static void test_batched_decode_is_identical_to_single_sequences(void **state)
 {
     (void)state;
@@ -586,12 +696,15 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matmul_matches_naive_for_odd_sizes),
         cmocka_unit_test(test_dot_rmsnorm_softmax_rope_match_naive),
+        cmocka_unit_test(test_scores_are_the_dot_products_bit_for_bit_on_odd_sizes),
         cmocka_unit_test(test_exp_is_within_2_ulp_and_the_same_bits_in_vector_and_scalar_form),
         cmocka_unit_test(test_dense_forward_matches_reference),
         cmocka_unit_test(test_moe_forward_matches_reference),
         cmocka_unit_test(test_moe_with_all_experts_is_the_weighted_sum_of_all),
         cmocka_unit_test(test_results_identical_for_1_and_2_threads_and_prefill_or_decode),
         cmocka_unit_test(test_batched_decode_is_identical_to_single_sequences),
+        cmocka_unit_test(
+            test_wide_prefill_row_passes_and_conversions_are_identical_for_1_and_2_threads),
         cmocka_unit_test(test_counted_flops_equal_the_closed_form),
         cmocka_unit_test(test_weight_bytes_count_every_matrix_once_per_step),
         cmocka_unit_test(test_engine_closed_form_extends_the_textbook_count),
