@@ -90,6 +90,16 @@ int calr_points(const StoreMeasurementRow *rows, int n, const CalGroup *g, CalPo
     return m;
 }
 
+CalParams calr_params(const StoreCalibration *c)
+{
+    return (CalParams){.eff_compute = c->eff_compute,
+                       .eff_prefill = c->eff_prefill,
+                       .eff_memory = c->eff_memory,
+                       .step_overhead_ms = c->step_overhead_ms,
+                       .attn_ns_per_pair = c->attn_ns_per_pair,
+                       .overlap = c->overlap};
+}
+
 int calr_predict(Store *db, const StoreMeasurementRow *rows, int n, ValRow *out, char *basis,
                  size_t basis_size, TsErr *err)
 {
@@ -107,12 +117,7 @@ int calr_predict(Store *db, const StoreMeasurementRow *rows, int n, ValRow *out,
             return found;
         if (!found)
             continue;
-        CalParams cp = {.eff_compute = cal.eff_compute,
-                        .eff_prefill = cal.eff_prefill,
-                        .eff_memory = cal.eff_memory,
-                        .step_overhead_ms = cal.step_overhead_ms,
-                        .attn_ns_per_pair = cal.attn_ns_per_pair,
-                        .overlap = cal.overlap};
+        CalParams cp = calr_params(&cal);
         if (used < basis_size)
             used += (size_t)snprintf(basis + used, basis_size - used,
                                      "%scalibration %lld (%.8s, KV %.8s, %d threads: fitted to measure "

@@ -36,6 +36,9 @@ int calr_points(const StoreMeasurementRow *rows, int n, const CalGroup *g, CalPo
 int calr_predict(Store *db, const StoreMeasurementRow *rows, int n, ValRow *out, char *basis,
                  size_t basis_size, TsErr *err);
 
+/* A stored profile's step-time parameters. */
+CalParams calr_params(const StoreCalibration *c);
+
 /* Markdown: one profile's parameters and its residuals. */
 void calr_write_md(FILE *f, const CalGroup *g, const CalFit *fit, const CalPoint *pts, int n);
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "models/measure/machine.h"
+#include "sim/cli/calibrate.h"
 #include "sim/cli/cli.h"
 #include "sim/cli/measure.h"
 #include "sim/cli/runner.h"
@@ -367,9 +368,7 @@ static int validate_model(const ServeArgs *a, const char *model, Store *db, doub
                                           "the database: run `tokensim measure` (with --threads "
                                           "%d) and `tokensim calibrate` first",
                           prec_name(p.prec), prec_name(p.kv), p.threads, p.threads);
-    CalParams cp = {.eff_compute = cal.eff_compute, .eff_prefill = cal.eff_prefill,
-                    .eff_memory = cal.eff_memory, .step_overhead_ms = cal.step_overhead_ms,
-                    .attn_ns_per_pair = cal.attn_ns_per_pair, .overlap = cal.overlap};
+    CalParams cp = calr_params(&cal);
     /* capacity: a burst of requests at once, served as fast as the engine can */
     SrvPlan burst = p;
     burst.rate_per_s = 1e5;

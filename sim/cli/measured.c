@@ -148,10 +148,6 @@ static int bind_calibrated(Scenario *s, ScnFleet *f, Store *store, const char *m
                           "threads: run `tokensim measure --threads %ld --batch 1,2,4,8,16` and "
                           "`tokensim calibrate` first",
                           s->path, f->line, fn, *threads, *threads);
-    Precision prec, kv;
-    if (prec_parse(cal.precision, &prec, &ignored) || prec_parse(cal.kv_precision, &kv, &ignored))
-        return ts_err_set(err, TS_EINPUT, "calibration %lld: unknown precision '%s' / '%s'",
-                          (long long)cal.id, cal.precision, cal.kv_precision);
     const ScnVal *w = s->wl;
     if (w[WK_PROMPT_TOKENS].origin == ORIG_NONE || w[WK_CONTEXT_TOKENS].origin == ORIG_NONE)
         return ts_err_set(err, TS_EINPUT,
@@ -167,29 +163,28 @@ static int bind_calibrated(Scenario *s, ScnFleet *f, Store *store, const char *m
     int max_batch = v[FK_MAX_BATCH].origin != ORIG_NONE ? (int)v[FK_MAX_BATCH].num
                     : cal.max_batch > 0                 ? cal.max_batch
                                                         : 16;
-    CalParams p = {.eff_compute = cal.eff_compute, .eff_prefill = cal.eff_prefill,
-                   .eff_memory = cal.eff_memory, .step_overhead_ms = cal.step_overhead_ms,
-                   .attn_ns_per_pair = cal.attn_ns_per_pair, .overlap = cal.overlap};
+    ScnCalibration *c = &f->cal;
+    *c = (ScnCalibration){.id = (long)cal.id, .run_id = (long)cal.run_id, .threads = cal.threads,
+                          .max_batch = max_batch, .peak_gflops = cal.peak_gflops, .bandwidth_gb_s = cal.bandwidth_gb_s,
+                          .eff_compute = cal.eff_compute, .eff_prefill = cal.eff_prefill,
+                          .eff_memory = cal.eff_memory, .step_overhead_ms = cal.step_overhead_ms,
+                          .attn_ns_per_pair = cal.attn_ns_per_pair, .overlap = cal.overlap,
+                          .test_median_err = cal.test_median_err};
+    snprintf(c->model, sizeof c->model, "%s", model);
+    snprintf(c->precision, sizeof c->precision, "%s", cal.precision);
+    snprintf(c->kv_precision, sizeof c->kv_precision, "%s", cal.kv_precision);
     CalStep cs;
     CalSteady st;
     double tpot = w[WK_TPOT_SLO_MS].origin != ORIG_NONE ? w[WK_TPOT_SLO_MS].num : 0;
     double ttft = w[WK_TTFT_SLO_MS].origin != ORIG_NONE ? w[WK_TTFT_SLO_MS].num : 0;
-    if (calstep_init(&cs, &cfg, prec, kv, &p, cal.peak_gflops, cal.bandwidth_gb_s, err) ||
-        calstep_steady(&cs, (int32_t)prompt, (int32_t)context, max_batch, tpot, ttft, &st, err))
+    if (calstep_init_profile(&cs, c, err) ||
+        calstep_steady(&cs, (int32_t)prompt, (int32_t)context, c->max_batch, tpot, ttft, &st,
+                       err))
         return ts_err_prefix(err, "%s:%d: fleet '%s': calibration %lld: ", s->path, f->line, fn,
                              (long long)cal.id);
-    ScnCalibration *c = &f->cal;
-    *c = (ScnCalibration){.id = (long)cal.id, .run_id = (long)cal.run_id, .threads = cal.threads,
-                          .max_batch = max_batch, .peak_gflops = cal.peak_gflops,
-                          .bandwidth_gb_s = cal.bandwidth_gb_s, .eff_compute = cal.eff_compute,
-                          .eff_prefill = cal.eff_prefill, .eff_memory = cal.eff_memory,
-                          .step_overhead_ms = cal.step_overhead_ms,
-                          .attn_ns_per_pair = cal.attn_ns_per_pair, .overlap = cal.overlap,
-                          .test_median_err = cal.test_median_err, .batch = st.batch,
-                          .tpot_ms = st.tpot_ms, .ttft_ms = st.ttft_ms};
-    snprintf(c->model, sizeof c->model, "%s", model);
-    snprintf(c->precision, sizeof c->precision, "%s", cal.precision);
-    snprintf(c->kv_precision, sizeof c->kv_precision, "%s", cal.kv_precision);
+    c->batch = st.batch;
+    c->tpot_ms = st.tpot_ms;
+    c->ttft_ms = st.ttft_ms;
     for (int k = 0; k < 2; k++) {
         ScnVal *x = &v[k ? FK_PREFILL_TOK_S_PER_CHIP : FK_DECODE_TOK_S_PER_CHIP];
         free(x->text);
@@ -277,8 +272,6 @@ static int bind_fleet(Scenario *s, ScnFleet *f, Store *store, TsErr *err)
     if (f->calibrated) {
         if ((rc = bind_calibrated(s, f, store, model, &threads, err)))
             return rc;
-        f->measure_run = run;
-        f->measured_threads = (int)threads;
         if (v[FK_POWER_W_PER_CHIP].origin == ORIG_NONE) {
             double w = 0;
             rc = run_power(db, run, model, threads, &w, f->measured_source,
@@ -321,8 +314,6 @@ static int bind_fleet(Scenario *s, ScnFleet *f, Store *store, TsErr *err)
             return rc;
         set_measured(&v[FK_DECODE_TOK_S_PER_CHIP], dec.tok_s, run);
         set_measured(&v[FK_PREFILL_TOK_S_PER_CHIP], pre.tok_s, run);
-        f->measure_run = run;
-        f->measured_threads = (int)threads;
         if (v[FK_POWER_W_PER_CHIP].origin == ORIG_NONE) {
             /* busy watts of the chosen rows, time-weighted */
             set_measured(&v[FK_POWER_W_PER_CHIP],
@@ -331,6 +322,8 @@ static int bind_fleet(Scenario *s, ScnFleet *f, Store *store, TsErr *err)
             f->energy_source = f->measured_source;
         }
     }
+    f->measure_run = run;
+    f->measured_threads = (int)threads;
     if (v[FK_POWER_LOAD].origin == ORIG_NONE)
         v[FK_POWER_LOAD] = (ScnVal){.origin = ORIG_DEFAULT, .num = 1};
     if (v[FK_IDLE_W_PER_CHIP].origin == ORIG_NONE) {

@@ -35,6 +35,19 @@ int calstep_init(CalStep *c, const EngineConfig *cfg, Precision prec, Precision 
     return 0;
 }
 
+int calstep_init_profile(CalStep *c, const ScnCalibration *p, TsErr *err)
+{
+    EngineConfig cfg;
+    Precision prec, kv;
+    if (cfg_preset(p->model, &cfg, err) || prec_parse(p->precision, &prec, err) ||
+        prec_parse(p->kv_precision, &kv, err))
+        return err->code;
+    CalParams cp = {.eff_compute = p->eff_compute, .eff_prefill = p->eff_prefill,
+                    .eff_memory = p->eff_memory, .step_overhead_ms = p->step_overhead_ms,
+                    .attn_ns_per_pair = p->attn_ns_per_pair, .overlap = p->overlap};
+    return calstep_init(c, &cfg, prec, kv, &cp, p->peak_gflops, p->bandwidth_gb_s, err);
+}
+
 /* FLOPs of positions [start, start + n), the head only at the last when emits. */
 static double item_flops(const EngineConfig *cfg, int32_t start, int32_t n, int emits)
 {

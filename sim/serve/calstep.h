@@ -11,6 +11,7 @@
 #include "models/engine/quant.h"
 #include "models/tserr.h"
 #include "sim/price/calib.h"
+#include "sim/scenario/scenario.h"
 #include "sim/serve/sched.h"
 
 typedef struct {
@@ -26,6 +27,10 @@ typedef struct {
 /* TS_EINPUT for a bad config or ceilings. */
 int calstep_init(CalStep *c, const EngineConfig *cfg, Precision prec, Precision kv,
                  const CalParams *p, double peak_gflops, double bandwidth_gb_s, TsErr *err);
+
+/* The same from a scenario fleet's bound profile (its model a preset, its precisions by name):
+ * TS_EINPUT for an unknown preset or precision, or as calstep_init. */
+int calstep_init_profile(CalStep *c, const ScnCalibration *p, TsErr *err);
 
 /* Seconds of one step. */
 double calstep_batch_s(const CalStep *c, const StepBatch *b);

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/engine/config.h"
 #include "sim/price/cost.h"
 #include "sim/price/metrics.h"
 #include "sim/serve/calstep.h"
@@ -28,19 +27,10 @@ typedef struct {
 static int calibrated_backend(const ScnFleet *fl, Backends *b, StepBackend *out, int32_t *blocks,
                               double *kv_bytes_per_token, TsErr *err)
 {
-    const ScnCalibration *c = &fl->cal;
-    EngineConfig cfg;
-    Precision prec, kv;
-    if (cfg_preset(c->model, &cfg, err) || prec_parse(c->precision, &prec, err) ||
-        prec_parse(c->kv_precision, &kv, err))
-        return err->code;
-    CalParams p = {.eff_compute = c->eff_compute, .eff_prefill = c->eff_prefill,
-                   .eff_memory = c->eff_memory, .step_overhead_ms = c->step_overhead_ms,
-                   .attn_ns_per_pair = c->attn_ns_per_pair, .overlap = c->overlap};
-    if (calstep_init(&b->cs, &cfg, prec, kv, &p, c->peak_gflops, c->bandwidth_gb_s, err))
+    if (calstep_init_profile(&b->cs, &fl->cal, err))
         return err->code;
     *out = calstep_backend(&b->cs);
-    *blocks = (int32_t)fl->v[FK_MAX_NUM_SEQS].num * ((cfg.max_seq + 15) / 16);
+    *blocks = (int32_t)fl->v[FK_MAX_NUM_SEQS].num * ((b->cs.cfg.max_seq + 15) / 16);
     *kv_bytes_per_token = b->cs.kv_bytes_per_token;
     return 0;
 }
