@@ -279,6 +279,16 @@ static int store_result(const ServeArgs *a, const SrvResult *r, RunnerResult *rr
     return rc;
 }
 
+/* Where a stored serving run went (and why a plot was not drawn, on stderr). */
+static void print_stored(const RunnerResult *rr, const char *db)
+{
+    if (rr->plot_note[0])
+        fprintf(stderr, "tokensim: warning: %s\n", rr->plot_note);
+    printf("\nreport:   %s/report.html (and report.md)\nplots:    %d drawn of %d\n"
+           "database: %s (run %lld)\n",
+           rr->out_dir, rr->n_images, rr->n_plots, db, (long long)rr->run_id);
+}
+
 static void print_summary(const SrvPlan *p, const SrvResult *r, int n, const RunnerResult *rr,
                           const char *db)
 {
@@ -296,9 +306,7 @@ static void print_summary(const SrvPlan *p, const SrvResult *r, int n, const Run
     printf("throughput %.1f tokens/s, %.2f requests/s; energy %.1f J (%s), %.3g J/token\n",
            s->throughput_tok_s, s->requests_per_s, r->energy_j, r->energy_source,
            s->output_tokens > 0 ? r->energy_j / s->output_tokens : 0.0);
-    printf("\nreport:   %s/report.html (and report.md)\nplots:    %d drawn of %d\n"
-           "database: %s (run %lld)\n",
-           rr->out_dir, rr->n_images, rr->n_plots, db, (long long)rr->run_id);
+    print_stored(rr, db);
 }
 
 int cli_cmd_serve_bench(int argc, char **argv)
@@ -330,8 +338,6 @@ int cli_cmd_serve_bench(int argc, char **argv)
         rc = srv_run_real(&a.plan, reqs, n, meter, &r, &err);
     if (!rc)
         rc = store_result(&a, &r, &rr, &err);
-    if (!rc && rr.plot_note[0])
-        fprintf(stderr, "tokensim: warning: %s\n", rr.plot_note);
     if (!rc)
         print_summary(&a.plan, &r, n, &rr, a.db);
     srv_result_free(&r);
@@ -351,8 +357,8 @@ static double rel_err(double pred, double meas)
 }
 
 /* One model: capacity from a burst, then three rates, real against simulated. */
-static int validate_model(const ServeArgs *a, const char *model, Store *db, double *errs,
-                          int *n_errs, StoreServingCheck *rows, double *capacity_out,
+static int validate_model(const ServeArgs *a, const char *model, Store *db,
+                          StoreServingCheck *rows, int *n_rows, double *capacity_out,
                           TsErr *err)
 {
     SrvPlan p = a->plan;
@@ -415,10 +421,9 @@ static int validate_model(const ServeArgs *a, const char *model, Store *db, doub
                 double scale = q < 4 ? 1e3 : 1.0;
                 printf(" %.2f / %.2f (%+.0f%%) |", scale * mv[q], scale * sv[q],
                        100 * rel_err(sv[q], mv[q]));
-                rows[*n_errs] = (StoreServingCheck){model, cal.id, capacity, p.rate_per_s,
-                                                    share[k], n, QN[q][0], QN[q][1],
-                                                    scale * mv[q], scale * sv[q]};
-                errs[(*n_errs)++] = rel_err(sv[q], mv[q]);
+                rows[(*n_rows)++] = (StoreServingCheck){model, cal.id, capacity, p.rate_per_s,
+                                                        share[k], n, QN[q][0], QN[q][1],
+                                                        scale * mv[q], scale * sv[q]};
             }
             printf("\n");
             fflush(stdout);
@@ -507,26 +512,22 @@ int cli_validate_serving(int argc, char **argv)
            a.plan.input_tokens, a.plan.output_tokens, a.plan.duration_s,
            (unsigned long long)a.plan.seed, a.plan.sched.max_num_seqs,
            a.plan.sched.max_batched_tokens, a.plan.sched.block_tokens);
-    double errs[4 * VS_RATES * VS_QUANTS], capacity[4] = {0};
+    double capacity[4] = {0};
     StoreServingCheck rows[4 * VS_RATES * VS_QUANTS];
-    int n_errs = 0, rc = 0;
+    int n_rows = 0, rc = 0;
     for (int i = 0; !rc && i < n_models; i++)
-        rc = validate_model(&a, models[i], db, errs, &n_errs, rows, &capacity[i], &err);
+        rc = validate_model(&a, models[i], db, rows, &n_rows, &capacity[i], &err);
     RunnerResult rr;
     memset(&rr, 0, sizeof rr);
-    if (!rc && n_errs > 0) {
+    if (!rc && n_rows > 0) {
         double abs_err[4 * VS_RATES * VS_QUANTS];
-        for (int i = 0; i < n_errs; i++)
-            abs_err[i] = fabs(errs[i]);
-        double med = gsl_stats_median(abs_err, 1, (size_t)n_errs);
-        printf("\nmedian |error| of the simulation over %d figures: %.1f%%\n", n_errs, 100 * med);
-        rc = store_validation(&a, db, models, n_models, capacity, rows, n_errs, med, &rr, &err);
-        if (!rc && rr.plot_note[0])
-            fprintf(stderr, "tokensim: warning: %s\n", rr.plot_note);
+        for (int i = 0; i < n_rows; i++)
+            abs_err[i] = fabs(rel_err(rows[i].predicted, rows[i].measured));
+        double med = gsl_stats_median(abs_err, 1, (size_t)n_rows);
+        printf("\nmedian |error| of the simulation over %d figures: %.1f%%\n", n_rows, 100 * med);
+        rc = store_validation(&a, db, models, n_models, capacity, rows, n_rows, med, &rr, &err);
         if (!rc)
-            printf("\nreport:   %s/report.html (and report.md)\nplots:    %d drawn of %d\n"
-                   "database: %s (run %lld)\n",
-                   rr.out_dir, rr.n_images, rr.n_plots, a.db, (long long)rr.run_id);
+            print_stored(&rr, a.db);
     }
     store_close(db);
     return rc ? cli_fail(&err) : 0;
