@@ -269,7 +269,7 @@ static int store_result(const ServeArgs *a, const SrvResult *r, RunnerResult *rr
                            r->energy_source, NULL, 0, 0, -1};
         StoreResults res = {.fleets = &f, .n_fleets = 1, .metrics = m, .n_metrics = nm,
                             .inputs = in, .n_inputs = plan_inputs(p, p->model, in)};
-        rc = runner_finish_serving(db, run_id, "serve-bench", name, &res, a->out, rr, err);
+        rc = runner_finish(db, run_id, "serve-bench", name, &res, a->out, rr, err);
     } else if (run_id > 0) {
         TsErr ignored;
         store_run_fail(db, run_id, err->msg, &ignored);
@@ -473,7 +473,7 @@ static int store_validation(const ServeArgs *a, Store *db, const char *const *mo
     ni = kept;
     StoreResults res = {.fleets = f, .n_fleets = n_models, .metrics = m, .n_metrics = nm,
                         .inputs = in, .n_inputs = ni};
-    return runner_finish_serving(db, run_id, "validate-serving",
+    return runner_finish(db, run_id, "validate-serving",
                                  "validate --serving: the simulator against the engine", &res,
                                  a->out, rr, err);
 }

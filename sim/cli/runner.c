@@ -102,26 +102,17 @@ int runner_record(Scenario *s, const FleetResult *results, const ServeFleet *ser
         rc = err->code;
     int begun = !rc;
     out->run_id = run_id;
-    if (!rc)
-        rc = report_make_dir(opt->out_root, s->path, run_id, out->out_dir,
-                             (int)sizeof out->out_dir, err);
-    if (!rc)
-        rc = store_run_set_out_dir(db, run_id, out->out_dir, err);
     Record rec;
     memset(&rec, 0, sizeof rec);
     if (!rc)
         rc = record_make(s, &o, sweep, cmp, opt->reproducible, &rec, err);
     if (!rc) {
-        rec.res.then = render_stored;
-        rec.res.then_ctx = out->out_dir;
-        rc = store_run_finish_all(db, run_id, &rec.res, err);
-    }
-    if (rc && begun) {
+        rc = runner_finish(db, run_id, s->path, s->sc[SK_NAME].text, &rec.res, opt->out_root,
+                           out, err);
+    } else if (begun) {
         TsErr ignored;
         store_run_fail(db, run_id, err->msg, &ignored);
     }
-    if (!rc)
-        rc = runner_render(db, run_id, s->sc[SK_NAME].text, out, err);
     if (!rc)
         snprintf(out->conclusion, sizeof out->conclusion, "%s", o.question->text);
     record_fini(&rec);
@@ -196,14 +187,7 @@ int runner_record_measure(const MsrResult *r, const EngineConfig *configs, int n
     if (!rc) {
         val_store_rows(val, n_val, vrows);
         msr_record(r, configs, n_cfg, &vo, rec);
-        rc = report_make_dir(opt->out_root, "measure", run_id, out->out_dir,
-                             (int)sizeof out->out_dir, err);
-    }
-    if (!rc)
-        rc = store_run_set_out_dir(db, run_id, out->out_dir, err);
-    if (!rc) {
-        /* report.md, metrics.csv and results.json rendered from the run as stored, inside the
-         * transaction */
+        /* report.md, metrics.csv and results.json rendered from the run as stored */
         StoreResults res = {.metrics = rec->metrics,
                             .n_metrics = rec->n_metrics,
                             .measurements = rows,
@@ -213,16 +197,11 @@ int runner_record_measure(const MsrResult *r, const EngineConfig *configs, int n
                             .inputs = rec->inputs,
                             .n_inputs = rec->n_inputs,
                             .notes = rec->notes,
-                            .n_notes = rec->n_notes,
-                            .then = render_stored,
-                            .then_ctx = out->out_dir};
-        rc = store_run_finish_all(db, run_id, &res, err);
-    }
-    if (rc) {
+                            .n_notes = rec->n_notes};
+        rc = runner_finish(db, run_id, "measure", "measure", &res, opt->out_root, out, err);
+    } else {
         TsErr ignored;
         store_run_fail(db, run_id, err->msg, &ignored);
-    } else {
-        rc = runner_render(db, run_id, "measure", out, err);
     }
     free(rows);
     free(val);
@@ -232,9 +211,8 @@ int runner_record_measure(const MsrResult *r, const EngineConfig *configs, int n
     return rc;
 }
 
-int runner_finish_serving(Store *db, int64_t run_id, const char *stem, const char *title,
-                          const StoreResults *res, const char *out_root, RunnerResult *out,
-                          TsErr *err)
+int runner_finish(Store *db, int64_t run_id, const char *stem, const char *title,
+                  const StoreResults *res, const char *out_root, RunnerResult *out, TsErr *err)
 {
     memset(out, 0, sizeof *out);
     out->run_id = run_id;

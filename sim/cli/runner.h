@@ -68,14 +68,13 @@ int runner_record_measure(const MsrResult *r, const EngineConfig *configs, int n
  * is only a note). Used after every run and by `tokensim plot`. */
 int runner_render(Store *db, int64_t run_id, const char *title, RunnerResult *out, TsErr *err);
 
-/* Finishes a serving run (serve-bench, validate --serving) whose runs row run_id is open and
- * whose serving rows are stored: makes its folder OUT_ROOT/<stem>-<id>/, stores res (fleets,
- * metrics, inputs) and `done` in one transaction with report.md and metrics.csv rendered from
- * the stored run inside it, then the plots and report.html (runner_render). A failure before
- * `done` marks the run failed. */
-int runner_finish_serving(Store *db, int64_t run_id, const char *stem, const char *title,
-                          const StoreResults *res, const char *out_root, RunnerResult *out,
-                          TsErr *err);
+/* Finishes a run whose runs row run_id is open (a scenario, a measure run, serve-bench,
+ * validate --serving; rows stored beside it, such as serving requests, already in): makes its
+ * folder OUT_ROOT/<stem>-<id>/ (stem: a scenario path's file stem), stores res and `done` in
+ * one transaction with report.md and metrics.csv rendered from the stored run inside it, then
+ * the plots and report.html (runner_render). A failure before `done` marks the run failed. */
+int runner_finish(Store *db, int64_t run_id, const char *stem, const char *title,
+                  const StoreResults *res, const char *out_root, RunnerResult *out, TsErr *err);
 
 /* A run of s stopped before it had results (Ctrl-C during sampling): a runs row with status
  * `failed` and error why, and nothing else, so that the stop is visible in `tokensim runs`. */

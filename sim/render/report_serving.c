@@ -17,7 +17,7 @@ int report_serving_run(const StoredRun *r)
 
 static const char *num(double v, char *buf)
 {
-    return isfinite(v) ? txt_fmt(v, buf, 32) : "n/a";
+    return txt_fmt(v, buf, 32);
 }
 
 /* The plan (inputs of part "serve") as a table. */
