@@ -86,6 +86,17 @@ static const char *run_label(const StoredMeasurement *m, char *buf, size_t n)
     return buf;
 }
 
+/* The run's note of kind, after label, as a paragraph; nothing when there is none. */
+static void write_note(FILE *f, const StoredRun *r, const char *kind, const char *label)
+{
+    const StoredNote *n = store_run_note(r, kind, "-");
+    if (!n)
+        return;
+    fputs(label, f);
+    report_md_text(f, n->text);
+    fputs("\n\n", f);
+}
+
 static void write_header(FILE *f, const StoredRun *r)
 {
     char a[32], b[32], c[32], d[32], e[32];
@@ -101,18 +112,8 @@ static void write_header(FILE *f, const StoredRun *r)
                 ? "Every joule figure below is *modeled* from process CPU time, not measured: "
                   "no power meter could be read on this machine."
                 : "Joule figures are read from the hardware meter.");
-    const StoredNote *why = store_run_note(r, "meter_note", "-");
-    if (why) {
-        fputs("Why not measured: ", f);
-        report_md_text(f, why->text);
-        fputs("\n\n", f);
-    }
-    const StoredNote *cpu = store_run_note(r, "cpu_power", "-");
-    if (cpu) {
-        fputs("Modeled CPU power: ", f);
-        report_md_text(f, cpu->text);
-        fputs("\n\n", f);
-    }
+    write_note(f, r, "meter_note", "Why not measured: ");
+    write_note(f, r, "cpu_power", "Modeled CPU power: ");
     fprintf(f,
             "Ceilings at %.0f threads: STREAM triad %s GB/s, FMA peak %s GFLOP/s. Idle power "
             "%s W (band %s to %s W); net joules subtract it.\n\n",
