@@ -56,12 +56,15 @@ static inline float hsum16(__m512 v)
  * the loops unroll and the accumulators stay in registers. With first, the lanes start at zero,
  * else from part; with last, they fold into y, else they are saved to part (16 floats per
  * element, element (r, n) at part + (r * ldp + n) * 16). Splitting k this way keeps every
- * lane's sequence of FMAs, so the result is the same bits as one pass. */
+ * lane's sequence of FMAs, so the result is the same bits as one pass. The tile is number tn of
+ * the T row tiles over these N outputs: with T > 1 it prefetches weight rows tn, tn + T, ... of
+ * the next N outputs, so the column's tiles between them fetch the next column while they
+ * compute (a batch-16 decode step no longer waits on memory at each column's first tile). */
 static inline __attribute__((always_inline)) void tile(const int R, const int N, float *y,
                                                        int ldy, const float *x, int ldx,
                                                        const float *w, int ldw, int k0, int k1,
                                                        float *part, int ldp, int first,
-                                                       int last)
+                                                       int last, int tn, int T)
 {
     __m512 acc[MR_MAX][NR_MAX];
     for (int r = 0; r < R; r++)
@@ -77,10 +80,13 @@ static inline __attribute__((always_inline)) void tile(const int R, const int N,
              * would be loaded once per row, and the loads, not the FMAs, would set the pace. */
             __asm__("" : "+v"(wv[n]));
         }
-        /* Single-row tiles stream weights from memory: fetch the next tile's rows while this
-         * one computes (a prefetch past the matrix end is harmless). */
-        if (R == 1)
+        /* Fetch the next column while this one computes (a prefetch past the matrix end is
+         * harmless): a column's only tile all of its rows, else this tile its share. */
+        if (R == 1 || T == 1)
             for (int n = 0; n < N; n++)
+                _mm_prefetch((const char *)(w + (long)(N + n) * ldw + k), _MM_HINT_T0);
+        else
+            for (int n = tn; n < N; n += T)
                 _mm_prefetch((const char *)(w + (long)(N + n) * ldw + k), _MM_HINT_T0);
         for (int r = 0; r < R; r++) {
             __m512 xv = _mm512_loadu_ps(x + (long)r * ldx + k);
@@ -112,7 +118,7 @@ static inline __attribute__((always_inline)) void tile(const int R, const int N,
 float kern_dot(const float *a, const float *b, int n)
 {
     float out;
-    tile(1, 1, &out, 1, a, n, b, n, 0, n, NULL, 0, 1, 1);
+    tile(1, 1, &out, 1, a, n, b, n, 0, n, NULL, 0, 1, 1, 0, 1);
     return out;
 }
 
@@ -130,8 +136,10 @@ float kern_dot(const float *a, const float *b, int n)
  * blocks. */
 static void tile(const int R, const int N, float *y, int ldy, const float *x, int ldx,
                  const float *w, int ldw, int k0, int k1, float *part, int ldp, int first,
-                 int last)
+                 int last, int tn, int T)
 {
+    (void)tn;
+    (void)T;
     for (int r = 0; r < R; r++)
         for (int n = 0; n < N; n++) {
             float lane[16] = {0};
@@ -158,14 +166,14 @@ static inline __attribute__((always_inline)) void column(const int MR, const int
                                                          int k0, int k1, float *part, int ldp,
                                                          int first, int last)
 {
-    int r = 0;
-    for (; r + MR <= rows; r += MR)
+    int r = 0, tn = 0, T = (rows + MR - 1) / MR;
+    for (; r + MR <= rows; r += MR, tn++)
         tile(MR, N, y + (long)r * ldy, ldy, x + (long)r * ldx, ldx, w, ldw, k0, k1,
-             part ? part + (long)r * ldp * 16 : NULL, ldp, first, last);
+             part ? part + (long)r * ldp * 16 : NULL, ldp, first, last, tn, T);
     float *yr = y + (long)r * ldy;
     const float *xr = x + (long)r * ldx;
     float *pr = part ? part + (long)r * ldp * 16 : NULL;
-#define TAIL(R) tile(R, N, yr, ldy, xr, ldx, w, ldw, k0, k1, pr, ldp, first, last)
+#define TAIL(R) tile(R, N, yr, ldy, xr, ldx, w, ldw, k0, k1, pr, ldp, first, last, tn, T)
     switch (rows - r) {
     case 3: TAIL(3); break;
     case 2: TAIL(2); break;
@@ -207,11 +215,18 @@ static inline __attribute__((always_inline)) void matmul_shape(const int MR, con
 #define KB 512
 #define RB 32
 #define OB 48
+/* Up to a decode batch's rows, the rows' inputs stay in L2 whole: one pass over k per column,
+ * the weights streamed once while the column's row tiles compute. */
+#define DECODE_ROWS 16
 
 void kern_matmul(float *y, int ldy, const float *x, int ldx, const float *w, int ldw, int rows,
                  int in, int o_begin, int o_end)
 {
-    if (in <= SMALL_IN || rows < 4) {
+    if (rows == 1) { /* decode at batch 1: its own copy of the loops, with no tile shares */
+        matmul_shape(1, 6, y, ldy, x, ldx, w, ldw, rows, o_begin, o_end, 0, in, NULL, 0, 1, 1);
+        return;
+    }
+    if (in <= SMALL_IN || rows <= DECODE_ROWS) {
         matmul_shape(4, 6, y, ldy, x, ldx, w, ldw, rows, o_begin, o_end, 0, in, NULL, 0, 1, 1);
         return;
     }

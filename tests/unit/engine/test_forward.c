@@ -31,7 +31,11 @@ static void test_matmul_matches_naive_for_odd_sizes(void **state)
 {
     (void)state;
     uint64_t seed = 7;
-    int sizes[][3] = {{1, 1, 1}, {5, 37, 13}, {4, 16, 6}, {7, 33, 17}, {9, 300, 25}};
+    /* rows, in, out: 1 row, 2 to 3 rows, the unblocked decode shapes (to 16 rows, tiles sharing
+     * the next column's prefetch), and the blocked shapes past them (in beyond SMALL_IN) */
+    int sizes[][3] = {{1, 1, 1},     {5, 37, 13},    {4, 16, 6},     {7, 33, 17},
+                      {9, 300, 25},  {3, 1100, 7},   {16, 1100, 13}, {13, 4097, 8},
+                      {33, 1100, 50}};
     for (size_t c = 0; c < sizeof sizes / sizeof sizes[0]; c++) {
         int rows = sizes[c][0], in = sizes[c][1], out = sizes[c][2];
         float *x = malloc(sizeof(float) * (size_t)(rows * in));
