@@ -10,6 +10,7 @@
 
 #include "models/engine/kernels.h"
 #include "models/engine/shape.h"
+#include "models/formats/llama2c.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -146,10 +147,28 @@ static int bench_one(const BenchOptions *o, BenchTable *t, const EngineConfig *c
     return 0;
 }
 
-int bench_run(const BenchOptions *o, BenchTable *t, TsErr *err)
+/* One model at every precision of o (fp32 at 1 to max_t threads, the others at max_t). */
+static int bench_precisions(const BenchOptions *o, BenchTable *t, const EngineConfig *c,
+                            const Weights *w, int max_t, TsErr *err)
 {
-    memset(t, 0, sizeof *t);
-    int max_t = o->max_threads == 1 ? 1 : 2;
+    static const Precision default_precs[] = {PREC_FP32, PREC_BF16, PREC_INT8, PREC_INT4};
+    const Precision *precs = o->precisions ? o->precisions : default_precs;
+    int n_precs = o->precisions ? o->n_precisions : 4;
+    static const int default_batches[] = {1, 4, 16};
+    const int *batches = o->batches ? o->batches : default_batches;
+    int n_batches = o->batches ? o->n_batches : 3;
+    for (int pi = 0; pi < n_precs; pi++)
+        for (int th = precs[pi] == PREC_FP32 ? 1 : max_t; th <= max_t; th++)
+            if (bench_one(o, t, c, w, precs[pi], th, n_batches, batches, err))
+                return err->code;
+    return 0;
+}
+
+/* The ceilings' first probes, then every model (presets or o->models) and the checkpoint ck
+ * with its weights ck_w (when not NULL). */
+static int bench_models(const BenchOptions *o, BenchTable *t, int max_t, const EngineConfig *ck,
+                        const Weights *ck_w, TsErr *err)
+{
     for (int th = 1; th <= max_t; th++) {
         say(o, "probing bandwidth and compute ceilings with %d thread%s", th, th > 1 ? "s" : "");
         if (probe_bandwidth(th, 0, 1.0, &t->bandwidth[th - 1], err) ||
@@ -159,12 +178,6 @@ int bench_run(const BenchOptions *o, BenchTable *t, TsErr *err)
             probe_compute_dot(th, 1, 0, &t->dot_int8[th - 1], err))
             return err->code;
     }
-    static const Precision default_precs[] = {PREC_FP32, PREC_BF16, PREC_INT8, PREC_INT4};
-    const Precision *precs = o->precisions ? o->precisions : default_precs;
-    int n_precs = o->precisions ? o->n_precisions : 4;
-    static const int default_batches[] = {1, 4, 16};
-    const int *batches = o->batches ? o->batches : default_batches;
-    int n_batches = o->batches ? o->n_batches : 3;
     int n_models = o->models ? o->n_models : cfg_preset_count();
     for (int m = 0; m < n_models; m++) {
         EngineConfig c;
@@ -176,14 +189,38 @@ int bench_run(const BenchOptions *o, BenchTable *t, TsErr *err)
         if (wt_alloc(&w, &c, err))
             return err->code;
         wt_init_seeded(&w, &c, 1);
-        int rc = 0;
-        for (int pi = 0; !rc && pi < n_precs; pi++)
-            for (int th = precs[pi] == PREC_FP32 ? 1 : max_t; !rc && th <= max_t; th++)
-                rc = bench_one(o, t, &c, &w, precs[pi], th, n_batches, batches, err);
+        int rc = bench_precisions(o, t, &c, &w, max_t, err);
         wt_fini(&w);
         if (rc)
-            return err->code ? err->code : rc;
+            return rc;
     }
+    if (ck) {
+        int first = t->n_rows;
+        if (bench_precisions(o, t, ck, ck_w, max_t, err))
+            return err->code;
+        for (int i = first; i < t->n_rows; i++)
+            t->rows[i].checkpoint = 1;
+    }
+    return 0;
+}
+
+int bench_run(const BenchOptions *o, BenchTable *t, TsErr *err)
+{
+    memset(t, 0, sizeof *t);
+    int max_t = o->max_threads == 1 ? 1 : 2;
+    /* the checkpoint is read first, so a bad file fails before minutes of runs */
+    EngineConfig ck_cfg;
+    Weights ck_w;
+    if (o->checkpoint) {
+        say(o, "loading the llama2.c checkpoint %s", o->checkpoint);
+        if (l2c_load(o->checkpoint, &ck_cfg, &ck_w, err))
+            return err->code;
+    }
+    int rc = bench_models(o, t, max_t, o->checkpoint ? &ck_cfg : NULL, &ck_w, err);
+    if (o->checkpoint)
+        wt_fini(&ck_w);
+    if (rc)
+        return rc;
     /* This machine's ceilings vary from minute to minute (a shared host): probe again after the
      * runs and keep the better figure, so shares of them are not flattered by a slow probe. */
     for (int th = 1; th <= max_t; th++) {
@@ -300,7 +337,8 @@ static void write_precision_target(FILE *f, const BenchTable *t, const BenchRow 
         target_line(f, "bf16 prefill >= 1.5x fp32", b->model, th, ratio, 1.5);
     if (ref && p == PREC_INT8 && b->prefill && strcmp(b->model, "dense-110m") == 0)
         target_line(f, "int8 prefill >= 3x fp32", b->model, th, ratio, 3.0);
-    if (ref && p == PREC_INT8 && b->prefill && strcmp(b->model, "dense-15m") == 0)
+    if (ref && p == PREC_INT8 && b->prefill &&
+        (strcmp(b->model, "dense-15m") == 0 || b->checkpoint))
         target_line(f, "int8 prefill >= 2x fp32", b->model, th, ratio, 2.0);
     if (p == PREC_INT4 && !b->prefill && b->r.plan.batch == 1 &&
         strcmp(b->model, "dense-110m") == 0) {

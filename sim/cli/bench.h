@@ -18,6 +18,7 @@ typedef struct {
     HxResult r;       /* r.plan.prec: the weights' precision */
     double ceiling;   /* the ceiling this row is held to: GB/s (decode) or GFLOP/s (prefill) */
     double ws_bytes;  /* decode: bytes one step reads (weights + KV), the probed working set */
+    int checkpoint;   /* 1: the model was loaded from a llama2.c checkpoint */
 } BenchRow;
 
 /* One read-bandwidth probe at a working-set size (bench probes each decode row's footprint). */
@@ -54,6 +55,8 @@ typedef struct {
                                   * at 1 and max_threads threads, the others at max_threads */
     int n_precisions;
     int n_batches;
+    const char *checkpoint; /* a llama2.c checkpoint benchmarked after the models (NULL: none);
+                             * its rows are named after the file */
     /* progress(ctx, message) after each measurement; may be NULL */
     void (*progress)(void *ctx, const char *message);
     void *progress_ctx;

@@ -18,22 +18,24 @@
 #include "sim/price/published.h"
 
 const char CLI_USAGE_BENCH[] =
-    "usage: tokensim bench [--model NAME]... [--config FILE] [--threads 1|2] [--repeats N]\n"
-    "                      [--precision LIST] [--out FILE]\n"
+    "usage: tokensim bench [--model NAME]... [--config FILE] [--checkpoint FILE]\n"
+    "                      [--threads 1|2] [--repeats N] [--precision LIST] [--out FILE]\n"
     "\n"
     "Measures this machine's ceilings (STREAM triad bandwidth, peak FMA rate, bf16 and int8\n"
     "dot-product peaks), then prefill (128-token prompt) and decode (batch 1, 4, 16) tokens/s\n"
     "of each preset and precision with achieved GFLOP/s and GB/s as shares of them, and\n"
     "writes the Markdown table to FILE (default BENCHMARKS.md). fp32 runs at 1 and N threads,\n"
-    "bf16 and int8 at N. Progress goes to stderr. Takes several minutes for every preset.\n"
+    "bf16, int8 and int4 at N. Progress goes to stderr. Takes several minutes for every preset.\n"
     "\n"
     "options:\n"
     "  --model NAME   benchmark only this model (repeatable): a preset, or a [model NAME]\n"
     "                 of the --config file\n"
     "  --config FILE  a model file with [model NAME] sections\n"
+    "  --checkpoint FILE  also benchmark a llama2.c checkpoint (rows named after the file)\n"
     "  --threads N    up to N threads (1 or 2; default 2)\n"
     "  --repeats N    timed repeats per measurement (default 3)\n"
-    "  --precision LIST  weight precisions, comma-separated: fp32, bf16, int8 (default all)\n"
+    "  --precision LIST  weight precisions, comma-separated: fp32, bf16, int8, int4 (default\n"
+    "                 all)\n"
     "  --commit TEXT  commit id to print in the table (default: unknown)\n"
     "  --out FILE     where to write the table (default BENCHMARKS.md)\n";
 
@@ -117,10 +119,11 @@ int cli_cmd_bench(int argc, char **argv)
         {"commit", required_argument, NULL, 'c'},
         {"config", required_argument, NULL, 'C'},
         {"precision", required_argument, NULL, 'P'},
+        {"checkpoint", required_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *models[16], *config = NULL;
+    const char *models[16], *config = NULL, *checkpoint = NULL;
     int n_models = 0, threads = 2, repeats = 3, n_precs = 0;
     Precision precs[PREC_COUNT];
     const char *out = "BENCHMARKS.md", *commit = "unknown";
@@ -160,6 +163,9 @@ int cli_cmd_bench(int argc, char **argv)
         case 'C':
             config = optarg;
             break;
+        case 'k':
+            checkpoint = optarg;
+            break;
         case 'P':
             if (cli_precision_list("bench", optarg, precs, &n_precs))
                 return 2;
@@ -189,6 +195,7 @@ int cli_cmd_bench(int argc, char **argv)
     o.repeats = repeats;
     o.precisions = n_precs ? precs : NULL;
     o.n_precisions = n_precs;
+    o.checkpoint = checkpoint;
     o.progress = bench_progress;
     if (bench_run(&o, &table, &err))
         return cli_fail(&err);

@@ -96,10 +96,22 @@ expect 0 "$TS" models --config "$TMP/shapes.ini"
 grep -q "^my-gqa " "$TMP/o" || addwhy "my-gqa not listed"
 grep -q "^my-moe " "$TMP/o" || addwhy "my-moe not listed"
 expect 0 "$TS" export --config "$TMP/shapes.ini" --model my-moe --out "$TMP/my.tsm"
+expect 0 "$TS" export --config "$TMP/shapes.ini" --model my-gqa --format llama2c --out "$TMP/my-ck.bin"
 expect 0 "$TS" bench --config "$TMP/shapes.ini" --model my-gqa --threads 1 --repeats 1 \
-    --out "$TMP/my.md"
+    --checkpoint "$TMP/my-ck.bin" --out "$TMP/my.md"
 grep -q "| my-gqa | fp32 | 1 | decode | 16 |" "$TMP/my.md" || addwhy "no my-gqa rows in the bench table"
-report "a model file defines shapes that models, export and bench use"
+grep -q "| my-ck | int8 | 1 | prefill " "$TMP/my.md" || addwhy "no rows of the llama2.c checkpoint"
+grep -q "| int8 prefill >= 2x fp32 | my-ck |" "$TMP/my.md" || addwhy "no int8 target for the checkpoint"
+report "a model file defines shapes that models, export and bench (and its llama2.c export) use"
+
+why=
+head -c 40 "$TMP/my-ck.bin" >"$TMP/cut.bin"
+expect 2 "$TS" bench --model dense-15m --checkpoint "$TMP/cut.bin" --out "$TMP/cut.md"
+grep -q "cut.bin" "$TMP/e" || addwhy "no file named for a truncated checkpoint: $(cat "$TMP/e")"
+grep -q "probing" "$TMP/e" && addwhy "bench probed before refusing the checkpoint"
+[ -e "$TMP/cut.md" ] && addwhy "a table was written for a refused checkpoint"
+expect 1 "$TS" bench --model dense-15m --checkpoint "$TMP/none.bin" --out "$TMP/cut.md"
+report "bench refuses a truncated or missing checkpoint before it runs anything"
 
 why=
 printf '[model a]\nlayers = 2\nd_model = 64\nheads = 3\nffn = 8\nvocab = 10\n' >"$TMP/b1.ini"
