@@ -56,15 +56,15 @@ static inline float hsum16(__m512 v)
  * the loops unroll and the accumulators stay in registers. With first, the lanes start at zero,
  * else from part; with last, they fold into y, else they are saved to part (16 floats per
  * element, element (r, n) at part + (r * ldp + n) * 16). Splitting k this way keeps every
- * lane's sequence of FMAs, so the result is the same bits as one pass. The tile is number tn of
- * the T row tiles over these N outputs: with T > 1 it prefetches weight rows tn, tn + T, ... of
- * the next N outputs, so the column's tiles between them fetch the next column while they
- * compute (a batch-16 decode step no longer waits on memory at each column's first tile). */
+ * lane's sequence of FMAs, so the result is the same bits as one pass. Every tile prefetches
+ * the next N outputs' weights at its k, so a column's tiles fetch the next column while they
+ * compute: a decode step's first tile of a column no longer waits on memory (the later tiles'
+ * prefetches find the lines already on their way and cost little). */
 static inline __attribute__((always_inline)) void tile(const int R, const int N, float *y,
                                                        int ldy, const float *x, int ldx,
                                                        const float *w, int ldw, int k0, int k1,
                                                        float *part, int ldp, int first,
-                                                       int last, int tn, int T)
+                                                       int last)
 {
     __m512 acc[MR_MAX][NR_MAX];
     for (int r = 0; r < R; r++)
@@ -80,14 +80,9 @@ static inline __attribute__((always_inline)) void tile(const int R, const int N,
              * would be loaded once per row, and the loads, not the FMAs, would set the pace. */
             __asm__("" : "+v"(wv[n]));
         }
-        /* Fetch the next column while this one computes (a prefetch past the matrix end is
-         * harmless): a column's only tile all of its rows, else this tile its share. */
-        if (R == 1 || T == 1)
-            for (int n = 0; n < N; n++)
-                _mm_prefetch((const char *)(w + (long)(N + n) * ldw + k), _MM_HINT_T0);
-        else
-            for (int n = tn; n < N; n += T)
-                _mm_prefetch((const char *)(w + (long)(N + n) * ldw + k), _MM_HINT_T0);
+        /* the next column's weights (a prefetch past the matrix end is harmless) */
+        for (int n = 0; n < N; n++)
+            _mm_prefetch((const char *)(w + (long)(N + n) * ldw + k), _MM_HINT_T0);
         for (int r = 0; r < R; r++) {
             __m512 xv = _mm512_loadu_ps(x + (long)r * ldx + k);
             __asm__("" : "+v"(xv));
@@ -118,7 +113,7 @@ static inline __attribute__((always_inline)) void tile(const int R, const int N,
 float kern_dot(const float *a, const float *b, int n)
 {
     float out;
-    tile(1, 1, &out, 1, a, n, b, n, 0, n, NULL, 0, 1, 1, 0, 1);
+    tile(1, 1, &out, 1, a, n, b, n, 0, n, NULL, 0, 1, 1);
     return out;
 }
 
@@ -136,10 +131,8 @@ float kern_dot(const float *a, const float *b, int n)
  * blocks. */
 static void tile(const int R, const int N, float *y, int ldy, const float *x, int ldx,
                  const float *w, int ldw, int k0, int k1, float *part, int ldp, int first,
-                 int last, int tn, int T)
+                 int last)
 {
-    (void)tn;
-    (void)T;
     for (int r = 0; r < R; r++)
         for (int n = 0; n < N; n++) {
             float lane[16] = {0};
@@ -166,14 +159,14 @@ static inline __attribute__((always_inline)) void column(const int MR, const int
                                                          int k0, int k1, float *part, int ldp,
                                                          int first, int last)
 {
-    int r = 0, tn = 0, T = (rows + MR - 1) / MR;
-    for (; r + MR <= rows; r += MR, tn++)
+    int r = 0;
+    for (; r + MR <= rows; r += MR)
         tile(MR, N, y + (long)r * ldy, ldy, x + (long)r * ldx, ldx, w, ldw, k0, k1,
-             part ? part + (long)r * ldp * 16 : NULL, ldp, first, last, tn, T);
+             part ? part + (long)r * ldp * 16 : NULL, ldp, first, last);
     float *yr = y + (long)r * ldy;
     const float *xr = x + (long)r * ldx;
     float *pr = part ? part + (long)r * ldp * 16 : NULL;
-#define TAIL(R) tile(R, N, yr, ldy, xr, ldx, w, ldw, k0, k1, pr, ldp, first, last, tn, T)
+#define TAIL(R) tile(R, N, yr, ldy, xr, ldx, w, ldw, k0, k1, pr, ldp, first, last)
     switch (rows - r) {
     case 3: TAIL(3); break;
     case 2: TAIL(2); break;
@@ -222,10 +215,6 @@ static inline __attribute__((always_inline)) void matmul_shape(const int MR, con
 void kern_matmul(float *y, int ldy, const float *x, int ldx, const float *w, int ldw, int rows,
                  int in, int o_begin, int o_end)
 {
-    if (rows == 1) { /* decode at batch 1: its own copy of the loops, with no tile shares */
-        matmul_shape(1, 6, y, ldy, x, ldx, w, ldw, rows, o_begin, o_end, 0, in, NULL, 0, 1, 1);
-        return;
-    }
     if (in <= SMALL_IN || rows <= DECODE_ROWS) {
         matmul_shape(4, 6, y, ldy, x, ldx, w, ldw, rows, o_begin, o_end, 0, in, NULL, 0, 1, 1);
         return;
