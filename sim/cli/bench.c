@@ -256,7 +256,9 @@ static double compute_peak(const BenchTable *t, const BenchRow *b)
     int ti = b->threads - 1;
     switch (b->r.plan.prec) {
     case PREC_BF16: return t->dot_bf16[ti].best;
-    case PREC_INT8: return t->dot_int8[ti].best;
+    case PREC_INT8:
+    case PREC_INT4: /* int4 runs on the int8 dot product (its nibbles as the unsigned side) */
+        return t->dot_int8[ti].best;
     default: return t->compute[ti].best;
     }
 }
