@@ -19,6 +19,11 @@ typedef struct {
     double ceiling;   /* the ceiling this row is held to: GB/s (decode) or GFLOP/s (prefill) */
     double ws_bytes;  /* decode: bytes one step reads (weights + KV), the probed working set */
     int checkpoint;   /* 1: the model was loaded from a llama2.c checkpoint */
+    /* a batching target's row: its ratio to its reference row (dense-110m batch 16 to batch 1;
+     * moe-110m-total batch 16 to dense-110m's, per active parameter), the median over `pairs`
+     * runs of the two taken one after the other, so a slow minute of the host hits both */
+    double paired_ratio;
+    int pairs;
 } BenchRow;
 
 /* One read-bandwidth probe at a working-set size (bench probes each decode row's footprint). */
