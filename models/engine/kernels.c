@@ -202,9 +202,9 @@ static inline __attribute__((always_inline)) void matmul_shape(const int MR, con
 #undef TAIL
 }
 
-/* With several rows and long inputs (in > SMALL_IN), a whole tile's rows do not stay in L1:
- * walk k in blocks of KB over blocks of RB rows × OB outputs, keeping the lanes in a stack
- * scratch between k blocks. A single row (decode) streams weights once either way. */
+/* With more rows than a decode batch and long inputs (in > SMALL_IN), a whole tile's rows do
+ * not stay in L1: walk k in blocks of KB over blocks of RB rows × OB outputs, keeping the lanes
+ * in a stack scratch between k blocks. */
 #define KB 512
 #define RB 32
 #define OB 48

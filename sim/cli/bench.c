@@ -285,8 +285,9 @@ static int bench_pairs(const BenchOptions *o, BenchTable *t, TsErr *err)
         const BenchRow *ref = batch_reference(t, b, &scale);
         if (!ref)
             continue;
-        int is_moe = strcmp(b->model, "moe-110m-total") == 0;
-        if (pair_model(&dense, "dense-110m", err) || (is_moe && pair_model(&moe, b->model, err))) {
+        /* the reference is dense-110m's row; the target row is its own model's or MoE's */
+        int is_moe = strcmp(b->model, ref->model) != 0;
+        if (pair_model(&dense, ref->model, err) || (is_moe && pair_model(&moe, b->model, err))) {
             rc = err->code;
             break;
         }
@@ -404,14 +405,12 @@ static double row_tok_s(const BenchRow *b)
     return b->prefill ? hx_prefill_tok_s(&b->r) : hx_decode_tok_s(&b->r);
 }
 
-
 static void target_line(FILE *f, const char *what, const char *model, int threads, double got,
                         double want)
 {
     fprintf(f, "| %s | %s | %d | %.2fx | %s |\n", what, model, threads, got,
             got >= want ? "yes" : "no");
 }
-
 
 /* Issue 9's and issue 20's precision and batching targets for row b (one line per target whose
  * rows ran; ratios within this run). */

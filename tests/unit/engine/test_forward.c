@@ -31,8 +31,8 @@ static void test_matmul_matches_naive_for_odd_sizes(void **state)
 {
     (void)state;
     uint64_t seed = 7;
-    /* rows, in, out: 1 row, 2 to 3 rows, the unblocked decode shapes (to 16 rows, tiles sharing
-     * the next column's prefetch), and the blocked shapes past them (in beyond SMALL_IN) */
+    /* rows, in, out: 1 row, 2 to 3 rows, the unblocked decode shapes (to 16 rows, several row
+     * tiles per column), and the blocked shapes past them (in beyond SMALL_IN) */
     int sizes[][3] = {{1, 1, 1},     {5, 37, 13},    {4, 16, 6},     {7, 33, 17},
                       {9, 300, 25},  {3, 1100, 7},   {16, 1100, 13}, {13, 4097, 8},
                       {33, 1100, 50}};
