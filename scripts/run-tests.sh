@@ -18,7 +18,8 @@ count() { # $1 = name, $2 = exit status; reads $log
         echo "not ok - $1 ran no test"
         f=1
     fi
-    grep '^not ok ' "$log"
+    # each failure with the `# ` diagnostics that follow it, so a red run says why
+    awk '/^not ok / { show = 1; print; next } /^# / { if (show) print; next } { show = 0 }' "$log"
     pass=$((pass + p))
     fail=$((fail + f))
     echo "# $1: $p passed, $f failed"
